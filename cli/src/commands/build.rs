@@ -1,0 +1,33 @@
+//! `rampart build DIR -o FILE`: compile a folder into a bundle file the engine loads
+//! without the parser.
+
+use crate::args::BuildArgs;
+use crate::exit::{CliError, FAILURE, OK};
+use crate::output;
+use crate::policy::{self, LoadFailure};
+
+pub fn run(args: BuildArgs) -> Result<u8, CliError> {
+    let loaded = match policy::load(&args.dir) {
+        Ok(loaded) => loaded,
+        Err(LoadFailure::Cli(e)) => return Err(e),
+        Err(LoadFailure::Policy(compiled)) => {
+            output::print_human(&compiled.diagnostics);
+            return Ok(FAILURE);
+        }
+    };
+    output::print_human(&loaded.compiled.diagnostics);
+    let bundle = loaded.engine.bundle();
+    std::fs::write(&args.output, bundle.to_json()).map_err(|source| CliError::Write {
+        path: args.output.display().to_string(),
+        source,
+    })?;
+    eprintln!(
+        "wrote {} ({} rules, {} obligations, {} routes, revision {})",
+        args.output.display(),
+        bundle.rules.len(),
+        bundle.obligations.len(),
+        bundle.routes.len(),
+        bundle.revision
+    );
+    Ok(OK)
+}

@@ -1,0 +1,103 @@
+//! `rampart eval DIR --request FILE`: decide one request and print the decision JSON.
+//!
+//! The request gets `context.time` (the current time) when it carries none, as the sidecar
+//! does, so policies using `now` behave as in production. Exit 0 on allow, 1 on deny.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::args::EvalArgs;
+use crate::exit::{CliError, FAILURE, OK};
+use crate::output;
+use crate::policy::{self, LoadFailure};
+
+pub fn run(args: EvalArgs) -> Result<u8, CliError> {
+    let loaded = match policy::load(&args.dir) {
+        Ok(loaded) => loaded,
+        Err(LoadFailure::Cli(e)) => return Err(e),
+        Err(LoadFailure::Policy(compiled)) => {
+            output::print_human(&compiled.diagnostics);
+            return Ok(FAILURE);
+        }
+    };
+    let entities = policy::load_entities(&loaded.engine, &loaded.root, args.entities.as_deref())?;
+    let text = policy::read_input(&args.request)?;
+    let mut request: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| CliError::Input(format!("`{}`: invalid JSON: {e}", args.request.display())))?;
+    add_current_time(&mut request);
+
+    let (decision, explanation) = match loaded.engine.request_from_value(&request) {
+        Ok(req) if args.explain => {
+            let (d, e) = loaded.engine.explain(&req, &entities);
+            (d, Some(e))
+        }
+        Ok(req) => (loaded.engine.decide(&req, &entities), None),
+        Err(e) => (rampart_engine::Decision::error(e.to_string()), None),
+    };
+
+    let mut out = serde_json::to_value(&decision).map_err(|e| CliError::Input(e.to_string()))?;
+    if let (Some(explanation), Some(obj)) = (&explanation, out.as_object_mut()) {
+        let value =
+            serde_json::to_value(explanation).map_err(|e| CliError::Input(e.to_string()))?;
+        eprint!("{}", explain_text(&value));
+        obj.insert("explain".into(), value);
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&out).map_err(|e| CliError::Input(e.to_string()))?
+    );
+    Ok(if decision.is_allow() { OK } else { FAILURE })
+}
+
+/// Sets `context.time` to now (epoch seconds) unless the request has a time already.
+fn add_current_time(request: &mut serde_json::Value) {
+    let Some(obj) = request.as_object_mut() else {
+        return;
+    };
+    let context = obj
+        .entry("context")
+        .or_insert_with(|| serde_json::json!({}));
+    let Some(ctx) = context.as_object_mut() else {
+        return;
+    };
+    if !ctx.contains_key("time") {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        ctx.insert("time".into(), serde_json::json!(secs));
+    }
+}
+
+/// The explanation for people: one line per rule the index selected.
+fn explain_text(explanation: &serde_json::Value) -> String {
+    let field =
+        |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_owned();
+    let mut out = String::new();
+    out.push_str(&format!(
+        "request: principal {} · action {} · resource {}\n",
+        field(explanation, "principal"),
+        field(explanation, "action"),
+        field(explanation, "resource")
+    ));
+    if let Some(route) = explanation.get("route").and_then(|r| r.as_str()) {
+        out.push_str(&format!("route: {route}\n"));
+    }
+    let rules = explanation
+        .get("rules")
+        .and_then(|r| r.as_array())
+        .cloned()
+        .unwrap_or_default();
+    if rules.is_empty() {
+        out.push_str("no rule was selected for this request\n");
+    }
+    for rule in &rules {
+        out.push_str(&format!(
+            "  {:<12} {:<8} {:<30} {}\n",
+            field(rule, "outcome"),
+            field(rule, "kind"),
+            field(rule, "id"),
+            field(rule, "detail")
+        ));
+    }
+    out
+}

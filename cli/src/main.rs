@@ -1,0 +1,48 @@
+//! `rampart`: check, format, test, evaluate and build Rampart policies.
+//!
+//! **Key design decision:** the CLI never evaluates on its own. Every command that decides
+//! compiles the folder with `rampart-lang` and asks `rampart-engine`, the same engine the
+//! sidecar and the wasm module run, so a decision seen here is the decision a gateway gets.
+//!
+//! Exit codes are part of the interface: 0 ok, 1 policy, test or decision failures (a
+//! diagnostic error, a failing test, a deny from `eval`), 2 usage or I/O errors.
+
+mod args;
+mod commands;
+mod exit;
+mod output;
+mod policy;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        args::Command::Check(a) => commands::check::run(a),
+        args::Command::Fmt(a) => commands::fmt::run(a),
+        args::Command::Eval(a) => commands::eval::run(a),
+        args::Command::Test(a) => commands::test::run(a),
+        args::Command::Build(a) => commands::build::run(a),
+        args::Command::Explain(a) => commands::explain::run(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}

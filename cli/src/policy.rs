@@ -1,0 +1,110 @@
+//! Loading and compiling a policy folder: shared by every command that needs a bundle.
+
+use std::path::{Path, PathBuf};
+
+use rampart_engine::{Engine, EntityStore};
+use rampart_lang::{compile, Compiled, PolicySet};
+
+use crate::exit::CliError;
+
+/// A policy folder compiled without errors, with its engine ready.
+pub struct LoadedPolicy {
+    pub root: PathBuf,
+    pub compiled: Compiled,
+    pub engine: Engine,
+}
+
+/// Why a folder could not be turned into an engine.
+pub enum LoadFailure {
+    /// I/O or input problem: exit 2.
+    Cli(CliError),
+    /// The policies have errors (already carried in `Compiled::diagnostics`): exit 1.
+    Policy(Box<Compiled>),
+}
+
+/// Reads the folder and compiles it.
+pub fn compile_dir(dir: &Path) -> Result<(PolicySet, Compiled), CliError> {
+    let set = PolicySet::load(dir).map_err(|source| CliError::Read {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    if set.files.is_empty() {
+        return Err(CliError::Input(format!(
+            "no `.rampart` files in `{}`",
+            dir.display()
+        )));
+    }
+    let compiled = compile(&set);
+    Ok((set, compiled))
+}
+
+/// Compiles the folder and loads its bundle into an engine.
+pub fn load(dir: &Path) -> Result<LoadedPolicy, LoadFailure> {
+    let (set, compiled) = compile_dir(dir).map_err(LoadFailure::Cli)?;
+    let Some(bundle) = compiled.bundle.clone() else {
+        return Err(LoadFailure::Policy(Box::new(compiled)));
+    };
+    let engine = Engine::new(bundle).map_err(|e| {
+        LoadFailure::Cli(CliError::Input(format!(
+            "cannot load the compiled bundle: {e}"
+        )))
+    })?;
+    Ok(LoadedPolicy {
+        root: set.root.clone(),
+        compiled,
+        engine,
+    })
+}
+
+/// Reads a file, or standard input for `-`.
+pub fn read_input(path: &Path) -> Result<String, CliError> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|source| {
+            CliError::Read {
+                path: "<stdin>".into(),
+                source,
+            }
+        })?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).map_err(|source| CliError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// The entity JSON items of a file (a JSON array of Cedar-format entities).
+pub fn read_entity_items(path: &Path) -> Result<Vec<serde_json::Value>, CliError> {
+    let text = read_input(path)?;
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Array(items)) => Ok(items),
+        Ok(_) => Err(CliError::Input(format!(
+            "`{}`: expected a JSON array of entities",
+            path.display()
+        ))),
+        Err(e) => Err(CliError::Input(format!(
+            "`{}`: invalid JSON: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Builds the entity store from files: `explicit` when given, else `entities.json` in the
+/// policy folder when it exists, else an empty store.
+pub fn load_entities(
+    engine: &Engine,
+    root: &Path,
+    explicit: Option<&Path>,
+) -> Result<EntityStore, CliError> {
+    let default = root.join("entities.json");
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None if root.is_dir() && default.is_file() => default,
+        None => return Ok(engine.empty_entities()),
+    };
+    let items = read_entity_items(&path)?;
+    engine
+        .entities_from_values(&items)
+        .map_err(|e| CliError::Input(format!("`{}`: {e}", path.display())))
+}

@@ -1,0 +1,253 @@
+//! The command-line interface, end to end: outputs and exit codes (0 ok, 1 policy, test or
+//! decision failures, 2 usage or I/O errors).
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn rampart() -> Command {
+    Command::cargo_bin("rampart").unwrap_or_else(|e| panic!("rampart binary: {e}"))
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf()
+}
+
+fn payments() -> PathBuf {
+    workspace().join("examples/payments")
+}
+
+/// A scratch folder for one test, removed and recreated.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rampart-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
+
+const BROKEN: &str = r#"package broken
+schema {
+  entity User { mfa: Bool }
+  entity Doc
+  action "doc:read" on Doc for User
+}
+allow "doc:read" on Doc for User when principal.mfaa
+allow "doc:wrte" on Doc for User
+"#;
+
+#[test]
+fn check_accepts_the_payments_example() {
+    rampart().arg("check").arg(payments()).assert().success();
+}
+
+#[test]
+fn check_reports_every_error_with_exit_1() {
+    let dir = scratch("broken");
+    std::fs::write(dir.join("p.rampart"), BROKEN).unwrap_or_default();
+    rampart()
+        .arg("check")
+        .arg(&dir)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("E005").and(predicate::str::contains("E007")))
+        .stderr(predicate::str::contains("did you mean"));
+}
+
+#[test]
+fn check_json_lists_codes_and_positions() {
+    let dir = scratch("broken-json");
+    std::fs::write(dir.join("p.rampart"), BROKEN).unwrap_or_default();
+    let out = rampart()
+        .args(["check", "--format", "json"])
+        .arg(&dir)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
+    let codes: Vec<&str> = report["diagnostics"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|d| d["code"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        codes.contains(&"E005") && codes.contains(&"E007"),
+        "{report}"
+    );
+    assert_eq!(report["diagnostics"][0]["line"], 7, "{report}");
+}
+
+#[test]
+fn missing_folder_is_a_usage_error() {
+    rampart()
+        .args(["check", "/nonexistent/rampart/policies"])
+        .assert()
+        .code(2);
+    rampart().args(["frobnicate"]).assert().code(2);
+}
+
+#[test]
+fn test_runs_the_example_tests() {
+    rampart()
+        .arg("test")
+        .arg(payments())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("PASS").and(
+            predicate::str::is_match(r"\d+ passed, 0 failed").unwrap_or_else(|e| panic!("{e}")),
+        ));
+}
+
+#[test]
+fn failing_test_exits_1_and_junit_reports_it() {
+    let dir = scratch("failing-test");
+    let policy = r#"package t
+schema {
+  entity User
+  entity Doc
+  action "doc:read" on Doc for User
+}
+@id("read")
+allow "doc:read" on Doc for User
+test "reads" {
+  request principal User::"a" action "doc:read" resource Doc::"d"
+  expect allow by ["read"]
+}
+test "wrongly expects deny" {
+  request principal User::"a" action "doc:read" resource Doc::"d"
+  expect deny
+}
+"#;
+    std::fs::write(dir.join("t.rampart"), policy).unwrap_or_default();
+    rampart()
+        .arg("test")
+        .arg(&dir)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("1 passed, 1 failed"));
+    rampart()
+        .args(["test", "--format", "junit"])
+        .arg(&dir)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("<testsuites").and(predicate::str::contains("<failure")));
+}
+
+#[test]
+fn eval_prints_the_decision_and_exits_by_effect() {
+    let dir = payments();
+    let out = rampart()
+        .arg("eval")
+        .arg(&dir)
+        .arg("--request")
+        .arg(dir.join("requests/pay-owner.json"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let decision: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
+    assert_eq!(decision["decision"], "allow", "{decision}");
+    assert_eq!(
+        decision["rules"],
+        serde_json::json!(["pay-write"]),
+        "{decision}"
+    );
+
+    let denied = r#"{"principal": "User::\"alice\"", "action": "payments:write", "resource": "Account::\"a1\"",
+        "context": {"tls": {"version": "1.1", "mtls": true}, "auth": {"scopes": ["payments:write"]}}}"#;
+    rampart()
+        .arg("eval")
+        .arg(&dir)
+        .args(["--request", "-"])
+        .write_stdin(denied)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("\"deny\"").and(predicate::str::contains("tls-min")));
+}
+
+#[test]
+fn eval_explain_shows_every_selected_rule() {
+    let dir = payments();
+    rampart()
+        .arg("eval")
+        .arg(&dir)
+        .arg("--request")
+        .arg(dir.join("requests/pay-owner.json"))
+        .arg("--explain")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"explain\""))
+        .stderr(predicate::str::contains("pay-write").and(predicate::str::contains("tls-min")));
+}
+
+#[test]
+fn eval_bad_request_is_denied_not_crashed() {
+    rampart()
+        .arg("eval")
+        .arg(payments())
+        .args(["--request", "-"])
+        .write_stdin(r#"{"principal": 42, "action": "payments:write"}"#)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("\"deny\"").and(predicate::str::contains("principal")));
+    rampart()
+        .arg("eval")
+        .arg(payments())
+        .args(["--request", "-"])
+        .write_stdin("{not json")
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn build_writes_a_bundle() {
+    let dir = scratch("build");
+    let out = dir.join("bundle.json");
+    rampart()
+        .arg("build")
+        .arg(payments())
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    let bundle: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    assert_eq!(bundle["format"], "rampart-bundle");
+    assert_eq!(bundle["version"], 1);
+}
+
+#[test]
+fn fmt_check_and_rewrite() {
+    let dir = scratch("fmt");
+    let file = dir.join("p.rampart");
+    std::fs::write(&file, "package p\n// keep me\nschema { entity User entity Doc action \"r\" on Doc for User }\nallow \"r\"   on Doc for User\n").unwrap_or_default();
+    rampart()
+        .args(["fmt", "--check"])
+        .arg(&file)
+        .assert()
+        .code(1);
+    rampart().arg("fmt").arg(&file).assert().success();
+    let formatted = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(formatted.contains("// keep me"), "{formatted}");
+    rampart()
+        .args(["fmt", "--check"])
+        .arg(&file)
+        .assert()
+        .success();
+}
+
+#[test]
+fn explain_prints_docs_for_codes() {
+    rampart()
+        .args(["explain", "E005"])
+        .assert()
+        .success()
+        .stdout(predicate::str::is_empty().not());
+    rampart().args(["explain", "L001"]).assert().success();
+    rampart().args(["explain", "X999"]).assert().code(2);
+}

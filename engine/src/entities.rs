@@ -1,0 +1,397 @@
+//! Entity data: the [`EntityStore`] and reading it from Cedar's entity JSON.
+//!
+//! Entities are read against the bundle's schema (attributes typed, parents of declared
+//! parent types) and their transitive ancestors are computed once at load, so `e in g` is a
+//! binary search. References to entities missing from the data are allowed: such an entity
+//! has no attributes and no parents.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+use crate::display::{self, type_name};
+use crate::engine::Engine;
+use crate::error::{CycleError, DataError, DuplicateEntityError, EntityError, SyntaxError};
+use crate::json::{json_excerpt, ReadError, Reader};
+use crate::value::{EntityUid, Record};
+
+/// The most (entity, ancestor) pairs a store precomputes: a bound on memory for
+/// pathological hierarchies (a chain of `n` groups has `n²/2` pairs).
+const MAX_ANCESTOR_LINKS: usize = 20_000_000;
+
+/// Entity data for deciding: attributes and ancestors by uid. Built by
+/// [`Engine::load_entities`] for that engine's schema.
+#[derive(Debug, Clone, Default)]
+pub struct EntityStore {
+    /// The entities of the data, in the order given.
+    entities: Vec<Entity>,
+    /// Index of every known uid: entities of the data (`< entities.len()`) and parents
+    /// the data names without defining (`>= entities.len()`: no attributes, no parents).
+    by_uid: HashMap<EntityUid, u32>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Entity {
+    pub uid: EntityUid,
+    pub attrs: Arc<Record>,
+    pub parents: Vec<EntityUid>,
+    /// Every transitive ancestor, as sorted indexes into `by_uid`'s numbering.
+    ancestors: Vec<u32>,
+}
+
+impl EntityStore {
+    /// The number of entities.
+    pub fn len(&self) -> usize {
+        self.entities.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entities.is_empty()
+    }
+
+    /// Whether the data has an entity with this uid.
+    pub fn contains(&self, uid: &EntityUid) -> bool {
+        self.get(uid).is_some()
+    }
+
+    pub(crate) fn get(&self, uid: &EntityUid) -> Option<&Entity> {
+        let index = usize::try_from(*self.by_uid.get(uid)?).ok()?;
+        self.entities.get(index)
+    }
+
+    /// `child in ancestor`: the same entity, or `ancestor` is a transitive parent of it.
+    pub(crate) fn is_in(&self, child: &EntityUid, ancestor: &EntityUid) -> bool {
+        if child == ancestor {
+            return true;
+        }
+        match (self.get(child), self.by_uid.get(ancestor)) {
+            (Some(entity), Some(ancestor)) => entity.ancestors.binary_search(ancestor).is_ok(),
+            _ => false,
+        }
+    }
+}
+
+impl Engine {
+    /// An empty store: every entity reference has no attributes and no parents.
+    pub fn empty_entities(&self) -> EntityStore {
+        EntityStore::default()
+    }
+
+    /// Reads a Cedar entity JSON array: `[{"uid": …, "attrs": {…}, "parents": […]}]`.
+    pub fn load_entities(&self, json: &str) -> Result<EntityStore, EntityError> {
+        let items: Json = serde_json::from_str(json)
+            .map_err(|e| SyntaxError::new("entity data", e.to_string()))?;
+        match items {
+            Json::Array(items) => self.entities_from_values(&items),
+            other => Err(DataError::new(
+                "entities",
+                format!("expected an array, found `{}`", json_excerpt(&other)),
+            )
+            .into()),
+        }
+    }
+
+    /// Builds a store from entity objects (callers concatenate several files and inline
+    /// entities). Checks types, attributes, parents, duplicates and cycles.
+    pub fn entities_from_values(&self, items: &[Json]) -> Result<EntityStore, EntityError> {
+        let mut store = EntityStore::default();
+        for (index, item) in items.iter().enumerate() {
+            let entity = self.read_entity(index, item)?;
+            if store.by_uid.contains_key(&entity.uid) {
+                return Err(DuplicateEntityError::new(self.uid_to_string(&entity.uid)).into());
+            }
+            let Ok(next) = u32::try_from(store.entities.len()) else {
+                return Err(DataError::new("entities", "too many entities").into());
+            };
+            store.by_uid.insert(entity.uid.clone(), next);
+            store.entities.push(entity);
+        }
+        compute_ancestors(self, &mut store, MAX_ANCESTOR_LINKS)?;
+        Ok(store)
+    }
+
+    fn read_entity(&self, index: usize, item: &Json) -> Result<Entity, EntityError> {
+        let at_index = |path: &str, message: String| {
+            DataError::new(format!("entities[{index}]{path}"), message)
+        };
+        let Some(object) = item.as_object() else {
+            return Err(at_index(
+                "",
+                format!("expected an entity object, found `{}`", json_excerpt(item)),
+            )
+            .into());
+        };
+        if let Some(key) = object
+            .keys()
+            .find(|k| !matches!(k.as_str(), "uid" | "attrs" | "parents"))
+        {
+            return Err(at_index(
+                "",
+                format!("unknown field `{}`", display::truncate(key, 60)),
+            )
+            .into());
+        }
+        let uid_json = object
+            .get("uid")
+            .ok_or_else(|| at_index(".uid", String::from("missing required field")))?;
+        let uid = Reader::new(self, "uid")
+            .entity(uid_json, None)
+            .map_err(|e| at_index(&format!(".{}", e.path), e.message))?;
+        let name = self.uid_to_string(&uid);
+        let in_entity = |e: ReadError| -> EntityError {
+            DataError::new(format!("entity `{name}` {}", e.path), e.message).into()
+        };
+        let schema = &self.bundle.schema;
+        let Some(entity_type) = usize::try_from(uid.ty)
+            .ok()
+            .and_then(|t| schema.entity_types.get(t))
+        else {
+            return Err(in_entity(
+                Reader::new(self, "uid").error("unknown entity type"),
+            ));
+        };
+        let mut reader = Reader::new(self, "attrs");
+        let attrs = match object.get("attrs") {
+            None | Some(Json::Null) => reader.record(None, &entity_type.attrs),
+            Some(Json::Object(attrs)) => reader.record(Some(attrs), &entity_type.attrs),
+            Some(other) => Err(reader.error(format!(
+                "expected an object, found `{}`",
+                json_excerpt(other)
+            ))),
+        }
+        .map_err(in_entity)?;
+        let mut parents = Vec::new();
+        let reader = Reader::new(self, "parents");
+        match object.get("parents") {
+            None | Some(Json::Null) => {}
+            Some(Json::Array(items)) => {
+                for (i, parent) in items.iter().enumerate() {
+                    let mut element = Reader::new(self, &format!("parents[{i}]"));
+                    let parent = element.entity(parent, None).map_err(in_entity)?;
+                    if !entity_type.parents.contains(&parent.ty) {
+                        element = Reader::new(self, &format!("parents[{i}]"));
+                        return Err(in_entity(element.error(format!(
+                            "an entity of type `{}` cannot have a parent of type `{}`",
+                            entity_type.name,
+                            type_name(schema, parent.ty)
+                        ))));
+                    }
+                    parents.push(parent);
+                }
+            }
+            Some(other) => {
+                return Err(in_entity(reader.error(format!(
+                    "expected an array, found `{}`",
+                    json_excerpt(other)
+                ))))
+            }
+        }
+        Ok(Entity {
+            uid,
+            attrs: Arc::new(attrs),
+            parents,
+            ancestors: Vec::new(),
+        })
+    }
+}
+
+/// Fills every entity's transitive ancestors; a cycle is an error. Parents missing from
+/// the data get an index too (they are ancestors, with none of their own). Iterative
+/// depth-first search: entity data can nest deeper than the stack allows recursion.
+fn compute_ancestors(
+    engine: &Engine,
+    store: &mut EntityStore,
+    budget: usize,
+) -> Result<(), EntityError> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Open,
+        Done,
+    }
+    // Number the parents that are not in the data, and resolve every parent to an index.
+    let mut parents: Vec<Vec<u32>> = Vec::with_capacity(store.entities.len());
+    for entity in &store.entities {
+        let mut resolved = Vec::with_capacity(entity.parents.len());
+        for parent in &entity.parents {
+            let next = u32::try_from(store.by_uid.len())
+                .map_err(|_| DataError::new("entities", "too many entities"))?;
+            resolved.push(*store.by_uid.entry(parent.clone()).or_insert(next));
+        }
+        parents.push(resolved);
+    }
+    let count = store.entities.len();
+    let mut marks = vec![Mark::New; count];
+    let mut ancestors: Vec<Vec<u32>> = vec![Vec::new(); count];
+    let as_index = |i: u32| usize::try_from(i).unwrap_or(usize::MAX);
+    let mut links: usize = 0;
+    for start in 0..count {
+        if marks.get(start) != Some(&Mark::New) {
+            continue;
+        }
+        // (entity, next parent position to visit)
+        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+        if let Some(mark) = marks.get_mut(start) {
+            *mark = Mark::Open;
+        }
+        while let Some(top) = stack.last_mut() {
+            let (entity, position) = *top;
+            top.1 = position.saturating_add(1);
+            let parent = parents
+                .get(entity)
+                .and_then(|p| p.get(position))
+                .map(|p| as_index(*p));
+            match parent {
+                // Parents outside the data (index >= count) have no ancestors of their own.
+                Some(parent) if parent >= count => {}
+                Some(parent) => match marks.get(parent).copied() {
+                    Some(Mark::New) => {
+                        if let Some(mark) = marks.get_mut(parent) {
+                            *mark = Mark::Open;
+                        }
+                        stack.push((parent, 0));
+                    }
+                    Some(Mark::Open) => {
+                        let from = stack.iter().position(|(e, _)| *e == parent).unwrap_or(0);
+                        let name = |e: usize| {
+                            store
+                                .entities
+                                .get(e)
+                                .map(|e| engine.uid_to_string(&e.uid))
+                                .unwrap_or_default()
+                        };
+                        let mut path: Vec<String> = stack
+                            .get(from..)
+                            .unwrap_or_default()
+                            .iter()
+                            .map(|(e, _)| name(*e))
+                            .collect();
+                        path.push(name(parent));
+                        return Err(CycleError::new(path).into());
+                    }
+                    _ => {}
+                },
+                // All parents visited: this entity's ancestors are its parents and theirs.
+                None => {
+                    let mut all: Vec<u32> = Vec::new();
+                    for parent in parents.get(entity).map(Vec::as_slice).unwrap_or_default() {
+                        all.push(*parent);
+                        if let Some(inherited) = ancestors.get(as_index(*parent)) {
+                            all.extend_from_slice(inherited);
+                        }
+                    }
+                    all.sort_unstable();
+                    all.dedup();
+                    links = links.saturating_add(all.len());
+                    if links > budget {
+                        let message = format!(
+                            "the entity hierarchy is too large (more than {budget} ancestor links)"
+                        );
+                        return Err(DataError::new("entities", message).into());
+                    }
+                    if let Some(slot) = ancestors.get_mut(entity) {
+                        *slot = all;
+                    }
+                    if let Some(mark) = marks.get_mut(entity) {
+                        *mark = Mark::Done;
+                    }
+                    stack.pop();
+                }
+            }
+        }
+    }
+    for (entity, found) in store.entities.iter_mut().zip(ancestors) {
+        entity.ancestors = found;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::{
+        Bundle, EntityType, RecordType, Schema, ANONYMOUS_TYPE, BUNDLE_FORMAT, BUNDLE_VERSION,
+    };
+
+    fn engine() -> Engine {
+        let group = EntityType {
+            name: "G".into(),
+            attrs: RecordType::default(),
+            parents: vec![1],
+        };
+        let anonymous = EntityType {
+            name: ANONYMOUS_TYPE.into(),
+            attrs: RecordType::default(),
+            parents: vec![],
+        };
+        let bundle = Bundle {
+            format: BUNDLE_FORMAT.into(),
+            version: BUNDLE_VERSION,
+            revision: String::new(),
+            symbols: vec![],
+            schema: Schema {
+                entity_types: vec![anonymous, group],
+                enums: vec![],
+                actions: vec![],
+                context: RecordType::default(),
+            },
+            packages: vec![],
+            rules: vec![],
+            obligations: vec![],
+            routes: vec![],
+            principals: vec![],
+        };
+        match Engine::new(bundle) {
+            Ok(engine) => engine,
+            Err(e) => unreachable!("{e}"),
+        }
+    }
+
+    fn chain(n: usize) -> Vec<Json> {
+        (0..n)
+            .map(|i| {
+                let parents: Vec<String> = (i > 0)
+                    .then(|| format!("G::\"{}\"", i.saturating_sub(1)))
+                    .into_iter()
+                    .collect();
+                serde_json::json!({"uid": format!("G::\"{i}\""), "parents": parents})
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_ancestor_budget_bounds_memory() {
+        let engine = engine();
+        let items = chain(100);
+        let mut store = EntityStore::default();
+        for (i, item) in items.iter().enumerate() {
+            let Ok(entity) = engine.read_entity(i, item) else {
+                unreachable!()
+            };
+            store
+                .by_uid
+                .insert(entity.uid.clone(), u32::try_from(i).unwrap_or(0));
+            store.entities.push(entity);
+        }
+        let mut small = store.clone();
+        let error = compute_ancestors(&engine, &mut small, 1000)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            error.as_deref(),
+            Some("entities: the entity hierarchy is too large (more than 1000 ancestor links)")
+        );
+        assert!(compute_ancestors(&engine, &mut store, 100 * 100).is_ok());
+        let top = EntityUid {
+            ty: 1,
+            id: Arc::from("0"),
+        };
+        let bottom = EntityUid {
+            ty: 1,
+            id: Arc::from("99"),
+        };
+        assert!(store.is_in(&bottom, &top));
+        assert!(!store.is_in(&top, &bottom));
+    }
+}

@@ -1,0 +1,63 @@
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
+//! Rampart's decision engine.
+//!
+//! **Key design decision:** the engine never sees policy text. It loads a [`Bundle`]: the
+//! compiled, name-resolved, indexed form of a policy set that `rampart-lang` produces, and
+//! decides requests against it and an [`EntityStore`]. That keeps this crate free of the
+//! parser, small enough for `wasm32-unknown-unknown`, and fast: everything that does not
+//! depend on the request was done at build time.
+//!
+//! ```text
+//! Bundle (IR) ──Engine::new──▶ Engine ──decide(Request, EntityStore)──▶ Decision
+//! ```
+//!
+//! Semantics (fixed): default deny; any applying `deny`/`require` beats every `allow`; an
+//! evaluation error makes a deny/require apply and an allow not apply (fail closed); every
+//! error is listed in the [`Decision`].
+//!
+//! Code map: [`engine`](Engine) loads and checks a bundle (`load`) and builds the rule
+//! index (`index`) and router (`route`); `json` reads typed request and entity data;
+//! `request` and `entities` build [`Request`] and [`EntityStore`]; `decide` runs the
+//! decision procedure over `eval`/`ops`; `explain` reports it rule by rule.
+//!
+//! Architecture invariant: nothing here panics on any bundle, request or entity data; the
+//! crate denies `unwrap`, `expect`, indexing, `panic!` and unchecked arithmetic.
+
+pub mod bundle;
+pub mod decision;
+pub mod time;
+pub mod value;
+
+mod decide;
+mod display;
+mod engine;
+mod entities;
+mod error;
+mod eval;
+mod explain;
+mod forms;
+mod index;
+mod json;
+mod load;
+mod ops;
+mod request;
+mod route;
+
+pub use bundle::Bundle;
+pub use decision::{Decision, DecisionError, Effect, ObligationOut};
+pub use engine::Engine;
+pub use entities::EntityStore;
+pub use error::{
+    BundleJsonError, CycleError, DataError, DuplicateEntityError, EntityError, FormatError,
+    InvalidBundleError, LoadError, NoRouteError, RequestError, SyntaxError, TooLargeError,
+    VersionError,
+};
+pub use explain::{Explanation, RuleTrace, TraceKind, TraceOutcome};
+pub use request::{Request, MAX_REQUEST_BYTES};
+pub use value::{EntityUid, Record, TlsVersion, Value};

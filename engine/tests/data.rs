@@ -1,0 +1,415 @@
+//! Reading request JSON and entity JSON: accepted forms and the errors for bad data.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use common::*;
+use rampart_engine::bundle::Ty;
+use rampart_engine::{EntityError, EntityUid, RequestError, Value, MAX_REQUEST_BYTES};
+use serde_json::json;
+use std::sync::Arc;
+
+fn request_error(request: serde_json::Value) -> String {
+    let mut p = standard();
+    p.action_context("write", "amount", Ty::Int, false);
+    p.context_field("tenant", Ty::String, true);
+    p.rule(R::allow("a"));
+    let engine = p.engine();
+    let error = engine.request_from_value(&request).unwrap_err().to_string();
+    // Every such request is a deny listing the same message.
+    let d = engine.decide_json(&request.to_string(), &engine.empty_entities());
+    assert!(!d.is_allow());
+    assert_eq!(d.errors.len(), 1);
+    assert_eq!(d.errors[0].message, error);
+    error
+}
+
+fn with_context(context: serde_json::Value) -> String {
+    request_error(req("read", context))
+}
+
+#[test]
+fn request_context_errors_name_the_field() {
+    assert_eq!(
+        with_context(json!({"tls": {"version": "1.9"}})),
+        "context.tls.version: expected a TLS version, found `\"1.9\"`"
+    );
+    assert_eq!(
+        with_context(json!({"tls": {"mtls": "yes"}})),
+        "context.tls.mtls: expected a boolean, found `\"yes\"`"
+    );
+    assert_eq!(
+        with_context(json!({"tls": {"bogus": 1}})),
+        "context.tls: unknown field `bogus`"
+    );
+    assert_eq!(
+        with_context(json!({"bogus": 1})),
+        "context: unknown field `bogus`"
+    );
+    assert_eq!(
+        with_context(json!({"source": {"ip": "10.0.0.300"}})),
+        "context.source.ip: expected an IP address or CIDR range, found `\"10.0.0.300\"`"
+    );
+    assert_eq!(
+        with_context(json!({"source": {"port": 1.5}})),
+        "context.source.port: expected an integer, found `1.5`"
+    );
+    assert_eq!(with_context(json!({"auth": {"method": "password"}})), "context.auth.method: expected one of `none`, `api_key`, `jwt`, `oauth2`, `oidc`, `mtls`, found `\"password\"`");
+    assert_eq!(
+        with_context(json!({"auth": {"scopes": [1]}})),
+        "context.auth.scopes[0]: expected a string, found `1`"
+    );
+    assert_eq!(with_context(json!({"auth": {"expires_at": "tomorrow"}})), "context.auth.expires_at: expected an RFC 3339 timestamp or epoch seconds, found `\"tomorrow\"`");
+    assert_eq!(
+        with_context(json!({"auth": {"claims": {"x": 1.5}}})),
+        "context.auth.claims.x: expected an integer, found `1.5`"
+    );
+    assert_eq!(
+        with_context(json!({"auth": {"claims": {"a b": [null]}}})),
+        "context.auth.claims[\"a b\"][0]: expected a value, found `null`"
+    );
+    assert_eq!(
+        with_context(json!({"request": {"headers": {"x": 1}}})),
+        "context.request.headers.x: expected a string, found `1`"
+    );
+    assert_eq!(
+        with_context(json!("ctx")),
+        "context: expected an object, found `\"ctx\"`"
+    );
+    assert_eq!(
+        with_context(json!({"tenant": 5})),
+        "context.tenant: expected a string, found `5`"
+    );
+}
+
+#[test]
+fn action_context_fields_are_typed_and_required() {
+    assert_eq!(
+        request_error(req("write", json!({}))),
+        "context.amount: missing required field"
+    );
+    assert_eq!(
+        request_error(req("write", json!({"amount": "5"}))),
+        "context.amount: expected an integer, found `\"5\"`"
+    );
+    assert_eq!(
+        request_error(req("read", json!({"amount": 5}))),
+        "context: unknown field `amount`",
+        "only on its action"
+    );
+}
+
+#[test]
+fn request_shape_errors() {
+    assert_eq!(
+        request_error(json!([])),
+        "request: expected an object, found `[]`"
+    );
+    assert_eq!(
+        request_error(json!({"action": "read", "resource": "Account::\"a\"", "x": 1})),
+        "request: unknown field `x`"
+    );
+    assert_eq!(
+        request_error(json!({"resource": "Account::\"a\""})),
+        "action: missing required field"
+    );
+    assert_eq!(
+        request_error(json!({"action": "read"})),
+        "resource: missing required field"
+    );
+    assert_eq!(
+        request_error(json!({"action": "fly", "resource": "Account::\"a\""})),
+        "action: unknown action `fly`"
+    );
+    assert_eq!(
+        request_error(json!({"action": 3, "resource": "Account::\"a\""})),
+        "action: expected an action name, found `3`"
+    );
+    assert_eq!(
+        request_error(json!({"action": "read", "resource": "Acct::\"a\""})),
+        "resource: unknown entity type `Acct`"
+    );
+    assert_eq!(
+        request_error(json!({"action": "read", "resource": "a1"})),
+        "resource: expected an entity (`Type::\"id\"` or {\"type\": …, \"id\": …}), found `\"a1\"`"
+    );
+    assert_eq!(
+        request_error(json!({"principal": 7, "action": "read", "resource": "Account::\"a\""}))
+            .split(':')
+            .next(),
+        Some("principal")
+    );
+    assert_eq!(
+        request_error(json!({"package": 1, "action": "read", "resource": "Account::\"a\""})),
+        "package: expected a package name, found `1`"
+    );
+}
+
+#[test]
+fn request_syntax_size_and_depth_limits() {
+    let mut p = standard();
+    p.rule(R::allow("a"));
+    let engine = p.engine();
+    let e = engine.empty_entities();
+    assert!(matches!(
+        engine.parse_request("{"),
+        Err(RequestError::Syntax(_))
+    ));
+    assert!(engine.decide_json("{", &e).errors[0]
+        .message
+        .starts_with("request is not valid JSON: "));
+    let huge = format!("{{\"action\": \"read\", \"resource\": \"Account::\\\"a\\\"\", \"context\": {{\"tenant\": \"{}\"}}}}", "x".repeat(MAX_REQUEST_BYTES));
+    assert!(matches!(
+        engine.parse_request(&huge),
+        Err(RequestError::TooLarge(_))
+    ));
+    // Deep claims: more than 64 levels is refused with a message, never a stack overflow.
+    let mut deep = json!("leaf");
+    for _ in 0..70 {
+        deep = json!([deep]);
+    }
+    let error = engine
+        .request_from_value(&req("read", json!({"auth": {"claims": {"d": deep}}})))
+        .unwrap_err()
+        .to_string();
+    assert!(error.ends_with("nesting deeper than 64 levels"), "{error}");
+}
+
+#[test]
+fn request_forms_that_are_accepted() {
+    let mut p = standard();
+    p.rule(
+        R::allow("a")
+            .when(action().eq(s("read")))
+            .when(principal().eq(uid("User", "al\"ice"))),
+    );
+    let engine = p.engine();
+    let e = engine.empty_entities();
+    for action in [
+        json!("read"),
+        json!("Action::\"read\""),
+        json!({"type": "Action", "id": "read"}),
+        json!({"__entity": {"type": "Action", "id": "read"}}),
+    ] {
+        for principal in [
+            json!("User::\"al\\\"ice\""),
+            json!({"type": "User", "id": "al\"ice"}),
+            json!({"__entity": {"type": "User", "id": "al\"ice"}}),
+        ] {
+            let r = json!({"principal": principal, "action": action, "resource": {"type": "Account", "id": "a"}, "package": null, "context": null});
+            assert!(decide(&engine, &e, r.clone()).is_allow(), "{r}");
+        }
+    }
+    let request = engine.parse_request(r#"{"principal": "User::\"x\"", "action": "read", "resource": "Account::\"a\"", "context": {"auth": {"scopes": "a  b"}, "tls": {"version": "tls1.2"}}}"#).unwrap();
+    assert_eq!(
+        request.principal,
+        Some(EntityUid {
+            ty: engine.entity_type_id("User").unwrap(),
+            id: Arc::from("x")
+        })
+    );
+    assert_eq!(
+        engine.uid_to_string(request.principal.as_ref().unwrap()),
+        "User::\"x\""
+    );
+    assert_eq!(
+        engine.uid_to_string(&EntityUid {
+            ty: 1,
+            id: Arc::from("a\"\\\n")
+        }),
+        "Group::\"a\\\"\\\\\\n\""
+    );
+    let auth = engine
+        .bundle()
+        .symbols
+        .iter()
+        .position(|s| s == "auth")
+        .unwrap() as u32;
+    let Some(Value::Record(auth)) = request.context.get(auth) else {
+        panic!()
+    };
+    let scopes = engine
+        .bundle()
+        .symbols
+        .iter()
+        .position(|s| s == "scopes")
+        .unwrap() as u32;
+    assert_eq!(
+        auth.get(scopes),
+        Some(&Value::set(vec![Value::string("a"), Value::string("b")]))
+    );
+}
+
+fn entity_error(json: serde_json::Value) -> EntityError {
+    let engine = standard().engine();
+    engine.load_entities(&json.to_string()).unwrap_err()
+}
+
+#[test]
+fn entity_forms_load() {
+    let engine = standard().engine();
+    let store = entities(&engine);
+    assert_eq!(store.len(), 6);
+    assert!(!store.is_empty());
+    assert!(store.contains(&EntityUid {
+        ty: engine.entity_type_id("User").unwrap(),
+        id: Arc::from("bob")
+    }));
+    assert!(engine.load_entities("[]").unwrap().is_empty());
+    let parsed: Vec<serde_json::Value> = serde_json::from_str(ENTITIES).unwrap();
+    assert_eq!(engine.entities_from_values(&parsed).unwrap().len(), 6);
+}
+
+#[test]
+fn entity_errors_name_the_entity_and_field() {
+    let user =
+        |attrs: serde_json::Value| json!([{"uid": {"type": "User", "id": "u"}, "attrs": attrs}]);
+    let full = json!({"roles": [], "mfa": true, "department": "d"});
+    assert_eq!(
+        entity_error(user(json!({"roles": [], "mfa": "yes", "department": "d"}))).to_string(),
+        "entity `User::\"u\"` attrs.mfa: expected a boolean, found `\"yes\"`"
+    );
+    assert_eq!(
+        entity_error(user(json!({"roles": [], "department": "d"}))).to_string(),
+        "entity `User::\"u\"` attrs.mfa: missing required field"
+    );
+    let mut extra = full.clone();
+    extra["age"] = json!(3);
+    assert_eq!(
+        entity_error(user(extra)).to_string(),
+        "entity `User::\"u\"` attrs: unknown field `age`"
+    );
+    assert_eq!(
+        entity_error(json!([{"uid": "Account::\"a\"", "attrs": {"owner": "Group::\"g\"", "classification": "pci", "encrypted": true}}])).to_string(),
+        "entity `Account::\"a\"` attrs.owner: expected an entity of type `User`, found `Group::\"g\"`"
+    );
+    assert_eq!(
+        entity_error(json!([{"uid": "Nope::\"a\""}])).to_string(),
+        "entities[0].uid: unknown entity type `Nope`"
+    );
+    assert_eq!(
+        entity_error(json!([{"attrs": {}}])).to_string(),
+        "entities[0].uid: missing required field"
+    );
+    assert_eq!(
+        entity_error(json!([{"uid": "Group::\"g\"", "tags": {}}])).to_string(),
+        "entities[0]: unknown field `tags`"
+    );
+    assert_eq!(
+        entity_error(json!([1])).to_string(),
+        "entities[0]: expected an entity object, found `1`"
+    );
+    assert_eq!(
+        entity_error(json!({})).to_string(),
+        "entities: expected an array, found `{}`"
+    );
+    assert!(matches!(
+        standard().engine().load_entities("[{"),
+        Err(EntityError::Syntax(_))
+    ));
+    let mut with_parent = user(full.clone());
+    with_parent[0]["parents"] = json!(["Account::\"a\""]);
+    assert_eq!(
+        entity_error(with_parent).to_string(),
+        "entity `User::\"u\"` parents[0]: an entity of type `User` cannot have a parent of type `Account`"
+    );
+    let mut bad_parents = user(full);
+    bad_parents[0]["parents"] = json!("Group::\"g\"");
+    assert_eq!(
+        entity_error(bad_parents).to_string(),
+        "entity `User::\"u\"` parents: expected an array, found `\"Group::\\\"g\\\"\"`"
+    );
+}
+
+#[test]
+fn duplicate_uids_and_cycles_are_refused() {
+    let error =
+        entity_error(json!([{"uid": "Group::\"g\""}, {"uid": {"type": "Group", "id": "g"}}]));
+    assert!(matches!(error, EntityError::Duplicate(_)));
+    assert_eq!(error.to_string(), "duplicate entity `Group::\"g\"`");
+    let error = entity_error(json!([
+        {"uid": "Group::\"a\"", "parents": ["Group::\"b\""]},
+        {"uid": "Group::\"b\"", "parents": ["Group::\"c\""]},
+        {"uid": "Group::\"c\"", "parents": ["Group::\"a\""]},
+    ]));
+    assert!(matches!(error, EntityError::Cycle(_)));
+    assert_eq!(error.to_string(), "cycle in entity parents: `Group::\"a\"` -> `Group::\"b\"` -> `Group::\"c\"` -> `Group::\"a\"`");
+    let error = entity_error(json!([{"uid": "Group::\"self\"", "parents": ["Group::\"self\""]}]));
+    assert!(matches!(error, EntityError::Cycle(_)));
+}
+
+#[test]
+fn ancestors_are_transitive_and_deep_chains_load() {
+    let mut p = standard();
+    p.rule(R::allow("a").when(principal().is_in(uid("Group", "g0"))));
+    let engine = p.engine();
+    // A chain of 1,500 groups: no recursion, no stack overflow.
+    let mut items = vec![
+        json!({"uid": "User::\"u\"", "attrs": {"roles": [], "mfa": true, "department": "d"}, "parents": ["Group::\"g1499\""]}),
+    ];
+    for i in 0..1500 {
+        let parents = if i == 0 {
+            json!([])
+        } else {
+            json!([format!("Group::\"g{}\"", i - 1)])
+        };
+        items.push(json!({"uid": format!("Group::\"g{i}\""), "parents": parents}));
+    }
+    let store = engine.entities_from_values(&items).unwrap();
+    let d = decide(
+        &engine,
+        &store,
+        json!({"principal": "User::\"u\"", "action": "read", "resource": "Account::\"x\""}),
+    );
+    assert!(d.is_allow());
+    // Parents that are not in the data are fine and still count as ancestors.
+    let store = engine
+        .load_entities(r#"[{"uid": "Group::\"x\"", "parents": ["Group::\"g0\""]}]"#)
+        .unwrap();
+    let d = decide(
+        &engine,
+        &store,
+        json!({"principal": "User::\"u\"", "action": "read", "resource": "Account::\"x\""}),
+    );
+    assert!(!d.is_allow(), "u is not in the data, so it has no parents");
+    let group_member =
+        json!({"principal": "Group::\"x\"", "action": "read", "resource": "Account::\"x\""});
+    assert!(decide(&engine, &store, group_member).is_allow());
+}
+
+#[test]
+fn entities_of_optional_and_nested_types() {
+    let mut p = Builder::new();
+    let rec = p.record_type(&[("a", Ty::Int, false, None), ("b", Ty::String, true, None)]);
+    p.entity_type(
+        "Thing",
+        &[
+            ("r", Ty::Record(Box::new(rec)), false),
+            ("m", Ty::Map(Box::new(Ty::Int)), true),
+            ("any", Ty::AnyEntity, true),
+            ("d", Ty::Duration, true),
+        ],
+    );
+    let engine = p.engine();
+    let ok = engine.load_entities(r#"[{"uid": "Thing::\"t\"", "attrs": {"r": {"a": 1}, "m": {"x": 2}, "any": "Thing::\"u\"", "d": "1h30m"}}]"#);
+    assert_eq!(ok.unwrap().len(), 1);
+    let error = engine
+        .load_entities(r#"[{"uid": "Thing::\"t\"", "attrs": {"r": {}}}]"#)
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "entity `Thing::\"t\"` attrs.r.a: missing required field"
+    );
+    let error = engine
+        .load_entities(r#"[{"uid": "Thing::\"t\"", "attrs": {"r": {"a": 1}, "d": "forever"}}]"#)
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "entity `Thing::\"t\"` attrs.d: expected a duration like `1h30m`, found `\"forever\"`"
+    );
+}

@@ -1,0 +1,329 @@
+//! Diagnostics: every problem `rampart-lang` reports, with a stable code, a labelled span, a
+//! help line and a docs URL, rendered by miette.
+//!
+//! Codes are never reused. `E0xx` are errors of the language (syntax, names, types);
+//! `L0xx` are lints (see [`crate::lints`]).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use miette::{LabeledSpan, NamedSource, SourceCode};
+
+use crate::ast::Span;
+
+/// Base of every diagnostic's documentation URL.
+pub const DOCS_URL: &str = "https://rampart.dev/docs/diagnostics";
+
+/// One policy source file, shared by every diagnostic pointing into it.
+///
+/// Cloning is cheap (one `Arc`), which keeps [`Diagnostic`] small.
+#[derive(Clone, Debug)]
+pub struct SourceFile {
+    inner: Arc<SourceInner>,
+}
+
+#[derive(Debug)]
+struct SourceInner {
+    path: PathBuf,
+    source: NamedSource<String>,
+}
+
+impl SourceFile {
+    /// `name` is what diagnostics print (usually the path relative to the policy folder).
+    pub fn new(path: impl Into<PathBuf>, name: impl Into<String>, text: String) -> Self {
+        let name: String = name.into();
+        let inner = SourceInner {
+            path: path.into(),
+            source: NamedSource::new(name, text),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// A file that exists only in memory (tests, stdin, the stdlib).
+    pub fn in_memory(name: &str, text: &str) -> Self {
+        Self::new(PathBuf::from(name), name, text.to_owned())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+    pub fn name(&self) -> &str {
+        self.inner.source.name()
+    }
+    pub fn text(&self) -> &str {
+        self.inner.source.inner()
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: u32) -> (u32, u32) {
+        let text = self.text();
+        let offset = (offset as usize).min(text.len());
+        let before = text.get(..offset).unwrap_or("");
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (
+            u32::try_from(line).unwrap_or(u32::MAX),
+            u32::try_from(col).unwrap_or(u32::MAX),
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// A labelled part of the source.
+#[derive(Clone, Debug)]
+pub struct Label {
+    pub span: Span,
+    pub text: String,
+    pub primary: bool,
+}
+
+/// One problem found in policy text.
+#[derive(Clone, Debug)]
+pub struct Diagnostic {
+    code: &'static str,
+    severity: Severity,
+    message: String,
+    labels: Vec<Label>,
+    help: Option<String>,
+    file: Option<SourceFile>,
+}
+
+impl Diagnostic {
+    /// An error with a stable code (`E0xx`) and a one-line lowercase message.
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            labels: Vec::new(),
+            help: None,
+            file: None,
+        }
+    }
+
+    /// A warning (lints).
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(code, message)
+        }
+    }
+
+    /// The primary label: where the problem is.
+    pub fn with_label(mut self, span: Span, text: impl Into<String>) -> Self {
+        self.labels.push(Label {
+            span,
+            text: text.into(),
+            primary: true,
+        });
+        self
+    }
+
+    /// A secondary label: related places (the first declaration of a duplicate, …).
+    pub fn with_secondary(mut self, span: Span, text: impl Into<String>) -> Self {
+        self.labels.push(Label {
+            span,
+            text: text.into(),
+            primary: false,
+        });
+        self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Attaches the file the spans point into.
+    pub fn in_file(mut self, file: &SourceFile) -> Self {
+        self.file = Some(file.clone());
+        self
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+    pub fn severity(&self) -> Severity {
+        self.severity
+    }
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+    pub fn help_text(&self) -> Option<&str> {
+        self.help.as_deref()
+    }
+    pub fn labels(&self) -> &[Label] {
+        &self.labels
+    }
+    pub fn file(&self) -> Option<&SourceFile> {
+        self.file.as_ref()
+    }
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+    pub fn url(&self) -> String {
+        format!("{DOCS_URL}/{}", self.code)
+    }
+
+    /// The primary span, if any.
+    pub fn primary_span(&self) -> Option<Span> {
+        self.labels
+            .iter()
+            .find(|l| l.primary)
+            .or(self.labels.first())
+            .map(|l| l.span)
+    }
+
+    /// The machine-readable form used by `rampart check --format json`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let (line, column) = match (&self.file, self.primary_span()) {
+            (Some(f), Some(s)) => {
+                let (l, c) = f.line_col(s.start);
+                (Some(l), Some(c))
+            }
+            _ => (None, None),
+        };
+        serde_json::json!({
+            "code": self.code,
+            "severity": self.severity.as_str(),
+            "message": self.message,
+            "file": self.file.as_ref().map(|f| f.name().to_owned()),
+            "line": line,
+            "column": column,
+            "span": self.primary_span().map(|s| serde_json::json!({"start": s.start, "end": s.end})),
+            "labels": self.labels.iter().map(|l| serde_json::json!({
+                "start": l.span.start, "end": l.span.end, "text": l.text, "primary": l.primary,
+            })).collect::<Vec<_>>(),
+            "help": self.help,
+            "url": self.url(),
+        })
+    }
+
+    /// Renders like the CLI does, without colours: for golden files and plain terminals.
+    pub fn render_plain(&self) -> String {
+        let handler =
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+                .with_width(100)
+                .with_links(false);
+        let mut out = String::new();
+        if handler.render_report(&mut out, self).is_err() {
+            out = format!("{}: {}\n", self.code, self.message);
+        }
+        out
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Diagnostic {}
+
+impl miette::Diagnostic for Diagnostic {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+    fn url<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.url()))
+    }
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.file
+            .as_ref()
+            .map(|f| &f.inner.source as &dyn SourceCode)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.file.as_ref()?;
+        let len = self.file.as_ref().map_or(0, |f| f.text().len());
+        Some(Box::new(self.labels.iter().map(move |l| {
+            let start = (l.span.start as usize).min(len);
+            let end = (l.span.end as usize).clamp(start, len);
+            let text = if l.text.is_empty() {
+                None
+            } else {
+                Some(l.text.clone())
+            };
+            if l.primary {
+                LabeledSpan::new_primary_with_span(text, start..end)
+            } else {
+                LabeledSpan::new_with_span(text, start..end)
+            }
+        })))
+    }
+}
+
+/// "did you mean" support: the candidate closest to `name`, if close enough (edit distance
+/// at most 2, or at most a third of the name's length for long names).
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(2);
+    candidates
+        .into_iter()
+        .filter(|c| *c != name)
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, c)| (*d, c.len()))
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over characters.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        if let Some(first) = cur.first_mut() {
+            *first = i + 1;
+        }
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev.get(j).copied().unwrap_or(0) + usize::from(ca != *cb);
+            let del = prev.get(j + 1).copied().unwrap_or(0) + 1;
+            let ins = cur.get(j).copied().unwrap_or(0) + 1;
+            if let Some(slot) = cur.get_mut(j + 1) {
+                *slot = sub.min(del).min(ins);
+            }
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev.last().copied().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names() {
+        assert_eq!(closest("ownr", ["owner", "classification"]), Some("owner"));
+        assert_eq!(closest("zzzz", ["owner", "classification"]), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}

@@ -1,0 +1,40 @@
+#!/bin/sh
+# The whole check, exactly what CI runs (.ci/run calls this): formatting, lints, the wasm
+# build of the engine, documentation and every test. Needs only a Rust toolchain (rustup).
+set -eu
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain: wasm32-unknown-unknown target, rustfmt, clippy"
+rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || rustup target add wasm32-unknown-unknown
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "engine builds for wasm32-unknown-unknown (no parser, no tokio, no miette)"
+cargo check -p rampart-engine --target wasm32-unknown-unknown --locked
+if cargo tree -p rampart-engine -e normal --prefix none | grep -E '^(pest|miette|tokio|rampart-lang) ' ; then
+  echo "rampart-engine must not depend on the crates above" >&2
+  exit 1
+fi
+
+step "cargo test (unit, conformance corpus, golden diagnostics, properties, CLI)"
+cargo test --workspace --locked
+
+step "cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+step "examples: check and test with the CLI"
+for dir in examples/*/; do
+  if ls "$dir"*.rampart >/dev/null 2>&1; then
+    cargo run -q --locked -p rampart-cli -- check "$dir"
+    cargo run -q --locked -p rampart-cli -- test "$dir"
+  fi
+done
+
+printf '\nCI passed\n'
