@@ -46,3 +46,30 @@ pub fn diagnostics_json(diags: &[Diagnostic]) -> serde_json::Value {
         "warnings": diags.len() - errors,
     })
 }
+
+/// Writes to standard output. A closed pipe (`rampart eval … | head`) ends the process
+/// quietly with the exit code computed so far being irrelevant to the reader, as `ripgrep`
+/// does; other write errors are reported.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(err) = out.write_fmt(args).and_then(|()| out.flush()) {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {err}");
+        std::process::exit(i32::from(crate::exit::USAGE));
+    }
+}
+
+/// `println!` that survives a closed pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` that survives a closed pipe.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::write_stdout(format_args!($($arg)*)) };
+}
+
+pub(crate) use {out, outln};

@@ -28,7 +28,7 @@ pub fn compile_dir(dir: &Path) -> Result<(PolicySet, Compiled), CliError> {
         path: dir.display().to_string(),
         source,
     })?;
-    if set.files.is_empty() {
+    if set.files.is_empty() && set.diagnostics.is_empty() {
         return Err(CliError::Input(format!(
             "no `.rampart` files in `{}`",
             dir.display()

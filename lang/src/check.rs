@@ -13,11 +13,14 @@
 //! actions a rule covers), [`expr`] and [`ops`] (expression typing), [`fold`] (constant
 //! folding of IR), [`builtins`], [`types`], [`symbols`], [`docs`] (the `E0xx` texts).
 
+pub mod attrs;
 pub mod builtins;
+pub mod collections;
 pub mod consts;
 pub mod docs;
 pub mod expr;
 pub mod fold;
+pub mod names;
 pub mod ops;
 pub mod packages;
 pub mod schema;

@@ -241,7 +241,7 @@ pub fn code_docs(code: &str) -> Option<String> {
             .map(|l| l.strip_prefix(' ').unwrap_or(l))
             .collect();
         return Some(format!(
-            "{} ({}): {}\n\n{}\nseverity: {} · since {}\n{DOCS_URL}/{}",
+            "{} ({}): {}\n\n{}\n\nseverity: {} · since {}\n{DOCS_URL}/{}",
             meta.code,
             meta.name,
             meta.summary,

@@ -143,10 +143,19 @@ fn e013_constant_overflow() {
 
 #[test]
 fn e018_expressions_nested_too_deeply() {
-    let chain = vec!["principal.mfa"; 70].join(" or ");
-    // The parser or the checker reports it, whichever meets it first.
-    let d = single_error(&rule(&chain), "E018");
+    // Real nesting is limited: 70 levels of parentheses around `not`.
+    let nested = format!("{}principal.mfa{}", "not (".repeat(70), ")".repeat(70));
+    let d = single_error(&rule(&nested), "E018");
     assert!(d.message().contains("too deep"), "{}", d.message());
+    // A long `or` chain is one level, lowered to a balanced tree.
+    let chain = vec!["principal.mfa"; 1000].join(" or ");
+    let compiled = ok(&rule(&chain));
+    let depth = compiled.bundle.and_then(|b| {
+        b.rules
+            .first()
+            .map(|r| expr_depth(&r.when.conjuncts[0].expr))
+    });
+    assert!(depth.is_some_and(|d| d <= 11), "{depth:?}");
     // A top-level `and` chain is split into conjuncts.
     let and_chain = vec!["principal.mfa"; 50].join(" and ");
     let compiled = ok(&rule(&and_chain));
@@ -165,4 +174,12 @@ fn many_errors_are_reported_in_one_run() {
          require context.tls.version >= \"1.2\" for *",
     );
     assert_eq!(error_codes(&src), vec!["E005", "E007", "E011", "E006"]);
+}
+
+fn expr_depth(e: &rampart_engine::bundle::Expr) -> usize {
+    use rampart_engine::bundle::Expr;
+    match e {
+        Expr::Or(l, r) | Expr::And(l, r) => 1 + expr_depth(l).max(expr_depth(r)),
+        _ => 1,
+    }
 }

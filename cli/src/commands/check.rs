@@ -3,6 +3,7 @@
 use crate::args::{CheckArgs, CheckFormat};
 use crate::exit::{CliError, FAILURE, OK};
 use crate::output;
+use crate::output::outln;
 use crate::policy;
 
 pub fn run(args: CheckArgs) -> Result<u8, CliError> {
@@ -17,7 +18,7 @@ pub fn run(args: CheckArgs) -> Result<u8, CliError> {
     let warnings = all.len() - errors;
     match args.format {
         CheckFormat::Json => {
-            println!("{}", output::diagnostics_json(&all));
+            outln!("{}", output::diagnostics_json(&all));
         }
         CheckFormat::Human => {
             output::print_human(&all);

@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::args::EvalArgs;
 use crate::exit::{CliError, FAILURE, OK};
 use crate::output;
+use crate::output::outln;
 use crate::policy::{self, LoadFailure};
 
 pub fn run(args: EvalArgs) -> Result<u8, CliError> {
@@ -21,11 +22,14 @@ pub fn run(args: EvalArgs) -> Result<u8, CliError> {
     };
     let entities = policy::load_entities(&loaded.engine, &loaded.root, args.entities.as_deref())?;
     let text = policy::read_input(&args.request)?;
-    let mut request: serde_json::Value = serde_json::from_str(&text)
+    let request: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| CliError::Input(format!("`{}`: invalid JSON: {e}", args.request.display())))?;
-    add_current_time(&mut request);
 
-    let (decision, explanation) = match loaded.engine.request_from_value(&request) {
+    let parsed = loaded.engine.request_from_value(&request).map(|mut req| {
+        loaded.engine.fill_time(&mut req, now_ms());
+        req
+    });
+    let (decision, explanation) = match parsed {
         Ok(req) if args.explain => {
             let (d, e) = loaded.engine.explain(&req, &entities);
             (d, Some(e))
@@ -41,31 +45,19 @@ pub fn run(args: EvalArgs) -> Result<u8, CliError> {
         eprint!("{}", explain_text(&value));
         obj.insert("explain".into(), value);
     }
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(&out).map_err(|e| CliError::Input(e.to_string()))?
     );
     Ok(if decision.is_allow() { OK } else { FAILURE })
 }
 
-/// Sets `context.time` to now (epoch seconds) unless the request has a time already.
-fn add_current_time(request: &mut serde_json::Value) {
-    let Some(obj) = request.as_object_mut() else {
-        return;
-    };
-    let context = obj
-        .entry("context")
-        .or_insert_with(|| serde_json::json!({}));
-    let Some(ctx) = context.as_object_mut() else {
-        return;
-    };
-    if !ctx.contains_key("time") {
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        ctx.insert("time".into(), serde_json::json!(secs));
-    }
+/// The current time in milliseconds since the Unix epoch.
+fn now_ms() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The explanation for people: one line per rule the index selected.

@@ -7,6 +7,7 @@ use rampart_lang::{format_source, SourceFile};
 use crate::args::FmtArgs;
 use crate::exit::{CliError, FAILURE, OK};
 use crate::output;
+use crate::output::{out, outln};
 use crate::policy;
 
 pub fn run(args: FmtArgs) -> Result<u8, CliError> {
@@ -19,9 +20,9 @@ pub fn run(args: FmtArgs) -> Result<u8, CliError> {
                 Ok(formatted) => {
                     if args.check && formatted != text {
                         unformatted += 1;
-                        println!("<stdin>");
+                        outln!("<stdin>");
                     } else if !args.check {
-                        print!("{formatted}");
+                        out!("{formatted}");
                     }
                 }
                 Err(diag) => {
@@ -41,7 +42,7 @@ pub fn run(args: FmtArgs) -> Result<u8, CliError> {
                 Ok(formatted) if formatted == text => {}
                 Ok(_) if args.check => {
                     unformatted += 1;
-                    println!("{}", file.display());
+                    outln!("{}", file.display());
                 }
                 Ok(formatted) => {
                     std::fs::write(&file, formatted).map_err(|source| CliError::Write {

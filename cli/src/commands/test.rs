@@ -12,6 +12,7 @@ use rampart_lang::TestCase;
 use crate::args::{TestArgs, TestFormat};
 use crate::exit::{CliError, FAILURE, OK};
 use crate::output;
+use crate::output::{out, outln};
 use crate::policy::{self, LoadFailure};
 
 /// The outcome of one test.
@@ -57,8 +58,8 @@ pub fn run(args: TestArgs) -> Result<u8, CliError> {
         TestFormat::Human => {
             for o in &outcomes {
                 match &o.failure {
-                    None => println!("PASS {}:{} {}", o.file, o.line, o.name),
-                    Some(why) => println!(
+                    None => outln!("PASS {}:{} {}", o.file, o.line, o.name),
+                    Some(why) => outln!(
                         "FAIL {}:{} {}\n     {}",
                         o.file,
                         o.line,
@@ -67,9 +68,9 @@ pub fn run(args: TestArgs) -> Result<u8, CliError> {
                     ),
                 }
             }
-            println!("{passed} passed, {failed} failed");
+            outln!("{passed} passed, {failed} failed");
         }
-        TestFormat::Junit => print!("{}", junit(&outcomes)),
+        TestFormat::Junit => out!("{}", junit(&outcomes)),
     }
     Ok(if failed > 0 || broken { FAILURE } else { OK })
 }

@@ -79,14 +79,15 @@ impl ExprCx<'_> {
         let span = l.span.to(r.span);
         match op {
             BinOp::And | BinOp::Or => {
-                let li = self.condition(l);
-                let ri = self.condition(r);
-                let ir = if op == BinOp::And {
-                    fold::and(li, ri)
-                } else {
-                    fold::or(li, ri)
-                };
-                Typed::new(Type::Bool, ir)
+                // A chain `a and b and c …` is checked operand by operand (iteratively: it
+                // may be thousands long) and lowered to a balanced tree, so its length never
+                // becomes recursion depth in the checker or the engine. `and`/`or` are
+                // associative under left-to-right short-circuit evaluation, errors included.
+                let operands: Vec<Expr> = chain_operands(op, l, r)
+                    .into_iter()
+                    .map(|e| self.condition(e))
+                    .collect();
+                Typed::new(Type::Bool, balanced(op, operands))
             }
             BinOp::Eq | BinOp::Ne => self.equality(op, l, r, span),
             BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => self.ordering(op, l, r, span),
@@ -406,4 +407,37 @@ impl ExprCx<'_> {
             }
         }
     }
+}
+
+/// The operands of the chain `l op r` of one associative operator, left to right.
+fn chain_operands<'e>(op: BinOp, l: &'e ast::Expr, r: &'e ast::Expr) -> Vec<&'e ast::Expr> {
+    let mut out = Vec::new();
+    let mut stack = vec![r, l];
+    while let Some(e) = stack.pop() {
+        match &e.kind {
+            ast::ExprKind::Binary(o, a, b) if *o == op => {
+                stack.push(b);
+                stack.push(a);
+            }
+            _ => out.push(e),
+        }
+    }
+    out
+}
+
+/// Joins operands with `and`/`or` into a tree of logarithmic depth, keeping their order.
+fn balanced(op: BinOp, mut operands: Vec<Expr>) -> Expr {
+    let join = |l: Expr, r: Expr| {
+        if op == BinOp::And {
+            fold::and(l, r)
+        } else {
+            fold::or(l, r)
+        }
+    };
+    if operands.len() <= 1 {
+        let neutral = Expr::Const(rampart_engine::Value::Bool(op == BinOp::And));
+        return operands.pop().unwrap_or(neutral);
+    }
+    let right = operands.split_off(operands.len() / 2);
+    join(balanced(op, operands), balanced(op, right))
 }

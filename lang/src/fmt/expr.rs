@@ -159,11 +159,24 @@ fn write_plain(out: &mut String, e: &Expr) {
                     (p, p + 1)
                 }
             };
-            write_expr(out, left, left_min);
-            out.push(' ');
-            out.push_str(op.symbol());
-            out.push(' ');
-            write_expr(out, right, right_min);
+            // A left-nested chain of one operator is printed iteratively: `and`/`or` chains
+            // may be thousands of operands long.
+            let mut rights = vec![right.as_ref()];
+            let mut first = left.as_ref();
+            while let ExprKind::Binary(o, l, r) = &first.kind {
+                if o != op || strength(first) < left_min || op.precedence() == 3 {
+                    break;
+                }
+                rights.push(r);
+                first = l;
+            }
+            write_expr(out, first, left_min);
+            for operand in rights.iter().rev() {
+                out.push(' ');
+                out.push_str(op.symbol());
+                out.push(' ');
+                write_expr(out, operand, right_min);
+            }
         }
         ExprKind::Like(target, pattern) | ExprKind::Matches(target, pattern) => {
             write_expr(out, target, prec::ADD);

@@ -181,7 +181,9 @@ fn is_jwt(s: &str) -> bool {
 
 /// A long token of key-like characters with high character entropy and mixed classes.
 fn looks_random(s: &str) -> bool {
+    // Paths (`/v1/accounts/…`) use the same characters but are not secrets.
     if s.len() < 24
+        || s.starts_with('/')
         || !s
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+/=_-".contains(c))
@@ -225,6 +227,8 @@ mod tests {
         assert!(secret_shape("Bearer abcdefghijklmnopqrstu").is_some());
         assert!(secret_shape("q8Zt2LmX9vR4kP7wN3bJ6yH1cF5dG0sA").is_some());
         for ordinary in [
+            "/v1/accounts/a1b2c3d4e5f6g7h8i9j0",
+            "550e8400-e29b-41d4-a716-446655440000",
             "payments:write",
             "spiffe://partners/*",
             "pci-dss-4.0/7.2.1",

@@ -7,6 +7,9 @@ use pest::iterators::Pair;
 
 use super::grammar::Rule;
 use super::lexical::{too_deep, MAX_DEPTH};
+
+/// The most operands one `and`/`or` chain may have.
+pub const MAX_CHAIN: usize = 1024;
 use super::{literals, Builder};
 use crate::ast::{BinOp, Expr, ExprKind, Literal, Span, StrLit, UnOp};
 use crate::diagnostics::Diagnostic;
@@ -15,6 +18,8 @@ use crate::diagnostics::Diagnostic;
 pub(super) struct Node {
     pub expr: Expr,
     pub depth: usize,
+    /// Operands in the `and`/`or` chain this node heads (1 when it heads none).
+    pub chain: usize,
 }
 
 impl Node {
@@ -22,6 +27,7 @@ impl Node {
         Node {
             expr: Expr { kind, span },
             depth: 1,
+            chain: 1,
         }
     }
 
@@ -34,6 +40,7 @@ impl Node {
         Ok(Node {
             expr: Expr { kind, span },
             depth,
+            chain: 1,
         })
     }
 }
@@ -321,12 +328,38 @@ impl<I: Iterator<Item = Token>> Climb<I> {
 
     fn binary(op: BinOp, left: Node, right: Node) -> Result<Node, Diagnostic> {
         let span = left.expr.span.to(right.expr.span);
-        let depth = left.depth.max(right.depth);
-        Node::over(
+        // A chain `a and b and c …` (or `or`) is one level of nesting however long it is:
+        // the compiler balances it, so its length does not become evaluation depth.
+        let chained = matches!(op, BinOp::And | BinOp::Or)
+            && matches!(&left.expr.kind, ExprKind::Binary(o, ..) if *o == op);
+        if chained && left.chain >= MAX_CHAIN {
+            return Err(Diagnostic::error(
+                "E018",
+                format!(
+                    "too many operands chained with `{}` (more than {MAX_CHAIN})",
+                    op.symbol()
+                ),
+            )
+            .with_label(span, "this chain is too long")
+            .with_help("split the condition into separate rules or consts"));
+        }
+        let depth = if chained {
+            left.depth.saturating_sub(1).max(right.depth)
+        } else {
+            left.depth.max(right.depth)
+        };
+        let chain = match (chained, op) {
+            (true, _) => left.chain + 1,
+            (false, BinOp::And | BinOp::Or) => 2,
+            _ => 1,
+        };
+        let mut node = Node::over(
             ExprKind::Binary(op, Box::new(left.expr), Box::new(right.expr)),
             span,
             depth,
-        )
+        )?;
+        node.chain = chain;
+        Ok(node)
     }
 
     fn left_assoc(

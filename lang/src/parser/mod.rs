@@ -16,9 +16,9 @@ mod literals;
 mod rules;
 mod tests_block;
 
-use pest::iterators::{Pair, Pairs};
 use std::sync::{Mutex, PoisonError};
 
+use pest::iterators::{Pair, Pairs};
 use pest::Parser as _;
 
 use crate::ast::{self, Ident, Span, StrLit};
