@@ -30,6 +30,8 @@ pub enum Command {
     Build(BuildArgs),
     /// Print the documentation of a diagnostic or lint code (E005, L001, …)
     Explain(ExplainArgs),
+    /// Time a policy folder on your own requests: median, p99, allocations per decision
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -105,4 +107,28 @@ pub struct BuildArgs {
 pub struct ExplainArgs {
     /// A code such as E005 or L001
     pub code: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Policy folder
+    pub dir: PathBuf,
+    /// Requests: a JSON array, one JSON object, or JSON Lines; `-` for standard input
+    #[arg(long)]
+    pub requests: PathBuf,
+    /// Entity JSON file (default: entities.json in the folder, when present)
+    #[arg(long)]
+    pub entities: Option<PathBuf>,
+    /// How long to keep deciding, in milliseconds
+    #[arg(long, default_value_t = 2000)]
+    pub millis: u64,
+    /// Output format
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: BenchFormat,
 }

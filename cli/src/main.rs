@@ -7,6 +7,7 @@
 //! Exit codes are part of the interface: 0 ok, 1 policy, test or decision failures (a
 //! diagnostic error, a failing test, a deny from `eval`), 2 usage or I/O errors.
 
+mod alloc;
 mod args;
 mod commands;
 mod exit;
@@ -16,6 +17,9 @@ mod policy;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+#[global_allocator]
+static ALLOCATOR: alloc::CountingAllocator = alloc::CountingAllocator;
 
 fn main() -> ExitCode {
     let cli = match args::Cli::try_parse() {
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
         args::Command::Test(a) => commands::test::run(a),
         args::Command::Build(a) => commands::build::run(a),
         args::Command::Explain(a) => commands::explain::run(a),
+        args::Command::Bench(a) => commands::bench::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -108,3 +108,19 @@ pub fn load_entities(
         .entities_from_values(&items)
         .map_err(|e| CliError::Input(format!("`{}`: {e}", path.display())))
 }
+
+/// [`load`] for commands: policy errors are printed and give `Ok(None)` (the command then
+/// exits 1); warnings of a good folder are printed too.
+pub fn load_reporting(dir: &Path) -> Result<Option<LoadedPolicy>, CliError> {
+    match load(dir) {
+        Ok(loaded) => {
+            crate::output::print_human(&loaded.compiled.diagnostics);
+            Ok(Some(loaded))
+        }
+        Err(LoadFailure::Cli(e)) => Err(e),
+        Err(LoadFailure::Policy(compiled)) => {
+            crate::output::print_human(&compiled.diagnostics);
+            Ok(None)
+        }
+    }
+}

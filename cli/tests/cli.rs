@@ -251,3 +251,31 @@ fn explain_prints_docs_for_codes() {
     rampart().args(["explain", "L001"]).assert().success();
     rampart().args(["explain", "X999"]).assert().code(2);
 }
+
+#[test]
+fn bench_times_the_users_requests() {
+    let dir = payments();
+    let out = rampart()
+        .arg("bench")
+        .arg(&dir)
+        .arg("--requests")
+        .arg(dir.join("requests/pay-owner.json"))
+        .args(["--millis", "50", "--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
+    assert_eq!(report["requests"], 1, "{report}");
+    assert_eq!(report["allowed_requests"], 1, "{report}");
+    assert!(
+        report["median_ns"].as_u64().is_some_and(|n| n > 0),
+        "{report}"
+    );
+    assert!(
+        report["decisions"].as_u64().is_some_and(|n| n >= 1),
+        "{report}"
+    );
+    assert!(report["allocs_per_decision"].is_number(), "{report}");
+}

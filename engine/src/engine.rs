@@ -55,6 +55,7 @@ pub(crate) struct WellKnown {
     pub request: Option<Sym>,
     pub method: Option<Sym>,
     pub path: Option<Sym>,
+    pub query: Option<Sym>,
     pub host: Option<Sym>,
     pub headers: Option<Sym>,
 }
@@ -177,6 +178,7 @@ impl Names {
             request: symbols.get("request").copied(),
             method: symbols.get("method").copied(),
             path: symbols.get("path").copied(),
+            query: symbols.get("query").copied(),
             host: symbols.get("host").copied(),
             headers: symbols.get("headers").copied(),
         };

@@ -4,8 +4,8 @@
 //! host, headers), which the bundle's routes turn into action and resource. Both carry a
 //! `context` typed by the schema (the builtin fields plus the action's own), and may name a
 //! `package` to evaluate only that package and what it imports. The `http` part also fills
-//! `context.request.{method, path, host, headers}` (path without its query string, header
-//! names lower-cased).
+//! `context.request.{method, path, query, host, headers}` (path without its query string,
+//! query without `?` and absent when the target has none, header names lower-cased).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use crate::error::{DataError, NoRouteError, RequestError, SyntaxError, TooLargeE
 use crate::eval::EvalContext;
 use crate::forms::{entity_parts, parse_uid_literal};
 use crate::json::{json_excerpt, ReadError, Reader};
-use crate::route::{strip_query, RouteError};
+use crate::route::{query_string, strip_query, RouteError};
 use crate::value::{EntityUid, Record, Value};
 
 /// The largest request text [`Engine::parse_request`] reads.
@@ -257,18 +257,22 @@ impl Engine {
             return context;
         };
         let mut fields = existing.fields.clone();
-        let mut set = |sym: Option<Sym>, value: Value| {
+        // `Some(value)` sets the field, `None` removes it.
+        let mut set = |sym: Option<Sym>, value: Option<Value>| {
             if let Some(sym) = sym {
                 fields.retain(|(s, _)| *s != sym);
-                fields.push((sym, value));
+                fields.extend(value.map(|v| (sym, v)));
             }
         };
-        set(known.method, Value::string(&http.method));
-        set(known.path, Value::string(strip_query(&http.path)));
+        set(known.method, Some(Value::string(&http.method)));
+        set(known.path, Some(Value::string(strip_query(&http.path))));
+        // The query belongs to the same request target as the path: a target without one
+        // leaves no `query` behind, even when the context gave one.
+        set(known.query, query_string(&http.path).map(Value::string));
         if let Some(host) = &http.host {
-            set(known.host, Value::string(host));
+            set(known.host, Some(Value::string(host)));
         }
-        set(known.headers, Value::Map(Arc::new(http.headers)));
+        set(known.headers, Some(Value::Map(Arc::new(http.headers))));
         let mut outer = context.fields;
         outer.retain(|(s, _)| *s != request_sym);
         outer.push((request_sym, Value::Record(Arc::new(Record::new(fields)))));

@@ -161,6 +161,15 @@ pub(crate) fn strip_query(path: &str) -> &str {
     path.get(..end).unwrap_or(path)
 }
 
+/// The query string of a request target, without `?` and without a `#fragment`; `None` when
+/// the target has no `?` before any `#` (`/a?` has the empty query `""`).
+pub(crate) fn query_string(path: &str) -> Option<&str> {
+    let start = path.find(['?', '#'])?;
+    let rest = path.get(start..)?.strip_prefix('?')?;
+    let end = rest.find('#').unwrap_or(rest.len());
+    rest.get(..end)
+}
+
 /// Path segments: `/v1/a/` → `["v1", "a", ""]`; `/` and `` → `[]`.
 fn split_path(path: &str) -> Vec<&str> {
     let trimmed = path.strip_prefix('/').unwrap_or(path);
@@ -246,6 +255,11 @@ mod tests {
     fn strips_query_and_splits() {
         assert_eq!(strip_query("/a/b?x=1#f"), "/a/b");
         assert_eq!(split_path("/"), Vec::<&str>::new());
+        assert_eq!(query_string("/a/b?x=1&y=2#f"), Some("x=1&y=2"));
+        assert_eq!(query_string("/a?"), Some(""));
+        assert_eq!(query_string("/a/b"), None);
+        assert_eq!(query_string("/a#f?x=1"), None);
+        assert_eq!(query_string("?a=%20"), Some("a=%20"));
         assert_eq!(split_path("/v1/a/"), vec!["v1", "a", ""]);
     }
 }

@@ -214,6 +214,93 @@ fn http_fills_the_request_context() {
     assert!(d.is_allow(), "{d:?}");
 }
 
+/// `context.request.query`: the query string of the `http` target, without `?`; absent when
+/// the target has none (even when the context gave one: path and query go together).
+#[test]
+fn http_fills_the_query_string() {
+    let mut p = standard();
+    p.route(
+        Some("GET"),
+        "/v1/accounts/{id}",
+        "read",
+        ctor("Account", param(0)),
+    );
+    let anonymous = |id: &str| R::allow(id).for_(&["Anonymous"]);
+    let query_is = |text: &str| {
+        ctx("request")
+            .has("query")
+            .and(ctx("request.query").eq(s(text)))
+    };
+    p.rule(anonymous("token-query").when(query_is("access_token=abc&x=1")))
+        .rule(anonymous("fragment-dropped").when(query_is("a=1")))
+        .rule(anonymous("empty-query").when(query_is("")))
+        .rule(anonymous("no-query").when(ctx("request").has("query").not()))
+        .rule(anonymous("path-without-query").when(ctx("request.path").eq(s("/v1/accounts/a1"))));
+    let engine = p.engine();
+    let entities = engine.empty_entities();
+    let rules = |request: serde_json::Value| {
+        let d = decide(&engine, &entities, request);
+        assert!(d.errors.is_empty(), "{d:?}");
+        d.rules
+    };
+    let http = |path: &str| json!({"http": {"method": "GET", "path": path}});
+    assert_eq!(
+        rules(http("/v1/accounts/a1?access_token=abc&x=1")),
+        ["token-query", "path-without-query"]
+    );
+    assert_eq!(
+        rules(http("/v1/accounts/a1?a=1#frag")),
+        ["fragment-dropped", "path-without-query"]
+    );
+    assert_eq!(
+        rules(http("/v1/accounts/a1?")),
+        ["empty-query", "path-without-query"]
+    );
+    assert_eq!(
+        rules(http("/v1/accounts/a1")),
+        ["no-query", "path-without-query"]
+    );
+    assert_eq!(
+        rules(http("/v1/accounts/a1#a=1")),
+        ["no-query", "path-without-query"]
+    );
+    // The `http` target decides: a query the context gave does not survive a target without one.
+    let mut overridden = http("/v1/accounts/a1");
+    overridden["context"] = json!({"request": {"query": "access_token=abc&x=1"}});
+    assert_eq!(rules(overridden), ["no-query", "path-without-query"]);
+}
+
+/// Without an `http` part, `context.request.query` is whatever the context gives.
+#[test]
+fn parts_requests_take_the_query_from_the_context() {
+    let mut p = standard();
+    p.rule(R::allow("token-query").when(ctx("request.query").like("*access_token=*")))
+        .rule(R::allow("no-query").when(ctx("request").has("query").not()));
+    let engine = p.engine();
+    let entities = entities(&engine);
+    let given = decide(
+        &engine,
+        &entities,
+        req("read", json!({"request": {"query": "access_token=abc"}})),
+    );
+    assert_eq!(given.rules, ["token-query"], "{given:?}");
+    let absent = decide(&engine, &entities, req("read", json!({})));
+    assert_eq!(absent.rules, ["no-query"], "{absent:?}");
+    let wrong = decide(
+        &engine,
+        &entities,
+        req("read", json!({"request": {"query": 5}})),
+    );
+    assert!(!wrong.is_allow());
+    assert!(
+        wrong
+            .errors
+            .iter()
+            .any(|e| e.message.contains("context.request.query")),
+        "{wrong:?}"
+    );
+}
+
 #[test]
 fn routes_follow_package_selection() {
     let mut p = standard();

@@ -69,6 +69,8 @@ pub fn compile(set: &PolicySet) -> Compiled {
     let mut obligations = obligations::compile_all(&mut session);
     let rule_ids = ids::assign(&mut session, &mut rules, &mut obligations);
     let tests = testing::compile_tests(&mut session, &rule_ids);
+    let bad_allow_lints = crate::lints::check_allow_lint_annotations(&program);
+    session.diags.extend(bad_allow_lints);
 
     if session.diags.iter().any(Diagnostic::is_error) {
         let diags = std::mem::take(&mut session.diags);

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Rampart's policy language: text in, checked program and compiled [`Bundle`] out.
 //!
 //! **Key design decision:** all the work that does not depend on a request happens here,

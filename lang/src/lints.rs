@@ -4,19 +4,27 @@
 //! doc comment (*What it does / Why is this bad? / Example*) is the documentation
 //! `rampart explain L00x` prints, the metadata sits next to it, then the check and its
 //! pass/fail cases. [`LINTS`] is the registry. Lints run only on a policy set without
-//! errors, and only on its own files (not on imported stdlib packages).
+//! errors, and report only on its own files (not on imported stdlib packages), though
+//! lints about the whole set (is there a TLS requirement anywhere?) see the rules of the
+//! imported packages too. `@allow_lint("L001", …)` on an item silences those codes for
+//! it (see [`suppression`]).
 
 mod l001_allow_without_authentication;
 mod l002_wildcard_action_in_allow;
 mod l003_secret_literal;
 mod l004_never_applies;
 mod l005_wildcard_scope;
+mod l006_allow_shadowed_by_deny;
+mod l007_classified_without_transport_security;
+mod l008_token_lifetime_unbounded;
+pub mod suppression;
 
-use rampart_engine::bundle as ir;
+use rampart_engine::bundle::{self as ir, PackageId};
 
 use crate::ast;
-use crate::check::visit::for_each_expr;
-use crate::check::Program;
+use crate::check::expr::path_text;
+use crate::check::visit::{any_expr, for_each_expr};
+use crate::check::{FileId, Program};
 use crate::compile::obligations::ObligationItem;
 use crate::compile::rules::RuleItem;
 use crate::diagnostics::{Diagnostic, Severity, SourceFile, DOCS_URL};
@@ -26,6 +34,11 @@ pub use l002_wildcard_action_in_allow::WildcardActionInAllow;
 pub use l003_secret_literal::SecretLiteral;
 pub use l004_never_applies::NeverApplies;
 pub use l005_wildcard_scope::WildcardScope;
+pub use l006_allow_shadowed_by_deny::AllowShadowedByDeny;
+pub use l007_classified_without_transport_security::ClassifiedWithoutTransportSecurity;
+pub use l008_token_lifetime_unbounded::TokenLifetimeUnbounded;
+pub(crate) use suppression::check_allow_lint_annotations;
+use suppression::Suppressions;
 
 /// What a lint is: its stable code, name, severity and documentation.
 #[derive(Debug)]
@@ -97,13 +110,38 @@ pub static LINTS: &[&dyn Lint] = &[
     &SecretLiteral,
     &NeverApplies,
     &WildcardScope,
+    &AllowShadowedByDeny,
+    &ClassifiedWithoutTransportSecurity,
+    &TokenLifetimeUnbounded,
 ];
 
 /// A rule as lints see it: its source and its compiled form.
 pub struct LintRule<'a> {
     pub source: &'a SourceFile,
+    /// The file's index in the program (files in load order).
+    pub file: FileId,
     pub ast: &'a ast::Rule,
     pub compiled: &'a ir::Rule,
+}
+
+impl<'a> LintRule<'a> {
+    /// Its conditions as written: the required condition of a `require`, `when`, `unless`.
+    pub fn conditions(&self) -> impl Iterator<Item = &'a ast::Expr> {
+        let ast = self.ast;
+        ast.require.iter().chain(&ast.when).chain(&ast.unless)
+    }
+
+    /// Whether any of its conditions reads the attribute path `path` (`context.tls.mtls`).
+    pub fn reads(&self, path: &str) -> bool {
+        self.conditions().any(|c| reads_path(c, path))
+    }
+}
+
+/// A `principal` mapping of the set's own files.
+pub struct LintMapping<'a> {
+    pub source: &'a SourceFile,
+    pub file: FileId,
+    pub ast: &'a ast::PrincipalMap,
 }
 
 /// An obligation as lints see it.
@@ -113,13 +151,24 @@ pub struct LintObligation<'a> {
     pub compiled: &'a ir::Obligation,
 }
 
-/// What lints look at: the policy set's own rules, obligations and expressions.
+/// What lints look at: the policy set's own rules, obligations and expressions, and what
+/// whole-set lints need of the imported packages.
 pub struct LintContext<'a> {
+    /// The rules of the set's own files, in file and source order.
     pub rules: Vec<LintRule<'a>>,
+    /// Every rule of the policy set, imported stdlib packages included.
+    pub set_rules: Vec<LintRule<'a>>,
     pub obligations: Vec<LintObligation<'a>>,
+    /// The `principal` mappings of the set's own files, in file and source order.
+    pub mappings: Vec<LintMapping<'a>>,
+    /// Every schema declaration of the program, imported packages included.
+    pub schema: Vec<&'a ast::SchemaDecl>,
     /// Every top-level expression of the set's files outside `test` blocks (consts,
     /// routes, mappings, rules, obligations), with its file.
     pub exprs: Vec<(&'a SourceFile, &'a ast::Expr)>,
+    /// Direct imports of every package, by package id.
+    package_imports: Vec<Vec<PackageId>>,
+    suppressions: Suppressions,
 }
 
 impl<'a> LintContext<'a> {
@@ -134,15 +183,19 @@ impl<'a> LintContext<'a> {
                 .filter(|f| !f.from_stdlib)
                 .map(|f| &f.source)
         };
+        let lint_rule = |r: &'a RuleItem<'a>, source: &'a SourceFile| LintRule {
+            source,
+            file: r.file,
+            ast: r.ast,
+            compiled: &r.rule,
+        };
+        let set_rules = rules
+            .iter()
+            .filter_map(|r| Some(lint_rule(r, &program.file(r.file)?.source)))
+            .collect();
         let rules = rules
             .iter()
-            .filter_map(|r| {
-                Some(LintRule {
-                    source: own(r.file)?,
-                    ast: r.ast,
-                    compiled: &r.rule,
-                })
-            })
+            .filter_map(|r| Some(lint_rule(r, own(r.file)?)))
             .collect();
         let obligations = obligations
             .iter()
@@ -155,18 +208,67 @@ impl<'a> LintContext<'a> {
             })
             .collect();
         let mut exprs = Vec::new();
-        for file in program.files.iter().filter(|f| !f.from_stdlib) {
+        let mut mappings = Vec::new();
+        let mut schema = Vec::new();
+        for (file_id, file) in program.files.iter().enumerate() {
             for item in &file.ast.items {
+                if let ast::Item::Schema(block) = item {
+                    schema.extend(&block.decls);
+                }
+                if file.from_stdlib {
+                    continue;
+                }
+                if let ast::Item::Principal(mapping) = item {
+                    mappings.push(LintMapping {
+                        source: &file.source,
+                        file: file_id,
+                        ast: mapping,
+                    });
+                }
                 for e in item_exprs(item) {
                     exprs.push((&file.source, e));
                 }
             }
         }
+        let package_imports = program
+            .packages
+            .list
+            .iter()
+            .map(|p| p.imports.clone())
+            .collect();
         Self {
             rules,
+            set_rules,
             obligations,
+            mappings,
+            schema,
             exprs,
+            package_imports,
+            suppressions: Suppressions::collect(program),
         }
+    }
+
+    /// Whether a request evaluated for package `from` (`"package": …` in the request) sees
+    /// the rules of package `to`: `to` is `from` or one of its transitive imports.
+    pub fn package_sees(&self, from: PackageId, to: PackageId) -> bool {
+        let mut seen = vec![from];
+        let mut next = vec![from];
+        while let Some(p) = next.pop() {
+            if p == to {
+                return true;
+            }
+            let imports = self
+                .package_imports
+                .get(p as usize)
+                .map_or(&[][..], Vec::as_slice);
+            for i in imports {
+                if !seen.contains(i) {
+                    seen.push(*i);
+                    next.push(*i);
+                }
+            }
+        }
+        false
     }
 
     /// Every string literal outside tests, with its file.
@@ -209,12 +311,21 @@ fn item_exprs(item: &ast::Item) -> Vec<&ast::Expr> {
     }
 }
 
-/// Runs every lint.
+/// Whether `root` reads the attribute path `path` (`context.auth.expires_at`) anywhere.
+/// A presence test (`context.auth has expires_at`) is not a read.
+pub fn reads_path(root: &ast::Expr, path: &str) -> bool {
+    any_expr(root, |e| {
+        matches!(e.kind, ast::ExprKind::Attr(..)) && path_text(e).is_some_and(|p| p == path)
+    })
+}
+
+/// Runs every lint, then drops the findings an `@allow_lint` annotation silences.
 pub(crate) fn run(cx: &LintContext<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for lint in LINTS {
         lint.check(cx, &mut out);
     }
+    out.retain(|d| !cx.suppressions.hides(d));
     out
 }
 
@@ -258,17 +369,27 @@ pub fn code_docs(code: &str) -> Option<String> {
 /// Compiling sources in lint tests.
 #[cfg(test)]
 pub(crate) mod test_support {
-    use crate::diagnostics::SourceFile;
+    use crate::diagnostics::{Diagnostic, SourceFile};
     use crate::sources::PolicySet;
+
+    /// Every diagnostic of compiling in-memory files `(name, text)` as one policy set.
+    pub fn diagnostics(files: &[(&str, &str)]) -> Vec<Diagnostic> {
+        let files = files
+            .iter()
+            .map(|(name, text)| SourceFile::in_memory(name, text))
+            .collect();
+        crate::compile(&PolicySet::from_files("".into(), files)).diagnostics
+    }
 
     /// How often `code` is reported for a one-file policy set, which must have no errors
     /// (lints only run on sets without errors, so an error would hide every finding).
     pub fn count(source: &str, code: &str) -> usize {
-        let set = PolicySet::from_files(
-            "".into(),
-            vec![SourceFile::in_memory("test.rampart", source)],
-        );
-        let diagnostics = crate::compile(&set).diagnostics;
+        count_in(&[("test.rampart", source)], code)
+    }
+
+    /// [`count`] for a policy set of several files.
+    pub fn count_in(files: &[(&str, &str)], code: &str) -> usize {
+        let diagnostics = diagnostics(files);
         let errors: Vec<String> = diagnostics
             .iter()
             .filter(|d| d.is_error())
@@ -302,7 +423,10 @@ mod tests {
     #[test]
     fn registry_lists_each_code_once_with_docs() {
         let codes: Vec<&str> = LINTS.iter().map(|l| l.meta().code).collect();
-        assert_eq!(codes, vec!["L001", "L002", "L003", "L004", "L005"]);
+        assert_eq!(
+            codes,
+            vec!["L001", "L002", "L003", "L004", "L005", "L006", "L007", "L008"]
+        );
         for lint in LINTS {
             let docs = lint.meta().docs;
             assert!(docs.contains("What it does"), "{}", lint.meta().code);

@@ -291,9 +291,8 @@ fn entity_file(session: &mut Session<'_>, file: FileId, path: &ast::StrLit) -> O
     )
     .with_label(path.span, "no such file")
     .with_help(format!(
-        "paths are relative to the folder of `{}`: looked for `{}`",
-        source.name(),
-        full.display()
+        "paths are relative to the folder of `{}`",
+        source.name()
     ));
     session.report(file, diag);
     None

@@ -3,19 +3,12 @@
 
 use crate::args::BuildArgs;
 use crate::exit::{CliError, FAILURE, OK};
-use crate::output;
-use crate::policy::{self, LoadFailure};
+use crate::policy;
 
 pub fn run(args: BuildArgs) -> Result<u8, CliError> {
-    let loaded = match policy::load(&args.dir) {
-        Ok(loaded) => loaded,
-        Err(LoadFailure::Cli(e)) => return Err(e),
-        Err(LoadFailure::Policy(compiled)) => {
-            output::print_human(&compiled.diagnostics);
-            return Ok(FAILURE);
-        }
+    let Some(loaded) = policy::load_reporting(&args.dir)? else {
+        return Ok(FAILURE);
     };
-    output::print_human(&loaded.compiled.diagnostics);
     let bundle = loaded.engine.bundle();
     std::fs::write(&args.output, bundle.to_json()).map_err(|source| CliError::Write {
         path: args.output.display().to_string(),

@@ -7,18 +7,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::args::EvalArgs;
 use crate::exit::{CliError, FAILURE, OK};
-use crate::output;
 use crate::output::outln;
-use crate::policy::{self, LoadFailure};
+use crate::policy;
 
 pub fn run(args: EvalArgs) -> Result<u8, CliError> {
-    let loaded = match policy::load(&args.dir) {
-        Ok(loaded) => loaded,
-        Err(LoadFailure::Cli(e)) => return Err(e),
-        Err(LoadFailure::Policy(compiled)) => {
-            output::print_human(&compiled.diagnostics);
-            return Ok(FAILURE);
-        }
+    let Some(loaded) = policy::load_reporting(&args.dir)? else {
+        return Ok(FAILURE);
     };
     let entities = policy::load_entities(&loaded.engine, &loaded.root, args.entities.as_deref())?;
     let text = policy::read_input(&args.request)?;

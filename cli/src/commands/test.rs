@@ -11,9 +11,8 @@ use rampart_lang::TestCase;
 
 use crate::args::{TestArgs, TestFormat};
 use crate::exit::{CliError, FAILURE, OK};
-use crate::output;
 use crate::output::{out, outln};
-use crate::policy::{self, LoadFailure};
+use crate::policy;
 
 /// The outcome of one test.
 struct Outcome {
@@ -29,14 +28,9 @@ pub fn run(args: TestArgs) -> Result<u8, CliError> {
     let mut outcomes = Vec::new();
     let mut broken = false;
     for dir in &args.dirs {
-        let loaded = match policy::load(dir) {
-            Ok(loaded) => loaded,
-            Err(LoadFailure::Cli(e)) => return Err(e),
-            Err(LoadFailure::Policy(compiled)) => {
-                output::print_human(&compiled.diagnostics);
-                broken = true;
-                continue;
-            }
+        let Some(loaded) = policy::load_reporting(dir)? else {
+            broken = true;
+            continue;
         };
         let suite = dir.display().to_string();
         for test in &loaded.compiled.tests {

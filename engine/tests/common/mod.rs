@@ -452,6 +452,7 @@ impl Builder {
         let request = builder.record_type(&[
             ("method", Ty::String, true, None),
             ("path", Ty::String, true, None),
+            ("query", Ty::String, true, None),
             ("host", Ty::String, true, None),
             (
                 "headers",

@@ -129,6 +129,8 @@ pub fn builtin_context() -> RecordTy {
     let request = record(vec![
         ("method", optional(Type::String)),
         ("path", optional(Type::String)),
+        // The raw query string (without `?`), kept out of `path` so rules can inspect it.
+        ("query", optional(Type::String)),
         ("host", optional(Type::String)),
         (
             "headers",
@@ -160,6 +162,10 @@ mod tests {
         );
         assert!(auth.get("subject").is_some_and(|f| f.optional));
         assert!(ctx.get("time").is_some_and(|f| f.optional));
+        let Some(Type::Record(request)) = ctx.get("request").map(|f| &f.ty) else {
+            panic!("request is a record")
+        };
+        assert!(request.get("query").is_some_and(|f| f.optional));
         assert_eq!(
             ctx.get("tls").and_then(|f| f.default.clone()),
             Some(FieldDefault::RecordOfDefaults)

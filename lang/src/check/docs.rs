@@ -22,6 +22,7 @@ pub const ERROR_DOCS: &[(&str, &str)] = &[
     ("E018", "nesting too deep\n\nAn expression or JSON value is nested more than 64 levels deep. Split it into consts or smaller conditions; a long `or` chain of comparisons reads better as `x in [a, b, c]`."),
     ("E019", "package line\n\nEvery file starts with `package NAME`; a stdlib file must declare the package it is registered as.\n\nExample:\n\n    import std.zerotrust   // a file cannot start with an import\n    package payments"),
     ("E020", "invalid test\n\nA `test` block cannot run: an `entities` file that does not exist, `expect … by [...]` naming a rule id that does not exist, test data that is not constant, an inline entity lacking a required attribute, or a test name used twice in a file.\n\nExample:\n\n    test \"x\" { request … expect allow by [\"pay-wirte\"] }   // no rule has id `pay-wirte`"),
+    ("E021", "unknown lint code\n\nAn `@allow_lint(...)` annotation names something that is not a lint code, or names nothing. `@allow_lint(\"L001\", ...)` on a rule, obligation, `principal` mapping, route or const silences those lints for that item; errors (`E0xx`) cannot be silenced.\n\nExample:\n\n    @allow_lint(\"L0012\")   // did you mean `L001`?\n    allow \"health:read\" on Health"),
 ];
 
 /// The documentation of an error code (`E005`): its title, then what it means.
@@ -38,7 +39,7 @@ mod tests {
 
     #[test]
     fn every_code_of_the_spec_is_documented_once() {
-        for n in 1..=20 {
+        for n in 1..=21 {
             let code = format!("E{n:03}");
             assert_eq!(
                 ERROR_DOCS.iter().filter(|(c, _)| *c == code).count(),

@@ -210,7 +210,7 @@ pub fn parse_template(path: &str) -> Result<(Vec<Segment>, Vec<String>), String>
             Some(name) => (name, true),
             None => (inner, false),
         };
-        if !is_identifier(name) {
+        if !crate::fmt::is_identifier(name) {
             return Err(format!("invalid parameter name `{name}`"));
         }
         if params.iter().any(|p| p == name) {
@@ -230,14 +230,6 @@ pub fn parse_template(path: &str) -> Result<(Vec<Segment>, Vec<String>), String>
         params.push(name.to_owned());
     }
     Ok((segments, params))
-}
-
-fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]

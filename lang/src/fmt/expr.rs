@@ -200,7 +200,7 @@ pub(super) fn record_key(key: &str) -> String {
 }
 
 /// `[A-Za-z_][A-Za-z0-9_]*`
-pub(super) fn is_identifier(s: &str) -> bool {
+pub(crate) fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()
@@ -246,49 +246,7 @@ pub(super) fn format_literal(lit: &Literal) -> String {
     }
 }
 
-/// `1h30m`, `90d`, `500ms`, `0s`: largest units first.
-pub fn format_duration(ms: i64) -> String {
-    let mut rest = ms.unsigned_abs();
-    let mut out = String::new();
-    if ms < 0 {
-        out.push('-');
-    }
-    if rest == 0 {
-        out.push_str("0s");
-        return out;
-    }
-    for (unit, size) in [
-        ("d", 86_400_000u64),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ] {
-        let amount = rest / size;
-        if amount > 0 {
-            out.push_str(&amount.to_string());
-            out.push_str(unit);
-            rest %= size;
-        }
-    }
-    out
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ`, with `.mmm` when the milliseconds are not zero.
-pub fn format_timestamp(ms: i64) -> String {
-    let seconds = ms.div_euclid(1_000);
-    let millis = ms.rem_euclid(1_000);
-    let days = seconds.div_euclid(86_400);
-    let of_day = seconds.rem_euclid(86_400);
-    let (year, month, day) = crate::parser::civil_from_days(days);
-    let (hour, minute, second) = (of_day / 3_600, of_day % 3_600 / 60, of_day % 60);
-    let fraction = if millis == 0 {
-        String::new()
-    } else {
-        format!(".{millis:03}")
-    };
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{fraction}Z")
-}
+pub use rampart_engine::time::{format_duration, format_timestamp};
 
 /// The operands of a left-nested `and` chain (`a and b and c` → `[a, b, c]`).
 pub(super) fn and_chain(e: &Expr) -> Vec<&Expr> {

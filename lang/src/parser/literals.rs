@@ -101,39 +101,15 @@ pub(super) fn int(text: &str, span: Span) -> Result<i64, Diagnostic> {
 
 /// A duration like `1h30m` or `500ms`, in milliseconds.
 pub(super) fn duration(text: &str, span: Span) -> Result<i64, Diagnostic> {
-    let overflow = || {
+    // The grammar admits only `<digits><unit>` pieces, so the one failure left is overflow.
+    rampart_engine::time::parse_duration(text).ok_or_else(|| {
         invalid(
             span,
             format!("duration `{text}` is out of range"),
             "too long",
             "durations are stored in milliseconds as 64-bit integers",
         )
-    };
-    let mut total: i64 = 0;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits_end = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let (digits, after) = rest.split_at(digits_end);
-        let unit_end = after
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(after.len());
-        let (unit, next) = after.split_at(unit_end);
-        let scale: i64 = match unit {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            _ => return Err(overflow()),
-        };
-        let amount: i64 = digits.parse().map_err(|_| overflow())?;
-        let part = amount.checked_mul(scale).ok_or_else(overflow)?;
-        total = total.checked_add(part).ok_or_else(overflow)?;
-        rest = next;
-    }
-    Ok(total)
+    })
 }
 
 /// A TLS version literal `tls1.0` … `tls1.3`.
@@ -192,7 +168,8 @@ pub(super) fn ip(text: &str, span: Span) -> Result<IpNet, Diagnostic> {
     IpNet::new(addr, prefix).map_err(|_| bad("prefix length"))
 }
 
-/// An RFC 3339 timestamp, as milliseconds since the Unix epoch (UTC).
+/// An RFC 3339 timestamp, as milliseconds since the Unix epoch (UTC), read by the engine's
+/// reader so policy literals and request data agree to the millisecond.
 pub(super) fn timestamp(text: &str, span: Span) -> Result<i64, Diagnostic> {
     let bad = |what: &str| {
         invalid(
@@ -202,53 +179,8 @@ pub(super) fn timestamp(text: &str, span: Span) -> Result<i64, Diagnostic> {
             "write an RFC 3339 timestamp: `2026-01-01T00:00:00Z` or `2026-01-01T10:00:00.250+02:00`",
         )
     };
-    let num = |from: usize, to: usize| -> Option<i64> { text.get(from..to)?.parse::<i64>().ok() };
-    let field = |from: usize, to: usize| num(from, to).ok_or_else(|| bad("missing time or zone"));
-    if text.len() < 20 {
-        return Err(bad("missing time or zone"));
-    }
-    let (year, month, day) = (field(0, 4)?, field(5, 7)?, field(8, 10)?);
-    let (hour, minute, second) = (field(11, 13)?, field(14, 16)?, field(17, 19)?);
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return Err(bad("no such date"));
-    }
-    if hour > 23 || minute > 59 || second > 59 {
-        return Err(bad("no such time of day"));
-    }
-    let mut rest = text.get(19..).unwrap_or("");
-    let mut millis = 0;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits_end = frac
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(frac.len());
-        let digits = frac.get(..digits_end).unwrap_or("");
-        // Milliseconds: the first three digits (finer digits are dropped).
-        let mut padded: String = digits.chars().take(3).collect();
-        while padded.len() < 3 {
-            padded.push('0');
-        }
-        millis = padded.parse::<i64>().map_err(|_| bad("bad fraction"))?;
-        rest = frac.get(digits_end..).unwrap_or("");
-    }
-    let offset_minutes = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.get(..1) {
-                Some("+") => 1,
-                Some("-") => -1,
-                _ => return Err(bad("bad zone")),
-            };
-            let hours = rest.get(1..3).and_then(|h| h.parse::<i64>().ok());
-            let minutes = rest.get(4..6).and_then(|m| m.parse::<i64>().ok());
-            match (hours, minutes) {
-                (Some(h), Some(m)) if h <= 23 && m <= 59 && rest.len() == 6 => sign * (h * 60 + m),
-                _ => return Err(bad("bad zone offset")),
-            }
-        }
-    };
-    let days = days_from_civil(year, month, day);
-    let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offset_minutes * 60;
-    let total = seconds * 1_000 + millis;
+    let total = rampart_engine::time::parse_timestamp(text)
+        .ok_or_else(|| bad("no such date, time of day or zone"))?;
     if !(MIN_TIMESTAMP_MS..=MAX_TIMESTAMP_MS).contains(&total) {
         return Err(bad("outside the years 0000 to 9999 in UTC"));
     }
@@ -259,44 +191,6 @@ pub(super) fn timestamp(text: &str, span: Span) -> Result<i64, Diagnostic> {
 const MIN_TIMESTAMP_MS: i64 = -62_167_219_200_000;
 /// `9999-12-31T23:59:59.999Z` in milliseconds since the epoch.
 const MAX_TIMESTAMP_MS: i64 = 253_402_300_799_999;
-
-fn is_leap(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day count since 1970-01-01: `(year, month, day)`.
-pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
 
 #[cfg(test)]
 mod tests {
@@ -359,9 +253,17 @@ mod tests {
             Some(1_709_251_199_000)
         );
         assert!(timestamp("0000-01-01T00:00:00+01:00", span()).is_err());
-        for days in [-719_528, -1, 0, 1, 19_000, 2_932_896] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
+        // Printing and reading back agree at the ends of the range.
+        for ms in [
+            -62_167_219_200_000,
+            -1,
+            0,
+            1,
+            1_709_251_199_000,
+            253_402_300_799_999,
+        ] {
+            let text = rampart_engine::time::format_timestamp(ms);
+            assert_eq!(timestamp(&text, span()).ok(), Some(ms), "{text}");
         }
     }
 

@@ -25,8 +25,6 @@ use crate::ast::{self, Ident, Span, StrLit};
 use crate::diagnostics::{Diagnostic, SourceFile};
 use grammar::{RampartParser, Rule};
 
-pub(crate) use literals::civil_from_days;
-
 /// Largest file the parser accepts (4 MiB).
 pub const MAX_FILE_SIZE: usize = 4 * 1024 * 1024;
 
