@@ -5,7 +5,7 @@
 //! `pci` needs the type expected at that place (the enum of the other side of `in`), and
 //! the same resolution decides what the compiled expression is; doing both at once means
 //! the compiler can never disagree with the checker. An expression that has an error gets
-//! [`Type::Error`](types::Type::Error), which every later check accepts silently, so one
+//! [`Type::Error`], which every later check accepts silently, so one
 //! mistake yields one diagnostic.
 //!
 //! Module map: [`packages`] (parse, imports, stdlib), [`schema`] (declarations),

@@ -76,9 +76,17 @@ fn explain_text(explanation: &serde_json::Value) -> String {
     if rules.is_empty() {
         out.push_str("no rule was selected for this request\n");
     }
+    let width = |key: &str| {
+        rules
+            .iter()
+            .map(|r| field(r, key).chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let (outcome_w, kind_w, id_w) = (width("outcome"), width("kind"), width("id"));
     for rule in &rules {
         out.push_str(&format!(
-            "  {:<12} {:<8} {:<30} {}\n",
+            "  {:<outcome_w$}  {:<kind_w$}  {:<id_w$}  {}\n",
             field(rule, "outcome"),
             field(rule, "kind"),
             field(rule, "id"),

@@ -7,7 +7,7 @@
 //! line; otherwise its head is followed by `  when …`, `  unless …` and `  reason …` lines, and
 //! a `when`/`unless` condition that still does not fit is split at its top-level `and`s
 //! (`  when  a` / `    and b`). Parentheses are added exactly where precedence needs them.
-//! Comments are kept (see [`comments`]).
+//! Comments are kept (see the `comments` module).
 
 mod comments;
 mod expr;

@@ -2,8 +2,8 @@
 //! pairs into the syntax tree.
 //!
 //! **Key design decision:** the grammar parses expressions flat and the builder applies
-//! precedence ([`expr`]), so pest recurses only a few calls per bracket level; a pre-scan
-//! ([`lexical`]) rejects bracket nesting deeper than 64 before pest runs, and the builder
+//! precedence (`expr`), so pest recurses only a few calls per bracket level; a pre-scan
+//! (`lexical`) rejects bracket nesting deeper than 64 before pest runs, and the builder
 //! rejects deeper trees, so no input can overflow the stack. Comments are collected by the
 //! pre-scan, not by the grammar.
 
