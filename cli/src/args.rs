@@ -1,6 +1,7 @@
 //! Command-line arguments. These structs only parse; each command module decides what
 //! they mean.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -32,6 +33,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Time a policy folder on your own requests: median, p99, allocations per decision
     Bench(BenchArgs),
+    /// Run the decision sidecar: Envoy ext_authz (gRPC), decision API and forward-auth (HTTP)
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -131,4 +134,22 @@ pub struct BenchArgs {
     /// Output format
     #[arg(long, value_enum, default_value = "human")]
     pub format: BenchFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Policy folder, or a bundle file written by `rampart build`
+    pub path: PathBuf,
+    /// gRPC listener: Envoy ext_authz v3 and grpc.health.v1 (port 0 picks a free port)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9191")]
+    pub grpc: SocketAddr,
+    /// HTTP listener: /v1/decide, /v1/authz, /v1/data, /healthz, /readyz, /metrics
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8181")]
+    pub http: SocketAddr,
+    /// Entity JSON file (default: entities.json in the policy folder, when present)
+    #[arg(long, value_name = "FILE")]
+    pub entities: Option<PathBuf>,
+    /// Append one JSON line per decision to this file
+    #[arg(long, value_name = "FILE")]
+    pub decision_log: Option<PathBuf>,
 }

@@ -42,6 +42,7 @@ fn main() -> ExitCode {
         args::Command::Build(a) => commands::build::run(a),
         args::Command::Explain(a) => commands::explain::run(a),
         args::Command::Bench(a) => commands::bench::run(a),
+        args::Command::Serve(a) => commands::serve::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -6,4 +6,5 @@ pub mod check;
 pub mod eval;
 pub mod explain;
 pub mod fmt;
+pub mod serve;
 pub mod test;

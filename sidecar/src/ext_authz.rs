@@ -1,0 +1,327 @@
+//! The Envoy door: `envoy.service.auth.v3.Authorization/Check`.
+//!
+//! A `CheckRequest` is mapped field by field to the engine's raw-HTTP request JSON (see
+//! `docs/sidecar.md` for the table); the decision is mapped back to an `ok_response` with
+//! the header obligations, or a `denied_response` with a 401/403 and a JSON body. The
+//! decision id travels in `dynamic_metadata` either way.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use envoy_types::ext_authz::v3::pb::{
+    Authorization, CheckRequest, CheckResponse, DeniedHttpResponse, HeaderValue, HeaderValueOption,
+    HttpResponse, HttpStatus, OkHttpResponse,
+};
+use envoy_types::pb::envoy::config::core::v3::header_value_option::HeaderAppendAction;
+use envoy_types::pb::envoy::config::core::v3::socket_address::PortSpecifier;
+use envoy_types::pb::envoy::config::core::v3::{address, Address};
+use envoy_types::pb::envoy::service::auth::v3::attribute_context::HttpRequest;
+use envoy_types::pb::google::protobuf::{value::Kind, ListValue, Struct, Value as PbValue};
+use envoy_types::pb::google::rpc;
+use rampart_engine::ObligationOut;
+use serde_json::{json, Map, Value as Json};
+
+use crate::enforce::{self, HeaderObligations, CHALLENGE, DECISION_ID_HEADER};
+use crate::state::{is_unauthenticated, Decided, Door, State};
+
+/// `context_extensions` keys that select the package deciding a route, in order.
+const PACKAGE_KEYS: [&str; 2] = ["policy", "package"];
+
+/// The `context_extensions` key stating the minimum TLS version of the listener.
+const TLS_VERSION_KEY: &str = "tls_version";
+
+/// gRPC status codes used in `CheckResponse.status`.
+const GRPC_OK: i32 = 0;
+const GRPC_PERMISSION_DENIED: i32 = 7;
+const GRPC_UNAUTHENTICATED: i32 = 16;
+
+/// The ext_authz service.
+pub struct ExtAuthz {
+    state: Arc<State>,
+}
+
+impl ExtAuthz {
+    pub fn new(state: Arc<State>) -> ExtAuthz {
+        ExtAuthz { state }
+    }
+}
+
+#[tonic::async_trait]
+impl Authorization for ExtAuthz {
+    async fn check(
+        &self,
+        request: tonic::Request<CheckRequest>,
+    ) -> Result<tonic::Response<CheckResponse>, tonic::Status> {
+        let check = request.into_inner();
+        let mapped = request_json(&check);
+        let decided = self
+            .state
+            .decide(Door::ExtAuthz, &mapped.request, mapped.time_ms);
+        let response = check_response(&decided, is_unauthenticated(&mapped.request));
+        Ok(tonic::Response::new(response))
+    }
+}
+
+/// A `CheckRequest` as engine request JSON, with the time Envoy saw the request.
+pub struct Mapped {
+    pub request: Json,
+    pub time_ms: Option<i64>,
+}
+
+/// Maps a `CheckRequest` to the engine's raw-HTTP request JSON.
+pub fn request_json(check: &CheckRequest) -> Mapped {
+    let Some(attributes) = &check.attributes else {
+        // No attributes: the engine reports the missing request parts and denies.
+        return Mapped {
+            request: json!({}),
+            time_ms: None,
+        };
+    };
+    let mut request = Map::new();
+    let mut context = Map::new();
+    let http_request = attributes.request.as_ref().and_then(|r| r.http.as_ref());
+    request.insert(
+        "http".into(),
+        http_request.map_or_else(|| json!({}), http_json),
+    );
+
+    if let Some(source) = &attributes.source {
+        let mut facts = Map::new();
+        if let Some((ip, port)) = socket_address(source.address.as_ref()) {
+            facts.insert("ip".into(), json!(ip));
+            if let Some(port) = port {
+                facts.insert("port".into(), json!(port));
+            }
+        }
+        if !facts.is_empty() {
+            context.insert("source".into(), Json::Object(facts));
+        }
+    }
+
+    let mut tls = Map::new();
+    if let Some(peer) = attributes
+        .source
+        .as_ref()
+        .map(|s| s.principal.as_str())
+        .filter(|p| !p.is_empty())
+    {
+        tls.insert("mtls".into(), json!(true));
+        tls.insert("peer".into(), json!(peer));
+    }
+    let extensions = &attributes.context_extensions;
+    if let Some(version) = extensions.get(TLS_VERSION_KEY) {
+        tls.insert("version".into(), json!(version));
+    }
+    if !tls.is_empty() {
+        context.insert("tls".into(), Json::Object(tls));
+    }
+    if !context.is_empty() {
+        request.insert("context".into(), Json::Object(context));
+    }
+    if let Some(package) = PACKAGE_KEYS.iter().find_map(|k| extensions.get(*k)) {
+        request.insert("package".into(), json!(package));
+    }
+
+    let time_ms = attributes
+        .request
+        .as_ref()
+        .and_then(|r| r.time.as_ref())
+        .and_then(|t| {
+            t.seconds
+                .checked_mul(1000)?
+                .checked_add(i64::from(t.nanos / 1_000_000))
+        });
+    Mapped {
+        request: Json::Object(request),
+        time_ms,
+    }
+}
+
+/// The `http` part: method, path with its query, host, and the headers without Envoy's
+/// pseudo-headers (`:path`, `:method`, … repeat the fields above).
+fn http_json(http: &HttpRequest) -> Json {
+    let mut path = http.path.clone();
+    if !http.query.is_empty() && !path.contains('?') {
+        path.push('?');
+        path.push_str(&http.query);
+    }
+    let headers = if http.headers.is_empty() {
+        // `encode_raw_headers: true` sends `header_map` instead of `headers`.
+        raw_headers(http)
+    } else {
+        collect_headers(http.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    };
+    let host = if http.host.is_empty() {
+        http.headers.get(":authority").cloned()
+    } else {
+        Some(http.host.clone())
+    };
+    let mut out = Map::new();
+    out.insert("method".into(), json!(http.method));
+    out.insert("path".into(), json!(path));
+    if let Some(host) = host {
+        out.insert("host".into(), json!(host));
+    }
+    out.insert("headers".into(), Json::Object(headers));
+    Json::Object(out)
+}
+
+fn raw_headers(http: &HttpRequest) -> Map<String, Json> {
+    let Some(map) = &http.header_map else {
+        return Map::new();
+    };
+    let owned: Vec<(String, String)> = map
+        .headers
+        .iter()
+        .map(|h| {
+            let value = if h.raw_value.is_empty() {
+                h.value.clone()
+            } else {
+                String::from_utf8_lossy(&h.raw_value).into_owned()
+            };
+            (h.key.clone(), value)
+        })
+        .collect();
+    collect_headers(owned.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// Lower-cases names, drops pseudo-headers and joins repeated names with `, `.
+fn collect_headers<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Map<String, Json> {
+    let mut joined: HashMap<String, String> = HashMap::new();
+    for (name, value) in pairs.filter(|(name, _)| !name.starts_with(':')) {
+        let slot = joined.entry(name.to_ascii_lowercase()).or_default();
+        if !slot.is_empty() {
+            slot.push_str(", ");
+        }
+        slot.push_str(value);
+    }
+    let mut sorted: Vec<(String, String)> = joined.into_iter().collect();
+    sorted.sort();
+    sorted
+        .into_iter()
+        .map(|(k, v)| (k, Json::from(v)))
+        .collect()
+}
+
+/// The IP address and port of a socket address; `None` for pipes and unparsable addresses.
+fn socket_address(address: Option<&Address>) -> Option<(String, Option<u32>)> {
+    let Some(address::Address::SocketAddress(socket)) = address?.address.as_ref() else {
+        return None;
+    };
+    let ip: IpAddr = socket.address.parse().ok()?;
+    let port = match socket.port_specifier {
+        Some(PortSpecifier::PortValue(port)) => Some(port),
+        _ => None,
+    };
+    Some((ip.to_string(), port))
+}
+
+/// Maps a decision back to Envoy: allow → `ok_response` with the header obligations;
+/// deny → `denied_response` (401 or 403) with a JSON body.
+pub fn check_response(decided: &Decided, unauthenticated: bool) -> CheckResponse {
+    let metadata = dynamic_metadata(decided);
+    if decided.decision.is_allow() {
+        let headers = HeaderObligations::of(&decided.decision);
+        let ok = OkHttpResponse {
+            headers: headers
+                .set_upstream
+                .iter()
+                .map(|(k, v)| header(k, v, HeaderAppendAction::OverwriteIfExistsOrAdd))
+                .collect(),
+            headers_to_remove: headers.remove_upstream,
+            response_headers_to_add: headers
+                .add_to_response
+                .iter()
+                .map(|(k, v)| header(k, v, HeaderAppendAction::AppendIfExistsOrAdd))
+                .collect(),
+            ..OkHttpResponse::default()
+        };
+        return CheckResponse {
+            status: Some(rpc::Status {
+                code: GRPC_OK,
+                ..rpc::Status::default()
+            }),
+            http_response: Some(HttpResponse::OkResponse(ok)),
+            dynamic_metadata: Some(metadata),
+        };
+    }
+    let status = enforce::deny_status(unauthenticated);
+    let append = HeaderAppendAction::OverwriteIfExistsOrAdd;
+    let mut headers = vec![
+        header("content-type", "application/json", append),
+        header(DECISION_ID_HEADER, &decided.id, append),
+    ];
+    if unauthenticated {
+        headers.push(header("www-authenticate", CHALLENGE, append));
+    }
+    let denied = DeniedHttpResponse {
+        status: Some(HttpStatus {
+            code: i32::from(status),
+        }),
+        headers,
+        body: enforce::deny_body(decided),
+    };
+    CheckResponse {
+        status: Some(rpc::Status {
+            code: if unauthenticated {
+                GRPC_UNAUTHENTICATED
+            } else {
+                GRPC_PERMISSION_DENIED
+            },
+            message: "denied by policy".into(),
+            ..rpc::Status::default()
+        }),
+        http_response: Some(HttpResponse::DeniedResponse(denied)),
+        dynamic_metadata: Some(metadata),
+    }
+}
+
+fn header(key: &str, value: &str, action: HeaderAppendAction) -> HeaderValueOption {
+    HeaderValueOption {
+        header: Some(HeaderValue {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            ..HeaderValue::default()
+        }),
+        append_action: action as i32,
+        ..HeaderValueOption::default()
+    }
+}
+
+/// `decision_id`, `decision`, `rules`, and the `mask` fields of an allow (for a filter
+/// downstream that masks responses), under the filter's metadata namespace.
+fn dynamic_metadata(decided: &Decided) -> Struct {
+    let string = |s: &str| PbValue {
+        kind: Some(Kind::StringValue(s.to_owned())),
+    };
+    let list = |items: Vec<PbValue>| PbValue {
+        kind: Some(Kind::ListValue(ListValue { values: items })),
+    };
+    let decision = &decided.decision;
+    let mut fields = HashMap::new();
+    fields.insert("decision_id".to_owned(), string(&decided.id));
+    let effect = if decision.is_allow() { "allow" } else { "deny" };
+    fields.insert("decision".to_owned(), string(effect));
+    fields.insert(
+        "rules".to_owned(),
+        list(decision.rules.iter().map(|r| string(r)).collect()),
+    );
+    let mask: Vec<PbValue> = decision
+        .obligations
+        .iter()
+        .filter_map(|o| match o {
+            ObligationOut::Mask { fields, .. } => Some(fields),
+            _ => None,
+        })
+        .flatten()
+        .map(|f| string(f))
+        .collect();
+    if !mask.is_empty() {
+        fields.insert("mask".to_owned(), list(mask));
+    }
+    Struct { fields }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,182 @@
+//! The HTTP doors (axum over hyper, HTTP/1.1): the decision API, forward-auth, the
+//! OPA-compatible data API, health, readiness and metrics.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State as Shared};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::Router;
+use serde_json::{json, Value as Json};
+
+use crate::enforce::DECISION_ID_HEADER;
+use crate::state::{Door, State};
+use crate::{forward_auth, opa, MAX_BODY_BYTES};
+
+/// The router of every HTTP endpoint.
+pub fn router(state: Arc<State>) -> Router {
+    Router::new()
+        .route("/v1/decide", post(decide))
+        .route("/v1/authz", any(authorize))
+        .route("/v1/authz/{*target}", any(authorize))
+        .route("/v1/data", post(data_root))
+        .route("/v1/data/{*path}", post(data))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// `POST /v1/decide`: request JSON in, decision JSON out (200 for allow and deny alike);
+/// the decision id is in the `x-rampart-decision-id` header.
+async fn decide(
+    Shared(state): Shared<Arc<State>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let request = match read_json(&state, Door::Decide, body) {
+        Ok(request) => request,
+        Err(error) => return error.into_response(),
+    };
+    let decided = state.decide(Door::Decide, &request, None);
+    let mut response = json_response(StatusCode::OK, decided.decision.to_json());
+    set_decision_id(&mut response, &decided.id);
+    response
+}
+
+/// Forward-auth (NGINX `auth_request`, Traefik/APISIX forward-auth, Envoy HTTP mode).
+async fn authorize(
+    Shared(state): Shared<Arc<State>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    forward_auth::answer(&state, &method, &uri, &headers)
+}
+
+/// `POST /v1/data`: the OPA data API over every package.
+async fn data_root(
+    Shared(state): Shared<Arc<State>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    data_at(&state, "", body)
+}
+
+/// `POST /v1/data/{path}`: the OPA data API for one package.
+async fn data(
+    Shared(state): Shared<Arc<State>>,
+    Path(path): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    data_at(&state, &path, body)
+}
+
+fn data_at(state: &State, path: &str, body: Result<Bytes, BytesRejection>) -> Response {
+    match read_json(state, Door::Opa, body) {
+        Ok(document) => opa::answer(state, path, document),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn healthz() -> Response {
+    text_response(StatusCode::OK, "ok\n")
+}
+
+/// 200 while serving; 503 once shutdown has begun.
+async fn readyz(Shared(state): Shared<Arc<State>>) -> Response {
+    if state.is_shutting_down() {
+        text_response(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+    } else {
+        text_response(StatusCode::OK, "ready\n")
+    }
+}
+
+async fn metrics(Shared(state): Shared<Arc<State>>) -> Response {
+    let policy = state.policy();
+    let mut response = (StatusCode::OK, state.metrics.render(policy.revision())).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
+async fn not_found(uri: Uri) -> Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        &format!("no endpoint at `{}`", uri.path()),
+    )
+}
+
+/// Why a body could not be read, answered as `{"error": …}` with its status.
+struct BodyError {
+    status: StatusCode,
+    message: String,
+}
+
+impl IntoResponse for BodyError {
+    fn into_response(self) -> Response {
+        error_response(self.status, &self.message)
+    }
+}
+
+/// Reads a JSON body: 413 above the size limit, 400 for anything that is not JSON.
+fn read_json(
+    state: &State,
+    door: Door,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json, BodyError> {
+    let bytes = body.map_err(|rejection| {
+        state.metrics.bad_request(door);
+        let status = rejection.status();
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            format!("request body larger than {MAX_BODY_BYTES} bytes")
+        } else {
+            rejection.body_text().to_lowercase()
+        };
+        BodyError { status, message }
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        state.metrics.bad_request(door);
+        BodyError {
+            status: StatusCode::BAD_REQUEST,
+            message: format!("invalid JSON: {e}"),
+        }
+    })
+}
+
+/// A JSON response.
+pub fn json_response(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// `{"error": MESSAGE}` with a status.
+pub fn error_response(status: StatusCode, message: &str) -> Response {
+    json_response(status, json!({ "error": message }).to_string())
+}
+
+fn text_response(status: StatusCode, text: &'static str) -> Response {
+    let mut response = Response::new(Body::from(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// Sets the `x-rampart-decision-id` header.
+pub fn set_decision_id(response: &mut Response, id: &str) {
+    if let Ok(value) = HeaderValue::from_str(id) {
+        response.headers_mut().insert(DECISION_ID_HEADER, value);
+    }
+}

@@ -1,0 +1,203 @@
+//! Counters and a latency histogram, exported in the Prometheus text format at `/metrics`.
+//!
+//! Plain atomics: recording a decision is a handful of relaxed increments, and the text is
+//! written only when scraped.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rampart_engine::Decision;
+
+use crate::state::Door;
+
+const DOORS: usize = Door::ALL.len();
+
+/// Upper bounds of the latency buckets, in seconds (the engine decides in microseconds).
+const BUCKETS: [f64; 12] = [
+    0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005,
+    0.01, 0.1,
+];
+
+/// Kinds of errors counted per door.
+#[derive(Clone, Copy)]
+enum ErrorKind {
+    /// The decision lists evaluation or input errors (it was decided, fail closed).
+    Decision = 0,
+    /// The request could not be read at all (malformed JSON or protobuf, too large).
+    BadRequest = 1,
+    /// Something failed inside the sidecar; the answer was deny.
+    Internal = 2,
+}
+
+const ERROR_KINDS: [(ErrorKind, &str); 3] = [
+    (ErrorKind::Decision, "decision"),
+    (ErrorKind::BadRequest, "bad_request"),
+    (ErrorKind::Internal, "internal"),
+];
+
+/// Everything `/metrics` reports, except the bundle revision (read from the policy).
+#[derive(Default)]
+pub struct Metrics {
+    /// Per door: [allow, deny].
+    decisions: [[AtomicU64; 2]; DOORS],
+    errors: [[AtomicU64; ERROR_KINDS.len()]; DOORS],
+    /// Non-cumulative counts per bucket; the last slot is `+Inf`.
+    latency_buckets: [AtomicU64; BUCKETS.len() + 1],
+    latency_sum_ns: AtomicU64,
+    latency_count: AtomicU64,
+    log_dropped: AtomicU64,
+}
+
+impl Metrics {
+    /// Records one decision and how long the engine took.
+    pub fn decided(&self, door: Door, decision: &Decision, elapsed: Duration) {
+        let effect = usize::from(!decision.is_allow());
+        self.decisions[door.index()][effect].fetch_add(1, Ordering::Relaxed);
+        if !decision.errors.is_empty() {
+            self.error(door, ErrorKind::Decision);
+        }
+        let seconds = elapsed.as_secs_f64();
+        let bucket = BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(BUCKETS.len());
+        self.latency_buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.latency_sum_ns.fetch_add(nanos, Ordering::Relaxed);
+        self.latency_count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a request that could not be read (it was answered with 400/413 or a deny).
+    pub fn bad_request(&self, door: Door) {
+        self.error(door, ErrorKind::BadRequest);
+    }
+
+    /// Counts an internal failure (it was answered with a deny).
+    pub fn internal_error(&self, door: Door) {
+        self.error(door, ErrorKind::Internal);
+    }
+
+    /// Counts a decision-log record dropped because the writer's queue was full.
+    pub fn log_dropped(&self) {
+        self.log_dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn error(&self, door: Door, kind: ErrorKind) {
+        self.errors[door.index()][kind as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn render(&self, revision: &str) -> String {
+        let mut out = String::with_capacity(4096);
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+
+        out.push_str("# HELP rampart_decisions_total Decisions taken, by door and effect.\n");
+        out.push_str("# TYPE rampart_decisions_total counter\n");
+        for door in Door::ALL {
+            for (effect, name) in ["allow", "deny"].iter().enumerate() {
+                let n = get(&self.decisions[door.index()][effect]);
+                let _ = writeln!(
+                    out,
+                    "rampart_decisions_total{{door=\"{}\",effect=\"{name}\"}} {n}",
+                    door.label()
+                );
+            }
+        }
+
+        out.push_str(
+            "# HELP rampart_errors_total Errors, by door and kind: decision (the decision \
+             lists errors), bad_request (unreadable input), internal (answered deny).\n",
+        );
+        out.push_str("# TYPE rampart_errors_total counter\n");
+        for door in Door::ALL {
+            for (kind, name) in ERROR_KINDS {
+                let n = get(&self.errors[door.index()][kind as usize]);
+                let _ = writeln!(
+                    out,
+                    "rampart_errors_total{{door=\"{}\",kind=\"{name}\"}} {n}",
+                    door.label()
+                );
+            }
+        }
+
+        out.push_str(
+            "# HELP rampart_decision_duration_seconds Time the engine took to decide one \
+             request.\n",
+        );
+        out.push_str("# TYPE rampart_decision_duration_seconds histogram\n");
+        let mut cumulative = 0u64;
+        for (slot, bound) in BUCKETS.iter().enumerate() {
+            cumulative = cumulative.saturating_add(get(&self.latency_buckets[slot]));
+            let _ = writeln!(
+                out,
+                "rampart_decision_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        cumulative = cumulative.saturating_add(get(&self.latency_buckets[BUCKETS.len()]));
+        let _ = writeln!(
+            out,
+            "rampart_decision_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
+        );
+        // Precision loss is fine for an exported sum.
+        let sum = get(&self.latency_sum_ns) as f64 / 1e9;
+        let _ = writeln!(out, "rampart_decision_duration_seconds_sum {sum}");
+        let _ = writeln!(
+            out,
+            "rampart_decision_duration_seconds_count {}",
+            get(&self.latency_count)
+        );
+
+        out.push_str(
+            "# HELP rampart_decision_log_dropped_total Decision-log records dropped because \
+             the writer fell behind.\n",
+        );
+        out.push_str("# TYPE rampart_decision_log_dropped_total counter\n");
+        let _ = writeln!(
+            out,
+            "rampart_decision_log_dropped_total {}",
+            get(&self.log_dropped)
+        );
+
+        out.push_str("# HELP rampart_bundle_info The bundle being served.\n");
+        out.push_str("# TYPE rampart_bundle_info gauge\n");
+        let _ = writeln!(
+            out,
+            "rampart_bundle_info{{revision=\"{}\"}} 1",
+            escape_label(revision)
+        );
+        out
+    }
+}
+
+/// Escapes a label value: backslash, double quote and newline.
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_decisions_and_fills_the_histogram_cumulatively() {
+        let metrics = Metrics::default();
+        let deny = Decision::error("bad input");
+        metrics.decided(Door::ExtAuthz, &deny, Duration::from_micros(3));
+        metrics.decided(Door::ExtAuthz, &deny, Duration::from_millis(50));
+        metrics.bad_request(Door::Decide);
+        let text = metrics.render("r\"1");
+        assert!(text.contains("rampart_decisions_total{door=\"ext_authz\",effect=\"deny\"} 2"));
+        assert!(text.contains("rampart_decisions_total{door=\"ext_authz\",effect=\"allow\"} 0"));
+        assert!(text.contains("rampart_errors_total{door=\"ext_authz\",kind=\"decision\"} 2"));
+        assert!(text.contains("rampart_errors_total{door=\"decide\",kind=\"bad_request\"} 1"));
+        assert!(text.contains("rampart_decision_duration_seconds_bucket{le=\"0.000005\"} 1"));
+        assert!(text.contains("rampart_decision_duration_seconds_bucket{le=\"0.1\"} 2"));
+        assert!(text.contains("rampart_decision_duration_seconds_bucket{le=\"+Inf\"} 2"));
+        assert!(text.contains("rampart_decision_duration_seconds_count 2"));
+        assert!(text.contains("rampart_bundle_info{revision=\"r\\\"1\"} 1"));
+    }
+}

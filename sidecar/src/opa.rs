@@ -1,0 +1,95 @@
+//! The OPA-compatible data API, for Kong's and APISIX's OPA plugins:
+//! `POST /v1/data/{path}` with `{"input": <request JSON>}`.
+//!
+//! The path names the package that decides (`/v1/data/payments`, `/v1/data/std/zerotrust`
+//! for `std.zerotrust`; `/v1/data` for the whole policy set) and answers
+//! `{"result": {"allow": …, …}, "decision_id": …}`. A path ending in `/allow` answers the
+//! bare boolean, as OPA does for a rule: `{"result": false, "decision_id": …}`.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use rampart_engine::Engine;
+use serde_json::{json, Map, Value as Json};
+
+use crate::enforce::{self, HeaderObligations};
+use crate::http::{json_response, set_decision_id};
+use crate::state::{is_unauthenticated, Door, State};
+
+/// What a data path asks for.
+#[derive(Debug, PartialEq, Eq)]
+struct Query {
+    /// The package named by the path; `None` for the whole policy set.
+    package: Option<String>,
+    /// The path ends in `/allow`: answer the boolean alone.
+    allow_only: bool,
+}
+
+/// Decides the `input` of an OPA data request.
+pub fn answer(state: &State, path: &str, document: Json) -> Response {
+    let Json::Object(mut document) = document else {
+        state.metrics.bad_request(Door::Opa);
+        return opa_error("the request body must be a JSON object");
+    };
+    let Some(mut input) = document.remove("input") else {
+        state.metrics.bad_request(Door::Opa);
+        return opa_error("missing `input`");
+    };
+    let query = parse_path(path, &state.policy().engine);
+    if let (Some(package), Json::Object(fields)) = (&query.package, &mut input) {
+        fields.insert("package".into(), json!(package));
+    }
+    let decided = state.decide(Door::Opa, &input, None);
+    let decision = &decided.decision;
+    let result = if query.allow_only {
+        json!(decision.is_allow())
+    } else {
+        let mut result = Map::new();
+        result.insert("allow".into(), json!(decision.is_allow()));
+        result.insert("rules".into(), json!(decision.rules));
+        result.insert("reasons".into(), json!(decision.reasons));
+        result.insert("obligations".into(), json!(decision.obligations));
+        let headers: Map<String, Json> = HeaderObligations::of(decision)
+            .set_upstream
+            .into_iter()
+            .map(|(k, v)| (k, Json::from(v)))
+            .collect();
+        result.insert("headers".into(), Json::Object(headers));
+        if !decision.is_allow() {
+            let status = enforce::deny_status(is_unauthenticated(&input));
+            result.insert("status".into(), json!(status));
+        }
+        Json::Object(result)
+    };
+    let body = json!({"result": result, "decision_id": decided.id});
+    let mut response = json_response(StatusCode::OK, body.to_string());
+    set_decision_id(&mut response, &decided.id);
+    response
+}
+
+/// `a/b/c` → package `a.b.c`; a last segment `allow` that is not part of a package name
+/// asks for the boolean alone.
+fn parse_path(path: &str, engine: &Engine) -> Query {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let dotted = |parts: &[&str]| (!parts.is_empty()).then(|| parts.join("."));
+    if let Some((last, rest)) = segments.split_last() {
+        let whole = segments.join(".");
+        if *last == "allow" && engine.package_id(&whole).is_none() {
+            return Query {
+                package: dotted(rest),
+                allow_only: true,
+            };
+        }
+    }
+    Query {
+        package: dotted(&segments),
+        allow_only: false,
+    }
+}
+
+/// OPA's error shape, with a 400.
+fn opa_error(message: &str) -> Response {
+    json_response(
+        StatusCode::BAD_REQUEST,
+        json!({"code": "invalid_parameter", "message": message}).to_string(),
+    )
+}

@@ -1,0 +1,238 @@
+//! What every door shares: the policy snapshot, the metrics, the decision log, and the one
+//! function that decides.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use rampart_engine::{Decision, Engine, EntityStore};
+use serde_json::Value as Json;
+
+use crate::decision_log::DecisionLog;
+use crate::enforce;
+use crate::metrics::Metrics;
+
+/// A policy the sidecar serves: an engine (a loaded bundle) and the entities it decides
+/// against. Replaced as a whole, never changed in place.
+pub struct Policy {
+    pub engine: Engine,
+    pub entities: EntityStore,
+}
+
+impl Policy {
+    /// The bundle's revision, as printed in the ready line and exported in the metrics.
+    pub fn revision(&self) -> &str {
+        &self.engine.bundle().revision
+    }
+}
+
+/// The door a request came through: a label of metrics and decision-log records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Door {
+    /// Envoy ext_authz v3 over gRPC.
+    ExtAuthz,
+    /// `POST /v1/decide`.
+    Decide,
+    /// The forward-auth endpoint `/v1/authz`.
+    ForwardAuth,
+    /// The OPA-compatible `POST /v1/data/…`.
+    Opa,
+}
+
+impl Door {
+    pub const ALL: [Door; 4] = [Door::ExtAuthz, Door::Decide, Door::ForwardAuth, Door::Opa];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Door::ExtAuthz => "ext_authz",
+            Door::Decide => "decide",
+            Door::ForwardAuth => "forward_auth",
+            Door::Opa => "opa",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A decision with the id it is known by in logs, metadata and headers.
+pub struct Decided {
+    pub id: String,
+    pub decision: Decision,
+}
+
+/// The shared state of a running sidecar.
+pub struct State {
+    policy: ArcSwap<Policy>,
+    pub metrics: Metrics,
+    log: Option<DecisionLog>,
+    ids: DecisionIds,
+    shutting_down: AtomicBool,
+}
+
+impl State {
+    pub fn new(policy: Policy, log: Option<DecisionLog>) -> State {
+        State {
+            policy: ArcSwap::from_pointee(policy),
+            metrics: Metrics::default(),
+            log,
+            ids: DecisionIds::new(),
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    /// The policy serving now.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy.load_full()
+    }
+
+    /// Marks the sidecar as stopping: `/readyz` answers 503 from now on.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Decides a request given as request JSON. `time_ms` is the time of the request
+    /// (milliseconds since the Unix epoch) when the door knows it; otherwise the current
+    /// time fills `context.time` when the request carries none.
+    ///
+    /// Never fails: a request the engine cannot read is denied with the error listed, and
+    /// an internal failure (a panic) is denied and counted.
+    pub fn decide(&self, door: Door, request: &Json, time_ms: Option<i64>) -> Decided {
+        let started = Instant::now();
+        let policy = self.policy.load();
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            match policy.engine.request_from_value(request) {
+                Ok(mut parsed) => {
+                    policy
+                        .engine
+                        .fill_time(&mut parsed, time_ms.unwrap_or_else(now_ms));
+                    policy.engine.decide(&parsed, &policy.entities)
+                }
+                Err(error) => Decision::error(error.to_string()),
+            }
+        }));
+        let decision = match outcome {
+            // Fail closed: an allow whose header obligations cannot be sent is a deny.
+            Ok(decision) if decision.is_allow() => match enforce::unsendable_header(&decision) {
+                Some(error) => Decision::error(error),
+                None => decision,
+            },
+            Ok(decision) => decision,
+            Err(_) => {
+                self.metrics.internal_error(door);
+                Decision::error("internal error while deciding")
+            }
+        };
+        let elapsed = started.elapsed();
+        let id = self.ids.next();
+        self.metrics.decided(door, &decision, elapsed);
+        if let Some(log) = &self.log {
+            if !log.record(&id, door, request, &decision, elapsed) {
+                self.metrics.log_dropped();
+            }
+        }
+        Decided { id, decision }
+    }
+
+    /// Closes the decision log, writing out what is queued.
+    pub fn close_log(&self) {
+        if let Some(log) = &self.log {
+            log.close();
+        }
+    }
+}
+
+/// The current time in milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// True when the request JSON carries no authentication: `context.auth.method` absent or
+/// `none`, and `context.tls.mtls` not true. A deny of such a request answers 401.
+pub fn is_unauthenticated(request: &Json) -> bool {
+    let context = request.get("context");
+    let method = context
+        .and_then(|c| c.get("auth"))
+        .and_then(|a| a.get("method"))
+        .and_then(Json::as_str)
+        .unwrap_or("none");
+    let mtls = context
+        .and_then(|c| c.get("tls"))
+        .and_then(|t| t.get("mtls"))
+        .and_then(Json::as_bool)
+        .unwrap_or(false);
+    method == "none" && !mtls
+}
+
+/// Decision ids: unique within a process and, through a start-time prefix, across restarts.
+struct DecisionIds {
+    prefix: u64,
+    next: AtomicU64,
+}
+
+impl DecisionIds {
+    fn new() -> DecisionIds {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_nanos();
+        // Truncation is intended: the low bits carry the entropy.
+        let seed = (nanos as u64) ^ (u64::from(std::process::id()) << 32);
+        DecisionIds {
+            prefix: mix(seed),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    fn next(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        format!("{:016x}{:016x}", self.prefix, n)
+    }
+}
+
+/// SplitMix64's finaliser: spreads the bits of the seed.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unauthenticated_means_no_auth_method_and_no_mtls() {
+        assert!(is_unauthenticated(&json!({"http": {}})));
+        assert!(is_unauthenticated(
+            &json!({"context": {"auth": {"method": "none"}, "tls": {"mtls": false}}})
+        ));
+        assert!(!is_unauthenticated(
+            &json!({"context": {"tls": {"mtls": true}}})
+        ));
+        assert!(!is_unauthenticated(
+            &json!({"context": {"auth": {"method": "jwt"}}})
+        ));
+    }
+
+    #[test]
+    fn decision_ids_are_distinct_and_fixed_width() {
+        let ids = DecisionIds::new();
+        let (a, b) = (ids.next(), ids.next());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+}
