@@ -27,15 +27,21 @@ pub struct SourceFile {
 struct SourceInner {
     path: PathBuf,
     source: NamedSource<String>,
+    /// Byte offset of the start of every line, for [`SourceFile::line_col`].
+    line_starts: Vec<usize>,
 }
 
 impl SourceFile {
     /// `name` is what diagnostics print (usually the path relative to the policy folder).
     pub fn new(path: impl Into<PathBuf>, name: impl Into<String>, text: String) -> Self {
         let name: String = name.into();
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
         let inner = SourceInner {
             path: path.into(),
             source: NamedSource::new(name, text),
+            line_starts,
         };
         Self {
             inner: Arc::new(inner),
@@ -57,13 +63,15 @@ impl SourceFile {
         self.inner.source.inner()
     }
 
-    /// 1-based line and column (in characters) of a byte offset.
+    /// 1-based line and column (in characters) of a byte offset. Lines are found by binary
+    /// search over line starts computed once, so compiling many rules stays linear.
     pub fn line_col(&self, offset: u32) -> (u32, u32) {
         let text = self.text();
         let offset = (offset as usize).min(text.len());
-        let before = text.get(..offset).unwrap_or("");
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let starts = &self.inner.line_starts;
+        let line = starts.partition_point(|&start| start <= offset).max(1);
+        let start = starts.get(line - 1).copied().unwrap_or(0);
+        let col = text.get(start..offset).map_or(0, |l| l.chars().count()) + 1;
         (
             u32::try_from(line).unwrap_or(u32::MAX),
             u32::try_from(col).unwrap_or(u32::MAX),
@@ -319,6 +327,18 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_lines_and_columns() {
+        let file = SourceFile::in_memory("x", "ab\ncdé\n\nz");
+        assert_eq!(file.line_col(0), (1, 1));
+        assert_eq!(file.line_col(2), (1, 3));
+        assert_eq!(file.line_col(3), (2, 1));
+        assert_eq!(file.line_col(7), (2, 4));
+        assert_eq!(file.line_col(8), (3, 1));
+        assert_eq!(file.line_col(9), (4, 1));
+        assert_eq!(file.line_col(999), (4, 2));
+    }
 
     #[test]
     fn suggests_close_names() {

@@ -1,0 +1,104 @@
+//! One adapter per engine. Each loads a [`Workload`] (policy text and entities in its own
+//! language), prepares the request stream in its own request form (not timed), and
+//! decides prepared requests to allow or deny.
+//!
+//! [`Decider`] is the object-safe face the agreement check and the report use:
+//! `decide(i)` is the timed path (allow or deny only), `answer(i)` adds the evaluation
+//! errors the engine reported, for the agreement check.
+
+pub mod cedar;
+pub mod rampart;
+pub mod regorus;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::BenchError;
+use crate::gen::Workload;
+
+/// The engines compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EngineKind {
+    Rampart,
+    Cedar,
+    Regorus,
+}
+
+impl EngineKind {
+    /// Every engine, in report order.
+    pub const ALL: [EngineKind; 3] = [EngineKind::Rampart, EngineKind::Cedar, EngineKind::Regorus];
+
+    /// The engine's name in reports and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Rampart => "rampart",
+            EngineKind::Cedar => "cedar",
+            EngineKind::Regorus => "regorus",
+        }
+    }
+
+    /// The engine of a name, `None` when unknown.
+    pub fn from_name(name: &str) -> Option<EngineKind> {
+        EngineKind::ALL.into_iter().find(|e| e.name() == name)
+    }
+}
+
+/// What an engine said about one request, with details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub allow: bool,
+    /// Evaluation errors the engine reported (none are expected on generated workloads).
+    pub errors: Vec<String>,
+}
+
+/// How long loading took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadTimes {
+    /// Policy text to a decision-ready form: Rampart compile (source → bundle), Cedar
+    /// parse, regorus `add_policy`.
+    pub compile: Duration,
+    /// Everything else before the first decision: Rampart `Engine::new` and entity
+    /// loading, Cedar entity parsing, regorus `add_data`.
+    pub load: Duration,
+}
+
+/// A loaded engine with its prepared request stream.
+pub trait Decider {
+    /// The engine.
+    fn kind(&self) -> EngineKind;
+    /// The number of prepared requests.
+    fn len(&self) -> usize;
+    /// Whether the stream is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Decides request `index` (taken modulo [`Decider::len`]): the timed path.
+    fn decide(&mut self, index: usize) -> bool;
+    /// Decides request `index` and reports the engine's evaluation errors.
+    fn answer(&mut self, index: usize) -> Answer;
+    /// How long loading took.
+    fn load_times(&self) -> LoadTimes;
+    /// A decision function several threads may call at once, for engines that decide
+    /// through a shared reference; `None` otherwise.
+    fn concurrent(&self) -> Option<ConcurrentDecide> {
+        None
+    }
+}
+
+/// Decides request `index` (modulo the stream length); callable from many threads.
+pub type ConcurrentDecide = Arc<dyn Fn(usize) -> bool + Send + Sync>;
+
+/// Loads `workload` into `kind` and prepares its requests.
+pub fn load(kind: EngineKind, workload: &Workload) -> Result<Box<dyn Decider>, BenchError> {
+    let decider: Box<dyn Decider> = match kind {
+        EngineKind::Rampart => Box::new(rampart::RampartDecider::load(workload)?),
+        EngineKind::Cedar => Box::new(cedar::CedarDecider::load(workload)?),
+        EngineKind::Regorus => Box::new(regorus::RegorusDecider::load(workload)?),
+    };
+    Ok(decider)
+}
+
+/// `index` modulo `len`, for cycling through a stream (`0` for an empty one).
+pub(crate) fn wrap(index: usize, len: usize) -> usize {
+    index.checked_rem(len).unwrap_or(0)
+}
