@@ -2,23 +2,31 @@
 //!
 //! 1. The principal is the request's, else the first `principal` mapping whose condition
 //!    holds and whose id evaluates, else `Anonymous::""`.
-//! 2. The rule index selects the rules for the action and resource type; each is kept if
-//!    its package is selected and its principal scope covers the principal's type.
+//! 2. The rule index selects the rules for the action, the resource type and the principal
+//!    type; each is kept if its package is selected.
 //! 3. Every kept rule is evaluated. A deny/require applies when its conditions say so *or*
 //!    when evaluating them fails; an allow applies only when its conditions say so.
 //! 4. Deny if any deny/require applies, else allow if any allow applies, else deny.
 //! 5. On allow, the selected obligations are evaluated; an error in one turns the allow
 //!    into a deny (fail closed).
+//!
+//! One walk ([`Engine::walk`]) implements this for every door; what it records is up to an
+//! [`Observer`]: only the effect ([`Engine::decide_effect`]), rule and obligation indexes
+//! in a reusable buffer ([`Engine::decide_into`]), or a trace of every rule
+//! ([`Engine::explain`]). The first two allocate nothing when no error occurs.
 
-use crate::bundle::{Condition, Conjunct, Expr, ObligationKind, Rule, RuleKind};
-use crate::decision::{Decision, DecisionError, Effect, ObligationOut};
-use crate::display::{uid_literal, value_literal};
+use std::ops::ControlFlow;
+
+use crate::buffer::{DecisionBuffer, DecisionView};
+use crate::bundle::{PackageId, RuleKind, TypeId};
+use crate::decision::{Decision, DecisionError, Effect};
 use crate::engine::Engine;
 use crate::entities::EntityStore;
 use crate::eval::{EvalContext, EvalError};
-use crate::explain::{RuleTrace, TraceKind};
 use crate::index::principal_in_scope;
+use crate::program::{CompiledObligation, CompiledRule, Span};
 use crate::request::Request;
+use crate::val::{Resolved, Subject};
 use crate::value::{EntityUid, Value};
 
 /// Which part of a rule a conjunct belongs to.
@@ -29,35 +37,129 @@ pub(crate) enum Clause {
     Require,
 }
 
-/// How a rule's (or obligation's) conditions came out.
+/// How a rule's (or obligation's) conditions came out; conjuncts by position in their
+/// clause.
 #[derive(Debug)]
-pub(crate) enum Verdict<'b> {
+pub(crate) enum Verdict {
     /// `when` held and `unless` did not; for a `require`, the required condition failed at
     /// `require_false`.
     Applied {
-        unless_false: Option<&'b Conjunct>,
-        require_false: Option<&'b Conjunct>,
+        unless_false: Option<usize>,
+        require_false: Option<usize>,
     },
-    WhenFalse(&'b Conjunct),
-    UnlessHeld(&'b Condition),
-    RequireHeld(&'b Condition),
+    WhenFalse(usize),
+    UnlessHeld,
+    RequireHeld,
     Error {
         clause: Clause,
-        conjunct: &'b Conjunct,
+        conjunct: usize,
         error: EvalError,
     },
 }
 
-/// The result of deciding, with the principal it was decided for.
-pub(crate) struct Outcome {
-    pub decision: Decision,
-    pub principal: EntityUid,
+/// What became of an obligation whose scope covers the request, on an allow.
+#[derive(Debug)]
+pub(crate) enum ObligationOutcome {
+    /// Its conditions did not hold, or failed (`Verdict::Error`).
+    Conditions(Verdict),
+    /// It applies, and its key or header value (if it has one) is a single value.
+    Applied(Verdict),
+    /// It applies but its value could not be computed.
+    ValueError(EvalError),
+}
+
+/// What a walk records. Returning `Break` stops the walk: the outcome is settled.
+pub(crate) trait Observer {
+    /// Walk every rule of the action and resource type and report those outside the
+    /// principal's scope, and obligations on a deny (explanations).
+    const EXPLAIN: bool = false;
+
+    fn principal(&mut self, _engine: &Engine, _principal: &EntityUid) {}
+
+    fn rule_out_of_scope(&mut self, _engine: &Engine, _rule: &CompiledRule, _principal: TypeId) {}
+
+    fn rule(
+        &mut self,
+        engine: &Engine,
+        slot: u32,
+        rule: &CompiledRule,
+        verdict: Verdict,
+    ) -> ControlFlow<()>;
+
+    /// Whether the rules allowed so far (obligations are evaluated only then).
+    fn allowed(&self) -> bool;
+
+    fn obligation_out_of_scope(
+        &mut self,
+        _engine: &Engine,
+        _obligation: &CompiledObligation,
+        _principal: TypeId,
+    ) {
+    }
+
+    fn obligation_not_evaluated(&mut self, _engine: &Engine, _obligation: &CompiledObligation) {}
+
+    fn obligation(
+        &mut self,
+        engine: &Engine,
+        slot: u32,
+        obligation: &CompiledObligation,
+        outcome: ObligationOutcome,
+    ) -> ControlFlow<()>;
 }
 
 impl Engine {
-    /// Decides a request against entity data.
+    /// Decides a request against entity data, as an owned [`Decision`].
+    ///
+    /// Convenient, but it allocates: the decision's ids, reasons and obligations are
+    /// `String`s. On a hot path use [`Engine::decide_into`] (the same decision, without
+    /// allocation, read through a [`DecisionView`]) or [`Engine::decide_effect`].
     pub fn decide(&self, request: &Request, entities: &EntityStore) -> Decision {
-        self.run(request, entities, None).decision
+        let mut buffer = DecisionBuffer::new();
+        self.decide_into(request, entities, &mut buffer)
+            .to_decision()
+    }
+
+    /// Decides a request into a reusable buffer. **Allocates nothing** when no evaluation
+    /// error occurs and the buffer has room (see [`Engine::decision_buffer`]): rules and
+    /// obligations are recorded by index, and [`DecisionView::to_decision`] builds the owned
+    /// [`Decision`] only when asked.
+    pub fn decide_into<'b>(
+        &'b self,
+        request: &'b Request,
+        entities: &'b EntityStore,
+        buffer: &'b mut DecisionBuffer,
+    ) -> DecisionView<'b> {
+        buffer.reset();
+        self.walk(request, entities, &mut BufferObserver { buffer });
+        buffer.settle();
+        DecisionView {
+            engine: self,
+            buffer,
+            request,
+            entities,
+        }
+    }
+
+    /// Only the effect of [`Engine::decide`]. **Allocates nothing** when no evaluation
+    /// error occurs, and stops at the first deny/require rule that applies.
+    pub fn decide_effect(&self, request: &Request, entities: &EntityStore) -> Effect {
+        let mut observer = EffectObserver::default();
+        self.walk(request, entities, &mut observer);
+        if observer.allowed() && !observer.failed {
+            Effect::Allow
+        } else {
+            Effect::Deny
+        }
+    }
+
+    /// A buffer for [`Engine::decide_into`] large enough for any request of this engine,
+    /// so that not even the first decision grows it.
+    pub fn decision_buffer(&self) -> DecisionBuffer {
+        DecisionBuffer::with_capacity(
+            self.rule_index.max_candidates(),
+            self.obligation_index.max_candidates(),
+        )
     }
 
     /// Reads a request and decides it; a request that cannot be read is denied with the
@@ -69,361 +171,324 @@ impl Engine {
         }
     }
 
-    pub(crate) fn run(
+    /// What the expressions of `request` see, its principal mapped if the request does not
+    /// name one.
+    pub(crate) fn request_context<'a>(
+        &'a self,
+        request: &'a Request,
+        entities: &'a EntityStore,
+    ) -> EvalContext<'a> {
+        let mut cx = EvalContext::for_request(self, entities, request);
+        if request.principal.is_none() {
+            let mapped = self.map_principal(&cx, request.package);
+            cx.principal = Subject::Resolved(mapped);
+        }
+        cx
+    }
+
+    /// The decision procedure, reporting to `observer`.
+    pub(crate) fn walk<O: Observer>(
         &self,
         request: &Request,
         entities: &EntityStore,
-        mut trace: Option<&mut Vec<RuleTrace>>,
-    ) -> Outcome {
-        let principal = match &request.principal {
-            Some(principal) => principal.clone(),
-            None => self.map_principal(request, entities),
+        observer: &mut O,
+    ) {
+        let cx = self.request_context(request, entities);
+        let principal = cx.principal.type_id();
+        if O::EXPLAIN {
+            if let Some(uid) = cx.principal.uid() {
+                observer.principal(self, uid);
+            }
+        }
+        let (action, resource) = (request.action, request.resource.ty);
+        let rules = if O::EXPLAIN {
+            self.rule_index.select_all(action, resource)
+        } else {
+            self.rule_index.select(action, resource, principal)
         };
-        let cx = EvalContext {
-            engine: self,
-            entities,
-            principal: Some(&principal),
-            action: request.action,
-            resource: Some(&request.resource),
-            context: Some(&request.context),
-            params: &[],
-        };
-        let mut denies: Vec<&Rule> = Vec::new();
-        let mut allows: Vec<&Rule> = Vec::new();
-        let mut errors: Vec<DecisionError> = Vec::new();
-        for &index in self.rule_index.select(request.action, request.resource.ty) {
-            let Some(rule) = usize::try_from(index)
-                .ok()
-                .and_then(|i| self.bundle.rules.get(i))
-            else {
+        for slot in rules {
+            let Some(rule) = self.compiled_rule(slot) else {
                 continue;
             };
             if !self.package_selected(request.package, rule.package) {
                 continue;
             }
-            let is_allow = rule.kind == RuleKind::Allow;
-            if !principal_in_scope(&rule.scope, is_allow, principal.ty) {
-                if let Some(trace) = trace.as_deref_mut() {
-                    trace.push(RuleTrace::out_of_scope(
-                        self,
-                        &rule.id,
-                        rule.kind.into(),
-                        principal.ty,
-                        is_allow,
-                    ));
-                }
-                continue;
-            }
-            let verdict =
-                rule_verdict(&cx, &rule.when, rule.unless.as_ref(), rule.require.as_ref());
-            let applies = match &verdict {
-                Verdict::Applied { .. } => true,
-                Verdict::Error { error, .. } => {
-                    errors.push(DecisionError {
-                        rule: Some(rule.id.clone()),
-                        message: error.message.clone(),
-                    });
-                    !is_allow
-                }
-                _ => false,
-            };
-            if applies {
-                if is_allow {
-                    allows.push(rule)
-                } else {
-                    denies.push(rule)
+            if O::EXPLAIN {
+                let is_allow = rule.kind == RuleKind::Allow;
+                let scope = self.bundle_rule(slot).map(|r| &r.scope);
+                if !scope.is_some_and(|s| principal_in_scope(s, is_allow, principal)) {
+                    observer.rule_out_of_scope(self, rule, principal);
+                    continue;
                 }
             }
-            if let Some(trace) = trace.as_deref_mut() {
-                trace.push(RuleTrace::of_verdict(&rule.id, rule.kind.into(), &verdict));
+            let verdict = self.verdict(&cx, rule.when(), rule.unless(), rule.require());
+            if observer.rule(self, slot, rule, verdict).is_break() {
+                return;
             }
         }
-        let (effect, deciding) = if !denies.is_empty() {
-            (Effect::Deny, denies)
-        } else if !allows.is_empty() {
-            (Effect::Allow, allows)
+        if !O::EXPLAIN && !observer.allowed() {
+            return;
+        }
+        let obligations = if O::EXPLAIN {
+            self.obligation_index.select_all(action, resource)
         } else {
-            (Effect::Deny, Vec::new())
+            self.obligation_index.select(action, resource, principal)
         };
-        let mut decision = deciding_rules(effect, &deciding, errors);
-        self.add_obligations(&cx, request, &mut decision, trace);
-        Outcome {
-            decision,
-            principal,
-        }
-    }
-
-    /// The first mapping whose `when` holds and whose id evaluates; else `Anonymous::""`.
-    fn map_principal(&self, request: &Request, entities: &EntityStore) -> EntityUid {
-        let cx = EvalContext {
-            engine: self,
-            entities,
-            principal: None,
-            action: request.action,
-            resource: Some(&request.resource),
-            context: Some(&request.context),
-            params: &[],
-        };
-        for mapping in &self.bundle.principals {
-            if !self.package_selected(request.package, mapping.package) {
-                continue;
-            }
-            let holds = mapping
-                .when
-                .conjuncts
-                .iter()
-                .try_fold(true, |all, c| Ok::<_, EvalError>(all && cx.truth(&c.expr)?));
-            if holds != Ok(true) {
-                continue;
-            }
-            if let Ok(Value::String(id)) = cx.eval(&mapping.id) {
-                return EntityUid {
-                    ty: mapping.entity_type,
-                    id,
-                };
-            }
-        }
-        EntityUid {
-            ty: 0,
-            id: std::sync::Arc::from(""),
-        }
-    }
-
-    /// On an allow, evaluates the selected obligations; an error turns the allow into a deny.
-    fn add_obligations(
-        &self,
-        cx: &EvalContext<'_>,
-        request: &Request,
-        decision: &mut Decision,
-        mut trace: Option<&mut Vec<RuleTrace>>,
-    ) {
-        let principal = cx.principal.map_or(0, |p| p.ty);
-        let mut failures: Vec<DecisionError> = Vec::new();
-        for &index in self
-            .obligation_index
-            .select(request.action, request.resource.ty)
-        {
-            let Some(obligation) = usize::try_from(index)
-                .ok()
-                .and_then(|i| self.bundle.obligations.get(i))
-            else {
+        for slot in obligations {
+            let Some(obligation) = self.compiled_obligation(slot) else {
                 continue;
             };
             if !self.package_selected(request.package, obligation.package) {
                 continue;
             }
-            if !principal_in_scope(&obligation.scope, false, principal) {
-                if let Some(trace) = trace.as_deref_mut() {
-                    trace.push(RuleTrace::out_of_scope(
-                        self,
-                        &obligation.id,
-                        TraceKind::Obligation,
-                        principal,
-                        false,
-                    ));
+            if O::EXPLAIN {
+                let scope = self.bundle_obligation(slot).map(|o| &o.scope);
+                if !scope.is_some_and(|s| principal_in_scope(s, false, principal)) {
+                    observer.obligation_out_of_scope(self, obligation, principal);
+                    continue;
                 }
+            }
+            if !observer.allowed() {
+                observer.obligation_not_evaluated(self, obligation);
                 continue;
             }
-            if !decision.is_allow() {
-                if let Some(trace) = trace.as_deref_mut() {
-                    trace.push(RuleTrace::not_evaluated(&obligation.id));
-                }
-                continue;
+            let outcome = self.obligation_outcome(&cx, obligation);
+            if observer
+                .obligation(self, slot, obligation, outcome)
+                .is_break()
+            {
+                return;
             }
-            let verdict = rule_verdict(cx, &obligation.when, obligation.unless.as_ref(), None);
-            let (failure, entry) = match &verdict {
-                Verdict::Applied { .. } => {
-                    match self.obligation_output(cx, &obligation.kind, &obligation.id) {
-                        Ok(out) => {
-                            decision.obligations.push(out);
-                            (None, None)
-                        }
-                        Err(error) => {
-                            let entry = trace
-                                .is_some()
-                                .then(|| RuleTrace::obligation_value_error(&obligation.id, &error));
-                            (Some(error), entry)
-                        }
-                    }
-                }
-                Verdict::Error { error, .. } => (Some(error.clone()), None),
-                _ => (None, None),
-            };
-            if let Some(trace) = trace.as_deref_mut() {
-                trace.push(entry.unwrap_or_else(|| {
-                    RuleTrace::of_verdict(&obligation.id, TraceKind::Obligation, &verdict)
-                }));
-            }
-            if let Some(error) = failure {
-                failures.push(DecisionError {
-                    rule: Some(obligation.id.clone()),
-                    message: error.message,
-                });
-            }
-        }
-        if !failures.is_empty() {
-            decision.decision = Effect::Deny;
-            decision.rules.clear();
-            decision.reasons.clear();
-            decision.controls.clear();
-            decision.obligations.clear();
-            decision.errors.extend(failures);
         }
     }
 
-    fn obligation_output(
+    /// The first mapping whose `when` holds and whose id evaluates; else `Anonymous::""`.
+    fn map_principal<'a>(
+        &'a self,
+        cx: &EvalContext<'a>,
+        package: Option<PackageId>,
+    ) -> Resolved<'a> {
+        for mapping in &self.mappings {
+            if !self.package_selected(package, mapping.package) {
+                continue;
+            }
+            let holds = self
+                .program
+                .conjuncts(mapping.when)
+                .iter()
+                .try_fold(true, |all, c| Ok::<_, EvalError>(all && cx.truth(*c)?));
+            if !matches!(holds, Ok(true)) {
+                continue;
+            }
+            if let Ok(id) = cx.eval(mapping.id) {
+                if let Value::String(id) = &*id {
+                    return Resolved::of_id(cx.entities, mapping.entity_type, id);
+                }
+            }
+        }
+        match cx.entities.find(0, "") {
+            Some(_) => Resolved::of_id(cx.entities, 0, &self.anonymous_id),
+            None => Resolved::missing(&self.anonymous),
+        }
+    }
+
+    /// Evaluates an applying obligation's value, refusing what cannot be written as text.
+    fn obligation_outcome(
         &self,
         cx: &EvalContext<'_>,
-        kind: &ObligationKind,
-        rule: &str,
-    ) -> Result<ObligationOut, EvalError> {
-        let rule = rule.to_string();
-        Ok(match kind {
-            ObligationKind::Mask { fields } => ObligationOut::Mask {
-                fields: fields.clone(),
-                rule,
-            },
-            ObligationKind::RateLimit { limit, per_ms, key } => {
-                let key = match cx.eval(key)? {
-                    Value::Entity(uid) => uid_literal(&self.bundle.schema, &uid),
-                    other => self.scalar_text(&other, "a rate-limit key")?,
-                };
-                let per_s = u64::try_from(per_ms.checked_div(1000).unwrap_or(0)).unwrap_or(0);
-                ObligationOut::RateLimit {
-                    limit: *limit,
-                    per_s,
-                    key,
-                    rule,
+        obligation: &CompiledObligation,
+    ) -> ObligationOutcome {
+        let verdict = self.verdict(cx, obligation.when, obligation.unless, None);
+        if !matches!(verdict, Verdict::Applied { .. }) {
+            return ObligationOutcome::Conditions(verdict);
+        }
+        let Some((node, what)) = obligation.value else {
+            return ObligationOutcome::Applied(verdict);
+        };
+        match cx.eval(node) {
+            Ok(value) => match &*value {
+                Value::Set(_) | Value::Record(_) | Value::Map(_) => {
+                    ObligationOutcome::ValueError(EvalError::new(format!(
+                        "{what} must be a single value, found {}",
+                        value.kind()
+                    )))
                 }
-            }
-            ObligationKind::RequestHeader { name, value } => ObligationOut::RequestHeader {
-                name: name.clone(),
-                value: self.header_value(cx, value)?,
-                rule,
+                _ => ObligationOutcome::Applied(verdict),
             },
-            ObligationKind::ResponseHeader { name, value } => ObligationOut::ResponseHeader {
-                name: name.clone(),
-                value: self.header_value(cx, value)?,
-                rule,
-            },
-            ObligationKind::RemoveHeader { name } => ObligationOut::RemoveHeader {
-                name: name.clone(),
-                rule,
-            },
-        })
-    }
-
-    fn header_value(&self, cx: &EvalContext<'_>, expr: &Expr) -> Result<String, EvalError> {
-        match cx.eval(expr)? {
-            Value::Entity(uid) => Ok(uid.id.to_string()),
-            other => self.scalar_text(&other, "a header value"),
+            Err(error) => ObligationOutcome::ValueError(error),
         }
     }
 
-    /// A string as is; another scalar in its literal form; sets, records and maps refused.
-    fn scalar_text(&self, value: &Value, what: &str) -> Result<String, EvalError> {
-        match value {
-            Value::String(text) => Ok(text.to_string()),
-            Value::Set(_) | Value::Record(_) | Value::Map(_) => Err(EvalError::new(format!(
-                "{what} must be a single value, found {}",
-                value.kind()
-            ))),
-            other => Ok(value_literal(
-                &self.bundle.schema,
-                &self.bundle.symbols,
-                other,
-            )),
+    /// Evaluates `when`, then `unless`, then the required condition, stopping at the first
+    /// conjunct that decides.
+    fn verdict(
+        &self,
+        cx: &EvalContext<'_>,
+        when: Span,
+        unless: Option<Span>,
+        require: Option<Span>,
+    ) -> Verdict {
+        let error = |clause, (conjunct, error)| Verdict::Error {
+            clause,
+            conjunct,
+            error,
+        };
+        match self.first_false(cx, when) {
+            Err(failure) => return error(Clause::When, failure),
+            Ok(Some(conjunct)) => return Verdict::WhenFalse(conjunct),
+            Ok(None) => {}
+        }
+        let unless_false = match unless.map(|u| self.first_false(cx, u)) {
+            None => None,
+            Some(Err(failure)) => return error(Clause::Unless, failure),
+            Some(Ok(None)) => return Verdict::UnlessHeld,
+            Some(Ok(Some(conjunct))) => Some(conjunct),
+        };
+        let require_false = match require.map(|r| self.first_false(cx, r)) {
+            None => None,
+            Some(Err(failure)) => return error(Clause::Require, failure),
+            Some(Ok(None)) => return Verdict::RequireHeld,
+            Some(Ok(Some(conjunct))) => Some(conjunct),
+        };
+        Verdict::Applied {
+            unless_false,
+            require_false,
+        }
+    }
+
+    /// The position of the first conjunct that is false (`None`: all hold), or of the
+    /// first that fails.
+    fn first_false(
+        &self,
+        cx: &EvalContext<'_>,
+        condition: Span,
+    ) -> Result<Option<usize>, (usize, EvalError)> {
+        for (position, conjunct) in self.program.conjuncts(condition).iter().enumerate() {
+            match cx.truth(*conjunct) {
+                Ok(true) => {}
+                Ok(false) => return Ok(Some(position)),
+                Err(error) => return Err((position, error)),
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Records only the effect.
+#[derive(Debug, Default)]
+struct EffectObserver {
+    denied: bool,
+    allowed: bool,
+    failed: bool,
+}
+
+impl Observer for EffectObserver {
+    fn rule(
+        &mut self,
+        _: &Engine,
+        _: u32,
+        rule: &CompiledRule,
+        verdict: Verdict,
+    ) -> ControlFlow<()> {
+        let is_allow = rule.kind == RuleKind::Allow;
+        match (verdict, is_allow) {
+            (Verdict::Applied { .. }, true) => self.allowed = true,
+            (Verdict::Applied { .. } | Verdict::Error { .. }, false) => {
+                self.denied = true;
+                return ControlFlow::Break(());
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn allowed(&self) -> bool {
+        self.allowed && !self.denied
+    }
+
+    fn obligation(
+        &mut self,
+        _: &Engine,
+        _: u32,
+        _: &CompiledObligation,
+        outcome: ObligationOutcome,
+    ) -> ControlFlow<()> {
+        match outcome {
+            ObligationOutcome::Conditions(Verdict::Error { .. })
+            | ObligationOutcome::ValueError(_) => {
+                self.failed = true;
+                ControlFlow::Break(())
+            }
+            _ => ControlFlow::Continue(()),
         }
     }
 }
 
-/// Builds the decision of the deciding rules: ids in bundle order, reasons and controls
-/// deduplicated in order of first appearance.
-fn deciding_rules(effect: Effect, deciding: &[&Rule], errors: Vec<DecisionError>) -> Decision {
-    let mut reasons: Vec<String> = Vec::new();
-    let mut controls: Vec<String> = Vec::new();
-    for rule in deciding {
-        if let Some(reason) = &rule.reason {
-            if !reasons.contains(reason) {
-                reasons.push(reason.clone());
-            }
-        }
-        for control in &rule.controls {
-            if !controls.contains(control) {
-                controls.push(control.clone());
-            }
-        }
-    }
-    Decision {
-        decision: effect,
-        rules: deciding.iter().map(|r| r.id.clone()).collect(),
-        reasons,
-        errors,
-        obligations: Vec::new(),
-        controls,
-    }
+/// Records deciding rules, errors and obligations by index in a [`DecisionBuffer`].
+pub(crate) struct BufferObserver<'b> {
+    pub buffer: &'b mut DecisionBuffer,
 }
 
-/// Evaluates `when`, then `unless`, then the required condition, stopping at the first
-/// conjunct that decides.
-pub(crate) fn rule_verdict<'b>(
-    cx: &EvalContext<'_>,
-    when: &'b Condition,
-    unless: Option<&'b Condition>,
-    require: Option<&'b Condition>,
-) -> Verdict<'b> {
-    match first_false(cx, when) {
-        Err((conjunct, error)) => {
-            return Verdict::Error {
-                clause: Clause::When,
-                conjunct,
-                error,
+impl Observer for BufferObserver<'_> {
+    fn rule(
+        &mut self,
+        engine: &Engine,
+        slot: u32,
+        rule: &CompiledRule,
+        verdict: Verdict,
+    ) -> ControlFlow<()> {
+        let is_allow = rule.kind == RuleKind::Allow;
+        let applies = match verdict {
+            Verdict::Applied { .. } => true,
+            Verdict::Error { error, .. } => {
+                self.buffer.errors.push(DecisionError {
+                    rule: engine.bundle_rule(slot).map(|r| r.id.clone()),
+                    message: error.message(engine),
+                });
+                !is_allow
+            }
+            _ => false,
+        };
+        let buffer = &mut *self.buffer;
+        if applies {
+            if !is_allow && !buffer.denied {
+                buffer.denied = true;
+                buffer.deciding.clear();
+            }
+            if !is_allow || !buffer.denied {
+                buffer.deciding.push(slot);
             }
         }
-        Ok(Some(conjunct)) => return Verdict::WhenFalse(conjunct),
-        Ok(None) => {}
+        ControlFlow::Continue(())
     }
-    let unless_false = match unless.map(|u| (u, first_false(cx, u))) {
-        None => None,
-        Some((_, Err((conjunct, error)))) => {
-            return Verdict::Error {
-                clause: Clause::Unless,
-                conjunct,
-                error,
-            }
-        }
-        Some((condition, Ok(None))) => return Verdict::UnlessHeld(condition),
-        Some((_, Ok(Some(conjunct)))) => Some(conjunct),
-    };
-    let require_false = match require.map(|r| (r, first_false(cx, r))) {
-        None => None,
-        Some((_, Err((conjunct, error)))) => {
-            return Verdict::Error {
-                clause: Clause::Require,
-                conjunct,
-                error,
-            }
-        }
-        Some((condition, Ok(None))) => return Verdict::RequireHeld(condition),
-        Some((_, Ok(Some(conjunct)))) => Some(conjunct),
-    };
-    Verdict::Applied {
-        unless_false,
-        require_false,
-    }
-}
 
-/// The first conjunct that is false (`None`: all hold), or the first that fails.
-fn first_false<'b>(
-    cx: &EvalContext<'_>,
-    condition: &'b Condition,
-) -> Result<Option<&'b Conjunct>, (&'b Conjunct, EvalError)> {
-    for conjunct in &condition.conjuncts {
-        match cx.truth(&conjunct.expr) {
-            Ok(true) => {}
-            Ok(false) => return Ok(Some(conjunct)),
-            Err(error) => return Err((conjunct, error)),
-        }
+    fn allowed(&self) -> bool {
+        self.buffer.rules_allow()
     }
-    Ok(None)
+
+    fn obligation(
+        &mut self,
+        engine: &Engine,
+        slot: u32,
+        _: &CompiledObligation,
+        outcome: ObligationOutcome,
+    ) -> ControlFlow<()> {
+        let failure = match outcome {
+            ObligationOutcome::Applied(_) => {
+                self.buffer.obligations.push(slot);
+                None
+            }
+            ObligationOutcome::Conditions(Verdict::Error { error, .. })
+            | ObligationOutcome::ValueError(error) => Some(error),
+            ObligationOutcome::Conditions(_) => None,
+        };
+        if let Some(error) = failure {
+            self.buffer.errors.push(DecisionError {
+                rule: engine.bundle_obligation(slot).map(|o| o.id.clone()),
+                message: error.message(engine),
+            });
+            self.buffer.obligation_failed = true;
+        }
+        ControlFlow::Continue(())
+    }
 }

@@ -2,7 +2,8 @@
 
 use std::fmt::Write as _;
 
-use crate::bundle::{Expr, Schema};
+use crate::bundle::Schema;
+use crate::program::{Node, NodeId, Program};
 use crate::time::{format_duration, format_timestamp};
 use crate::value::{EntityUid, Value};
 
@@ -132,30 +133,42 @@ pub(crate) fn symbol_name(symbols: &[String], sym: u32) -> &str {
         .map_or("?", String::as_str)
 }
 
-/// A short source-like rendering of a simple expression path (`principal.mfa`,
+/// A short source-like rendering of a simple compiled expression path (`principal.mfa`,
 /// `context.auth.claims["role"]`) for error messages; `None` for anything more complex.
-pub(crate) fn expr_path(symbols: &[String], expr: &Expr) -> Option<String> {
-    match expr {
-        Expr::Principal => Some(String::from("principal")),
-        Expr::Resource => Some(String::from("resource")),
-        Expr::Context => Some(String::from("context")),
-        Expr::Action => Some(String::from("action")),
-        Expr::Now => Some(String::from("now")),
-        Expr::Attr(inner, sym) => {
-            let mut out = expr_path(symbols, inner)?;
-            out.push('.');
-            out.push_str(symbol_name(symbols, *sym));
+pub(crate) fn node_path(program: &Program, symbols: &[String], node: NodeId) -> Option<String> {
+    match program.node(node)? {
+        Node::Principal => Some(String::from("principal")),
+        Node::Resource => Some(String::from("resource")),
+        Node::Context => Some(String::from("context")),
+        Node::Action => Some(String::from("action")),
+        Node::Now => Some(String::from("now")),
+        Node::ContextField(sym) => Some(format!("context.{}", symbol_name(symbols, sym))),
+        Node::PrincipalAttr(sym) => Some(format!("principal.{}", symbol_name(symbols, sym))),
+        Node::ResourceAttr(sym) => Some(format!("resource.{}", symbol_name(symbols, sym))),
+        Node::ContextKey(key) => {
+            let mut out = String::from("context");
+            index_path(&mut out, &program.key(key)?.name);
             Some(out)
         }
-        Expr::Index(inner, key) => {
-            let mut out = expr_path(symbols, inner)?;
-            out.push_str("[\"");
-            escape_into(&mut out, key);
-            out.push_str("\"]");
+        Node::Attr(inner, sym) => {
+            let mut out = node_path(program, symbols, inner)?;
+            out.push('.');
+            out.push_str(symbol_name(symbols, sym));
+            Some(out)
+        }
+        Node::Index(inner, key) => {
+            let mut out = node_path(program, symbols, inner)?;
+            index_path(&mut out, &program.key(key)?.name);
             Some(out)
         }
         _ => None,
     }
+}
+
+fn index_path(out: &mut String, key: &str) {
+    out.push_str("[\"");
+    escape_into(out, key);
+    out.push_str("\"]");
 }
 
 /// Shortens user input quoted in a message to at most `max` characters.

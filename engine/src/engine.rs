@@ -3,36 +3,51 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use regex::Regex;
-
-use crate::bundle::{ActionId, Bundle, PackageId, RecordType, Sym, TypeId};
+use crate::bundle::{
+    ActionId, Bundle, Obligation, ObligationKind, PackageId, RecordType, Rule, RuleKind, Scope,
+    Sym, TypeId,
+};
 use crate::display;
 use crate::error::LoadError;
-use crate::index::ScopeIndex;
+use crate::index::{IndexItem, ScopeIndex};
 use crate::load::check_bundle;
+use crate::program::{
+    CompiledMapping, CompiledObligation, CompiledRule, Compiler, NodeId, Program,
+};
 use crate::route::Router;
-use crate::value::EntityUid;
+use crate::value::{EntityUid, Value};
 
 /// A loaded policy set, ready to decide requests.
 ///
 /// Immutable after [`Engine::new`]; `Send + Sync`, so one engine is shared (in an `Arc`)
-/// by every thread that decides. Entity data is separate ([`crate::EntityStore`]) so that
-/// it can be reloaded on its own.
+/// by every thread that decides, without locks: deciding only reads it. Entity data is
+/// separate ([`crate::EntityStore`]) so that it can be reloaded on its own.
 #[derive(Debug)]
 pub struct Engine {
     pub(crate) bundle: Bundle,
     pub(crate) names: Names,
+    /// Every expression of the bundle, compiled.
+    pub(crate) program: Program,
+    /// Rules, compiled, in slot order (grouped by first action; see [`layout`]).
+    pub(crate) rules: Vec<CompiledRule>,
+    pub(crate) obligations: Vec<CompiledObligation>,
+    pub(crate) mappings: Vec<CompiledMapping>,
+    /// The resource expression of each route, by route index.
+    pub(crate) route_resources: Vec<NodeId>,
     pub(crate) rule_index: ScopeIndex,
     pub(crate) obligation_index: ScopeIndex,
     pub(crate) router: Router,
-    /// `matches` patterns, compiled.
-    pub(crate) regexes: HashMap<String, Regex>,
     /// For each package, which packages a request naming it evaluates (itself and its
     /// transitive imports), indexed by package id.
     pub(crate) package_closure: Vec<Vec<bool>>,
     /// For each action, the full type of `context`: the bundle's context fields plus the
     /// action's own, sorted by symbol.
     pub(crate) context_types: Vec<RecordType>,
+    /// The value of `action` for each action: its name, as a String value.
+    pub(crate) action_values: Vec<Value>,
+    /// `Anonymous::""`, the principal of requests no mapping names.
+    pub(crate) anonymous: Value,
+    pub(crate) anonymous_id: Arc<str>,
 }
 
 /// Lookup tables from names in request and entity data to the bundle's ids.
@@ -41,8 +56,6 @@ pub(crate) struct Names {
     pub symbols: HashMap<String, Sym>,
     pub types: HashMap<String, TypeId>,
     pub actions: HashMap<String, ActionId>,
-    /// Action names as shared strings: the value of `action` in expressions.
-    pub action_names: Vec<Arc<str>>,
     pub packages: HashMap<String, PackageId>,
     pub well_known: WellKnown,
 }
@@ -62,14 +75,104 @@ pub(crate) struct WellKnown {
 
 impl Engine {
     /// Loads a bundle: checks its format, version and internal consistency, compiles its
-    /// regexes, and builds the rule index, the router and the name lookup tables.
+    /// regexes and expressions, and builds the rule index, the router and the name lookup
+    /// tables.
     pub fn new(mut bundle: Bundle) -> Result<Engine, LoadError> {
         let regexes = check_bundle(&mut bundle)?;
         let names = Names::build(&bundle);
+        let mut compiler = Compiler::new(&names.symbols, regexes);
         let action_count = bundle.schema.actions.len();
-        let rule_index = ScopeIndex::build(bundle.rules.iter().map(|r| &r.scope), action_count);
-        let obligation_index =
-            ScopeIndex::build(bundle.obligations.iter().map(|o| &o.scope), action_count);
+
+        let rule_slots = layout(bundle.rules.iter().map(|r| &r.scope));
+        let mut rules = Vec::with_capacity(bundle.rules.len());
+        for &bundle_index in &rule_slots.order {
+            let Some(rule) = item(&bundle.rules, bundle_index) else {
+                continue;
+            };
+            let when = compiler.condition(&rule.when)?;
+            let unless = rule
+                .unless
+                .as_ref()
+                .map(|c| compiler.condition(c))
+                .transpose()?;
+            let require = rule
+                .require
+                .as_ref()
+                .map(|c| compiler.condition(c))
+                .transpose()?;
+            rules.push(CompiledRule::new(
+                bundle_index,
+                rule.kind,
+                rule.package,
+                [Some(when), unless, require],
+            )?);
+        }
+        let obligation_slots = layout(bundle.obligations.iter().map(|o| &o.scope));
+        let mut obligations = Vec::with_capacity(bundle.obligations.len());
+        for &bundle_index in &obligation_slots.order {
+            let Some(obligation) = item(&bundle.obligations, bundle_index) else {
+                continue;
+            };
+            let value = compiler.obligation_value(&obligation.kind)?;
+            let what = match obligation.kind {
+                ObligationKind::RateLimit { .. } => "a rate-limit key",
+                _ => "a header value",
+            };
+            obligations.push(CompiledObligation {
+                bundle_index,
+                package: obligation.package,
+                when: compiler.condition(&obligation.when)?,
+                unless: obligation
+                    .unless
+                    .as_ref()
+                    .map(|c| compiler.condition(c))
+                    .transpose()?,
+                value: value.map(|node| (node, what)),
+            });
+        }
+        let mappings = bundle
+            .principals
+            .iter()
+            .map(|mapping| {
+                Ok(CompiledMapping {
+                    entity_type: mapping.entity_type,
+                    id: compiler.expr(&mapping.id)?,
+                    when: compiler.condition(&mapping.when)?,
+                    package: mapping.package,
+                })
+            })
+            .collect::<Result<Vec<_>, LoadError>>()?;
+        let route_resources = bundle
+            .routes
+            .iter()
+            .map(|route| compiler.expr(&route.resource))
+            .collect::<Result<Vec<_>, LoadError>>()?;
+        let program = compiler.finish();
+
+        let rule_items: Vec<IndexItem<'_>> = bundle
+            .rules
+            .iter()
+            .zip(&rule_slots.slot_of)
+            .map(|(rule, slot)| IndexItem {
+                scope: &rule.scope,
+                is_allow: rule.kind == RuleKind::Allow,
+                slot: *slot,
+            })
+            .collect();
+        let rule_index = ScopeIndex::build(&rule_items, action_count);
+        let obligation_items: Vec<IndexItem<'_>> = bundle
+            .obligations
+            .iter()
+            .zip(&obligation_slots.slot_of)
+            .map(|(obligation, slot)| IndexItem {
+                scope: &obligation.scope,
+                is_allow: false,
+                slot: *slot,
+            })
+            .collect();
+        let obligation_index = ScopeIndex::build(&obligation_items, action_count);
+        drop((rule_items, obligation_items));
+
         let router = Router::build(&bundle.routes);
         let package_closure = package_closure(&bundle);
         let context_types = bundle
@@ -86,15 +189,32 @@ impl Engine {
                 RecordType { fields }
             })
             .collect();
+        let action_values = bundle
+            .schema
+            .actions
+            .iter()
+            .map(|a| Value::string(&a.name))
+            .collect();
+        let anonymous_id: Arc<str> = Arc::from("");
         Ok(Engine {
-            bundle,
             names,
+            program,
+            rules,
+            obligations,
+            mappings,
+            route_resources,
             rule_index,
             obligation_index,
             router,
-            regexes,
             package_closure,
             context_types,
+            action_values,
+            anonymous: Value::Entity(EntityUid {
+                ty: 0,
+                id: Arc::clone(&anonymous_id),
+            }),
+            anonymous_id,
+            bundle,
         })
     }
 
@@ -145,18 +265,91 @@ impl Engine {
             .unwrap_or(false)
     }
 
-    /// The name of an action, shared.
-    pub(crate) fn action_name(&self, action: ActionId) -> Arc<str> {
-        usize::try_from(action)
-            .ok()
-            .and_then(|a| self.names.action_names.get(a))
-            .cloned()
-            .unwrap_or_else(|| Arc::from("?"))
+    /// The name of an action.
+    pub(crate) fn action_name(&self, action: ActionId) -> &str {
+        match self.action_value(action) {
+            Some(Value::String(name)) => name,
+            _ => "?",
+        }
+    }
+
+    /// The value of `action` in expressions: the action's name.
+    pub(crate) fn action_value(&self, action: ActionId) -> Option<&Value> {
+        self.action_values.get(usize::try_from(action).ok()?)
     }
 
     pub(crate) fn symbol_name(&self, sym: Sym) -> &str {
         display::symbol_name(&self.bundle.symbols, sym)
     }
+
+    pub(crate) fn compiled_rule(&self, slot: u32) -> Option<&CompiledRule> {
+        self.rules.get(usize::try_from(slot).ok()?)
+    }
+
+    pub(crate) fn compiled_obligation(&self, slot: u32) -> Option<&CompiledObligation> {
+        self.obligations.get(usize::try_from(slot).ok()?)
+    }
+
+    /// The bundle's rule at a compiled slot.
+    pub(crate) fn bundle_rule(&self, slot: u32) -> Option<&Rule> {
+        self.bundle_rule_of(self.compiled_rule(slot)?)
+    }
+
+    pub(crate) fn bundle_rule_of(&self, rule: &CompiledRule) -> Option<&Rule> {
+        item(&self.bundle.rules, rule.bundle_index)
+    }
+
+    /// The bundle's obligation at a compiled slot.
+    pub(crate) fn bundle_obligation(&self, slot: u32) -> Option<&Obligation> {
+        self.bundle_obligation_of(self.compiled_obligation(slot)?)
+    }
+
+    pub(crate) fn bundle_obligation_of(
+        &self,
+        obligation: &CompiledObligation,
+    ) -> Option<&Obligation> {
+        item(&self.bundle.obligations, obligation.bundle_index)
+    }
+}
+
+fn item<T>(items: &[T], index: u32) -> Option<&T> {
+    items.get(usize::try_from(index).ok()?)
+}
+
+/// Where rules (or obligations) go in the compiled tables.
+struct Layout {
+    /// Bundle indexes, in slot order.
+    order: Vec<u32>,
+    /// The slot of each bundle index.
+    slot_of: Vec<u32>,
+}
+
+/// Orders items by their first action, then bundle order: the items a request selects
+/// (those of one action) sit next to each other, and so does their compiled code.
+fn layout<'a>(scopes: impl Iterator<Item = &'a Scope>) -> Layout {
+    let mut keyed: Vec<(u32, u32)> = scopes
+        .zip(0u32..)
+        .map(|(scope, index)| {
+            let first_action = scope
+                .actions
+                .as_ref()
+                .and_then(|actions| actions.iter().min().copied())
+                .unwrap_or(u32::MAX);
+            (first_action, index)
+        })
+        .collect();
+    keyed.sort_unstable();
+    let order: Vec<u32> = keyed.into_iter().map(|(_, index)| index).collect();
+    let mut slot_of = vec![0; order.len()];
+    for (slot, index) in (0u32..).zip(&order) {
+        if let Some(entry) = usize::try_from(*index)
+            .ok()
+            .and_then(|i| slot_of.get_mut(i))
+        {
+            *entry = slot;
+        }
+    }
+    Layout { order, slot_of }
 }
 
 impl Names {
@@ -191,11 +384,6 @@ impl Names {
                     .collect(),
             ),
             actions: index_map(schema.actions.iter().map(|a| a.name.as_str()).collect()),
-            action_names: schema
-                .actions
-                .iter()
-                .map(|a| Arc::from(a.name.as_str()))
-                .collect(),
             packages: index_map(bundle.packages.iter().map(|p| p.name.as_str()).collect()),
             symbols,
             well_known,

@@ -10,11 +10,12 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 
+use crate::bundle::TypeId;
 use crate::display::{self, type_name};
 use crate::engine::Engine;
 use crate::error::{CycleError, DataError, DuplicateEntityError, EntityError, SyntaxError};
 use crate::json::{json_excerpt, ReadError, Reader};
-use crate::value::{EntityUid, Record};
+use crate::value::{EntityUid, Record, Value};
 
 /// The most (entity, ancestor) pairs a store precomputes: a bound on memory for
 /// pathological hierarchies (a chain of `n` groups has `n²/2` pairs).
@@ -22,21 +23,31 @@ const MAX_ANCESTOR_LINKS: usize = 20_000_000;
 
 /// Entity data for deciding: attributes and ancestors by uid. Built by
 /// [`Engine::load_entities`] for that engine's schema.
+///
+/// Lookups take a type id and a borrowed id (`&str`), so deciding never builds or clones
+/// an [`EntityUid`]; each entity also holds its own `Value::Entity`, which evaluation lends
+/// out instead of cloning the id (no reference-count traffic shared between threads).
 #[derive(Debug, Clone, Default)]
 pub struct EntityStore {
     /// The entities of the data, in the order given.
     entities: Vec<Entity>,
-    /// Index of every known uid: entities of the data (`< entities.len()`) and parents
-    /// the data names without defining (`>= entities.len()`: no attributes, no parents).
-    by_uid: HashMap<EntityUid, u32>,
+    /// By entity type id: the index of every known id of that type. Entities of the data
+    /// are `< entities.len()`; parents the data names without defining are numbered
+    /// `>= entities.len()` (no attributes, no parents).
+    by_type: Vec<HashMap<Arc<str>, u32>>,
+    /// Every numbered uid (entities, then undefined parents), by number.
+    uids: Vec<EntityUid>,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct Entity {
     pub uid: EntityUid,
+    /// `Value::Entity(uid)`, lent to expressions that name this entity.
+    pub value: Value,
     pub attrs: Arc<Record>,
     pub parents: Vec<EntityUid>,
-    /// Every transitive ancestor, as sorted indexes into `by_uid`'s numbering.
+    /// Every transitive ancestor, as numbers of the store's uids, sorted by uid: `e in g`
+    /// is a binary search comparing uids, with no hashing.
     ancestors: Vec<u32>,
 }
 
@@ -56,19 +67,45 @@ impl EntityStore {
     }
 
     pub(crate) fn get(&self, uid: &EntityUid) -> Option<&Entity> {
-        let index = usize::try_from(*self.by_uid.get(uid)?).ok()?;
+        self.find(uid.ty, &uid.id)
+    }
+
+    /// The entity of type `ty` with id `id`, if the data defines it.
+    pub(crate) fn find(&self, ty: TypeId, id: &str) -> Option<&Entity> {
+        let index = usize::try_from(self.number(ty, id)?).ok()?;
         self.entities.get(index)
     }
 
-    /// `child in ancestor`: the same entity, or `ancestor` is a transitive parent of it.
-    pub(crate) fn is_in(&self, child: &EntityUid, ancestor: &EntityUid) -> bool {
-        if child == ancestor {
-            return true;
+    /// The number of a known uid (an entity or an undefined parent).
+    fn number(&self, ty: TypeId, id: &str) -> Option<u32> {
+        let ids = self.by_type.get(usize::try_from(ty).ok()?)?;
+        ids.get(id).copied()
+    }
+
+    /// Numbers `uid` if it is new; returns its number.
+    fn number_or_insert(&mut self, uid: &EntityUid) -> Option<u32> {
+        if let Some(known) = self.number(uid.ty, &uid.id) {
+            return Some(known);
         }
-        match (self.get(child), self.by_uid.get(ancestor)) {
-            (Some(entity), Some(ancestor)) => entity.ancestors.binary_search(ancestor).is_ok(),
-            _ => false,
+        let next = u32::try_from(self.uids.len()).ok()?;
+        let ty = usize::try_from(uid.ty).ok()?;
+        if self.by_type.len() <= ty {
+            self.by_type.resize_with(ty.checked_add(1)?, HashMap::new);
         }
+        self.by_type.get_mut(ty)?.insert(Arc::clone(&uid.id), next);
+        self.uids.push(uid.clone());
+        Some(next)
+    }
+
+    /// Whether `ancestor` is a transitive parent of `entity` (not the entity itself).
+    pub(crate) fn has_ancestor(&self, entity: &Entity, ancestor: &EntityUid) -> bool {
+        entity
+            .ancestors
+            .binary_search_by(|number| {
+                let uid = usize::try_from(*number).ok().and_then(|n| self.uids.get(n));
+                uid.cmp(&Some(ancestor))
+            })
+            .is_ok()
     }
 }
 
@@ -98,13 +135,12 @@ impl Engine {
         let mut store = EntityStore::default();
         for (index, item) in items.iter().enumerate() {
             let entity = self.read_entity(index, item)?;
-            if store.by_uid.contains_key(&entity.uid) {
+            if store.get(&entity.uid).is_some() {
                 return Err(DuplicateEntityError::new(self.uid_to_string(&entity.uid)).into());
             }
-            let Ok(next) = u32::try_from(store.entities.len()) else {
+            if store.number_or_insert(&entity.uid).is_none() {
                 return Err(DataError::new("entities", "too many entities").into());
-            };
-            store.by_uid.insert(entity.uid.clone(), next);
+            }
             store.entities.push(entity);
         }
         compute_ancestors(self, &mut store, MAX_ANCESTOR_LINKS)?;
@@ -188,6 +224,7 @@ impl Engine {
             }
         }
         Ok(Entity {
+            value: Value::Entity(uid.clone()),
             uid,
             attrs: Arc::new(attrs),
             parents,
@@ -211,15 +248,18 @@ fn compute_ancestors(
         Done,
     }
     // Number the parents that are not in the data, and resolve every parent to an index.
-    let mut parents: Vec<Vec<u32>> = Vec::with_capacity(store.entities.len());
-    for entity in &store.entities {
-        let mut resolved = Vec::with_capacity(entity.parents.len());
-        for parent in &entity.parents {
-            let next = u32::try_from(store.by_uid.len())
-                .map_err(|_| DataError::new("entities", "too many entities"))?;
-            resolved.push(*store.by_uid.entry(parent.clone()).or_insert(next));
+    let parent_uids: Vec<Vec<EntityUid>> =
+        store.entities.iter().map(|e| e.parents.clone()).collect();
+    let mut parents: Vec<Vec<u32>> = Vec::with_capacity(parent_uids.len());
+    for list in &parent_uids {
+        let mut numbers = Vec::with_capacity(list.len());
+        for parent in list {
+            let number = store
+                .number_or_insert(parent)
+                .ok_or_else(|| DataError::new("entities", "too many entities"))?;
+            numbers.push(number);
         }
-        parents.push(resolved);
+        parents.push(numbers);
     }
     let count = store.entities.len();
     let mut marks = vec![Mark::New; count];
@@ -301,7 +341,10 @@ fn compute_ancestors(
             }
         }
     }
-    for (entity, found) in store.entities.iter_mut().zip(ancestors) {
+    let uids = &store.uids;
+    let uid_of = |number: &u32| usize::try_from(*number).ok().and_then(|n| uids.get(n));
+    for (entity, mut found) in store.entities.iter_mut().zip(ancestors) {
+        found.sort_by(|a, b| uid_of(a).cmp(&uid_of(b)));
         entity.ancestors = found;
     }
     Ok(())
@@ -369,9 +412,7 @@ mod tests {
             let Ok(entity) = engine.read_entity(i, item) else {
                 unreachable!()
             };
-            store
-                .by_uid
-                .insert(entity.uid.clone(), u32::try_from(i).unwrap_or(0));
+            assert_eq!(store.number_or_insert(&entity.uid), u32::try_from(i).ok());
             store.entities.push(entity);
         }
         let mut small = store.clone();
@@ -391,7 +432,12 @@ mod tests {
             ty: 1,
             id: Arc::from("99"),
         };
-        assert!(store.is_in(&bottom, &top));
-        assert!(!store.is_in(&top, &bottom));
+        let is_in = |child: &EntityUid, ancestor: &EntityUid| {
+            store
+                .get(child)
+                .is_some_and(|entity| store.has_ancestor(entity, ancestor))
+        };
+        assert!(is_in(&bottom, &top));
+        assert!(!is_in(&top, &bottom));
     }
 }

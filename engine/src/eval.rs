@@ -1,327 +1,491 @@
 //! Evaluating compiled expressions against one request.
 //!
 //! [`EvalContext`] holds what expressions can name (principal, action, resource, context,
-//! route parameters) and the entity data. Evaluation is total: every failure is an
-//! [`EvalError`] the decision procedure turns into fail-closed outcomes. `and`/`or`
-//! short-circuit left to right, so an error in a branch not reached is not an error.
-//! Recursion is bounded by the expression depth the bundle checker enforces.
+//! route parameters) and the entity data. Evaluation works on [`Val`]s: a value borrowed
+//! from the bundle, the request or the entity data whenever one exists, so reading
+//! `context.tls.version`, `resource.owner` or a constant copies nothing and touches no
+//! reference count; only computed values (booleans, sums, built sets) are owned.
+//!
+//! Evaluation is total: every failure is an [`EvalError`] the decision procedure turns into
+//! fail-closed outcomes. `and`/`or` short-circuit left to right, so an error in a branch not
+//! reached is not an error. Recursion is bounded by the expression depth the bundle checker
+//! enforces.
 
-use std::fmt;
+use std::cell::OnceCell;
 use std::sync::Arc;
 
-use crate::bundle::{ActionId, Expr, Glob};
-use crate::display::{expr_path, uid_literal};
+use crate::bundle::{ActionId, BinaryOp, Sym};
+use crate::display::{node_path, uid_literal};
 use crate::engine::Engine;
-use crate::entities::EntityStore;
-use crate::ops;
+use crate::entities::{Entity, EntityStore};
+use crate::ops::{self, glob_matches};
+use crate::program::{Node, NodeId};
+use crate::request::Request;
+use crate::val::{project, Resolved, Subject, Val};
 use crate::value::{EntityUid, Record, Value};
+
+/// A name in an error: an interned symbol, or a key written as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Name {
+    Sym(Sym),
+    /// Index into the program's keys.
+    Key(u32),
+}
 
 /// Why an expression has no value: an absent attribute, a missing entity, a type mismatch
 /// in data, an overflow…
+///
+/// The common cases keep what they are about and are written out only by
+/// [`EvalError::message`], so an error that is met and then discarded (a principal
+/// mapping that does not apply, an allow rule when only the effect is wanted) costs no
+/// allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct EvalError {
-    pub message: String,
+pub(crate) enum EvalError {
+    Static(&'static str),
+    Message(String),
+    /// `target` (`None`: `context`) has no field or key `name`.
+    Absent {
+        target: Option<NodeId>,
+        name: Name,
+    },
+    /// The entity is not in the data.
+    NoEntity(EntityUid),
+    /// The entity has no such attribute.
+    NoAttribute(EntityUid, Name),
 }
 
 impl EvalError {
     pub(crate) fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-        }
+        EvalError::Message(message.into())
     }
-}
 
-impl fmt::Display for EvalError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+    /// The error as a lowercase message.
+    pub(crate) fn message(&self, engine: &Engine) -> String {
+        let program = &engine.program;
+        let bundle = &engine.bundle;
+        let name = |name: &Name| -> String {
+            match name {
+                Name::Sym(sym) => engine.symbol_name(*sym).to_string(),
+                Name::Key(key) => program.key(*key).map_or("?".into(), |k| k.name.to_string()),
+            }
+        };
+        let uid = |uid: &EntityUid| uid_literal(&bundle.schema, uid);
+        match self {
+            EvalError::Static(message) => (*message).to_string(),
+            EvalError::Message(message) => message.clone(),
+            EvalError::Absent { target, name: n } => {
+                let path = match target {
+                    None => Some(String::from("context")),
+                    Some(target) => node_path(program, &bundle.symbols, *target),
+                };
+                match path {
+                    Some(path) => format!("`{path}` has no `{}`", name(n)),
+                    None => format!("no field `{}`", name(n)),
+                }
+            }
+            EvalError::NoEntity(entity) => format!("entity `{}` does not exist", uid(entity)),
+            EvalError::NoAttribute(entity, n) => {
+                format!("entity `{}` has no attribute `{}`", uid(entity), name(n))
+            }
+        }
     }
 }
 
 pub(crate) type EvalResult<T = Value> = Result<T, EvalError>;
 
+/// How a boolean is used, for the message when it is not one.
+#[derive(Debug, Clone, Copy)]
+enum BoolUse {
+    Condition,
+    Operand(&'static str),
+    Not,
+}
+
+impl BoolUse {
+    fn error(self, found: &Value) -> EvalError {
+        let kind = found.kind();
+        EvalError::new(match self {
+            BoolUse::Condition => format!("expected a boolean condition, found {kind}"),
+            BoolUse::Operand(op) => format!("`{op}` needs booleans, found {kind}"),
+            BoolUse::Not => format!("`not` needs a boolean, found {kind}"),
+        })
+    }
+}
+
 /// What the expressions of one request see.
-#[derive(Clone, Copy)]
 pub(crate) struct EvalContext<'a> {
     pub engine: &'a Engine,
     pub entities: &'a EntityStore,
-    /// `None` while the principal is being mapped.
-    pub principal: Option<&'a EntityUid>,
+    pub principal: Subject<'a>,
     pub action: ActionId,
-    /// `None` while routing (a route's resource is being built).
-    pub resource: Option<&'a EntityUid>,
+    pub resource: Subject<'a>,
     /// `None` while routing.
     pub context: Option<&'a Arc<Record>>,
     /// Route path parameters (only while routing).
     pub params: &'a [Arc<str>],
 }
 
+const MALFORMED: &str = "malformed compiled expression";
+const PRINCIPAL_UNKNOWN: &str = "`principal` is not known while mapping the principal";
+const RESOURCE_UNKNOWN: &str = "`resource` is not known while routing";
+const CONTEXT_UNKNOWN: &str = "`context` is not known while routing";
+
 impl<'a> EvalContext<'a> {
-    /// Evaluates a condition conjunct: it must be a boolean.
-    pub(crate) fn truth(&self, expr: &Expr) -> EvalResult<bool> {
-        match self.eval(expr)? {
-            Value::Bool(b) => Ok(b),
-            other => Err(EvalError::new(format!(
-                "expected a boolean condition, found {}",
-                other.kind()
-            ))),
+    /// The context of deciding `request`; a principal the request does not name is unknown
+    /// until the mappings have run.
+    pub(crate) fn for_request(
+        engine: &'a Engine,
+        entities: &'a EntityStore,
+        request: &'a Request,
+    ) -> Self {
+        EvalContext {
+            engine,
+            entities,
+            principal: match &request.principal {
+                Some(uid) => Subject::Uid(uid, OnceCell::new()),
+                None => Subject::Unknown(PRINCIPAL_UNKNOWN),
+            },
+            action: request.action,
+            resource: Subject::Uid(&request.resource, OnceCell::new()),
+            context: Some(&request.context),
+            params: &[],
         }
     }
 
-    pub(crate) fn eval(&self, expr: &Expr) -> EvalResult {
-        match expr {
-            Expr::Const(value) => Ok(value.clone()),
-            Expr::Principal => self
+    /// The context of building a route's resource from its path parameters.
+    pub(crate) fn for_route(
+        engine: &'a Engine,
+        entities: &'a EntityStore,
+        action: ActionId,
+        params: &'a [Arc<str>],
+    ) -> Self {
+        EvalContext {
+            engine,
+            entities,
+            principal: Subject::Unknown(PRINCIPAL_UNKNOWN),
+            action,
+            resource: Subject::Unknown(RESOURCE_UNKNOWN),
+            context: None,
+            params,
+        }
+    }
+
+    /// Evaluates a condition conjunct: it must be a boolean.
+    pub(crate) fn truth(&self, at: NodeId) -> EvalResult<bool> {
+        self.boolean(at, BoolUse::Condition)
+    }
+
+    pub(crate) fn eval(&self, at: NodeId) -> EvalResult<Val<'_>> {
+        self.eval_node(self.node(at)?)
+    }
+
+    fn node(&self, at: NodeId) -> EvalResult<Node> {
+        self.engine
+            .program
+            .node(at)
+            .ok_or(EvalError::Static(MALFORMED))
+    }
+
+    fn boolean(&self, at: NodeId, usage: BoolUse) -> EvalResult<bool> {
+        let node = self.node(at)?;
+        if let Some(result) = self.boolean_node(node) {
+            return result;
+        }
+        match &*self.eval_node(node)? {
+            Value::Bool(b) => Ok(*b),
+            other => Err(usage.error(other)),
+        }
+    }
+
+    /// Nodes whose value is always a boolean, evaluated without building a `Value`;
+    /// `None` for the other nodes.
+    fn boolean_node(&self, node: Node) -> Option<EvalResult<bool>> {
+        let program = &self.engine.program;
+        Some(match node {
+            Node::Not(inner) => self.boolean(inner, BoolUse::Not).map(|b| !b),
+            Node::And(left, right) => self
+                .boolean(left, BoolUse::Operand("and"))
+                .and_then(|l| Ok(l && self.boolean(right, BoolUse::Operand("and"))?)),
+            Node::Or(left, right) => self
+                .boolean(left, BoolUse::Operand("or"))
+                .and_then(|l| Ok(l || self.boolean(right, BoolUse::Operand("or"))?)),
+            Node::Binary(op, left, right) if is_test(op) => self.eval(left).and_then(|left| {
+                let right = self.eval(right)?;
+                ops::test(op, &left, &right, self)
+            }),
+            Node::BinaryConst(op, left, constant) if is_test(op) => {
+                let right = program.constant(constant)?;
+                self.eval(left)
+                    .and_then(|left| ops::test(op, &left, right, self))
+            }
+            Node::Has(inner, key) => {
+                let key = program.key(key)?;
+                self.eval(inner)
+                    .and_then(|target| self.has(&target, key.sym, &key.name))
+            }
+            Node::ContextHas(key) => {
+                let sym = program.key(key)?.sym;
+                self.context_record()
+                    .map(|record| sym.is_some_and(|sym| record.get(sym).is_some()))
+            }
+            Node::Like(inner, glob) => {
+                let glob = program.glob(glob)?;
+                self.eval(inner).and_then(|text| match &*text {
+                    Value::String(text) => Ok(glob_matches(glob, text)),
+                    other => Err(EvalError::new(format!(
+                        "`like` needs a string, found {}",
+                        other.kind()
+                    ))),
+                })
+            }
+            Node::Matches(inner, regex) => {
+                let regex = program.regex(regex)?;
+                self.eval(inner).and_then(|text| match &*text {
+                    Value::String(text) => Ok(regex.is_match(text)),
+                    other => Err(EvalError::new(format!(
+                        "`matches` needs a string, found {}",
+                        other.kind()
+                    ))),
+                })
+            }
+            _ => return None,
+        })
+    }
+
+    /// Any node; boolean ones through [`Self::boolean_node`].
+    fn eval_node(&self, node: Node) -> EvalResult<Val<'_>> {
+        let program = &self.engine.program;
+        match node {
+            Node::Const(index) => program
+                .constant(index)
+                .map(Val::Ref)
+                .ok_or(EvalError::Static(MALFORMED)),
+            Node::Principal => self
                 .principal
-                .map(|uid| Value::Entity(uid.clone()))
-                .ok_or_else(|| {
-                    EvalError::new("`principal` is not known while mapping the principal")
-                }),
-            Expr::Action => Ok(Value::String(self.engine.action_name(self.action))),
-            Expr::Resource => self
+                .resolve(self.entities)
+                .map(|p| Val::Ref(&p.value)),
+            Node::Resource => self
                 .resource
-                .map(|uid| Value::Entity(uid.clone()))
-                .ok_or_else(|| EvalError::new("`resource` is not known while routing")),
-            Expr::Context => self
+                .resolve(self.entities)
+                .map(|r| Val::Ref(&r.value)),
+            Node::Action => self
+                .engine
+                .action_value(self.action)
+                .map(Val::Ref)
+                .ok_or(EvalError::Static("unknown action")),
+            Node::Context => self
                 .context
-                .map(|record| Value::Record(Arc::clone(record)))
-                .ok_or_else(|| EvalError::new("`context` is not known while routing")),
-            Expr::Now => self.now(),
-            Expr::Param(index) => usize::try_from(*index)
+                .map(|record| Val::Owned(Value::Record(Arc::clone(record))))
+                .ok_or(EvalError::Static(CONTEXT_UNKNOWN)),
+            Node::Now => self.now(),
+            Node::Param(index) => usize::try_from(index)
                 .ok()
                 .and_then(|i| self.params.get(i))
-                .map(|p| Value::String(Arc::clone(p)))
-                .ok_or_else(|| EvalError::new("path parameters exist only in routes")),
-            Expr::Attr(inner, sym) => {
-                let target = self.eval(inner)?;
-                let name = self.engine.symbol_name(*sym);
-                match &target {
-                    Value::Record(record) => record
-                        .get(*sym)
-                        .cloned()
-                        .ok_or_else(|| self.absent(inner, name)),
-                    Value::Map(map) => map
-                        .get(name)
-                        .cloned()
-                        .ok_or_else(|| self.absent(inner, name)),
-                    _ => self.entity_attr(&target, name),
-                }
+                .map(|p| Val::Owned(Value::String(Arc::clone(p))))
+                .ok_or(EvalError::Static("path parameters exist only in routes")),
+            Node::ContextField(sym) => {
+                let record = self.context_record()?;
+                record.get(sym).map(Val::Ref).ok_or(EvalError::Absent {
+                    target: None,
+                    name: Name::Sym(sym),
+                })
             }
-            Expr::Index(inner, key) => {
-                let target = self.eval(inner)?;
-                match &target {
-                    Value::Map(map) => map
-                        .get(key.as_str())
-                        .cloned()
-                        .ok_or_else(|| self.absent(inner, key)),
-                    Value::Record(record) => self
-                        .engine
-                        .names
-                        .symbols
-                        .get(key.as_str())
-                        .and_then(|sym| record.get(*sym))
-                        .cloned()
-                        .ok_or_else(|| self.absent(inner, key)),
-                    _ => self.entity_attr(&target, key),
-                }
+            Node::ContextKey(index) => {
+                let key = self.key(index)?;
+                let record = self.context_record()?;
+                key.sym
+                    .and_then(|sym| record.get(sym))
+                    .map(Val::Ref)
+                    .ok_or(EvalError::Absent {
+                        target: None,
+                        name: Name::Key(index),
+                    })
             }
-            Expr::Has(inner, name) => self.has(&self.eval(inner)?, name).map(Value::Bool),
-            Expr::EntityCtor(ty, inner) => match self.eval(inner)? {
-                Value::String(id) => Ok(Value::Entity(EntityUid { ty: *ty, id })),
+            Node::PrincipalAttr(sym) => self.subject_attr(&self.principal, sym),
+            Node::ResourceAttr(sym) => self.subject_attr(&self.resource, sym),
+            Node::Attr(inner, sym) => {
+                let target = self.eval(inner)?;
+                let name = self.engine.symbol_name(sym);
+                self.member(target, Some(sym), (name, Name::Sym(sym)), inner)
+            }
+            Node::Index(inner, index) => {
+                let key = self.key(index)?;
+                let target = self.eval(inner)?;
+                self.member(target, key.sym, (&key.name, Name::Key(index)), inner)
+            }
+            Node::EntityCtor(ty, inner) => match &*self.eval(inner)? {
+                Value::String(id) => Ok(Resolved::of_id(self.entities, ty, id).value),
                 other => Err(EvalError::new(format!(
                     "an entity id must be a string, found {}",
                     other.kind()
                 ))),
             },
-            Expr::Set(items) => {
-                let values = items
+            Node::Set(span) => {
+                let values = program
+                    .list(span)
                     .iter()
-                    .map(|item| self.eval(item))
+                    .map(|item| self.eval(*item).map(Val::into_owned))
                     .collect::<EvalResult<Vec<_>>>()?;
-                Ok(Value::set(values))
+                Ok(Val::Owned(Value::set(values)))
             }
-            Expr::Record(fields) => {
-                let values = fields
+            Node::Record(span) => {
+                let values = program
+                    .record_fields(span)
                     .iter()
-                    .map(|(sym, item)| Ok((*sym, self.eval(item)?)))
+                    .map(|(sym, item)| Ok((*sym, self.eval(*item)?.into_owned())))
                     .collect::<EvalResult<Vec<_>>>()?;
-                Ok(Value::Record(Arc::new(Record::new(values))))
+                Ok(Val::Owned(Value::Record(Arc::new(Record::new(values)))))
             }
-            Expr::Not(inner) => match self.eval(inner)? {
-                Value::Bool(b) => Ok(Value::Bool(!b)),
-                other => Err(EvalError::new(format!(
-                    "`not` needs a boolean, found {}",
-                    other.kind()
-                ))),
-            },
-            Expr::Neg(inner) => ops::negate(self.eval(inner)?),
-            Expr::And(left, right) => Ok(Value::Bool(
-                self.operand(left, "and")? && self.operand(right, "and")?,
-            )),
-            Expr::Or(left, right) => Ok(Value::Bool(
-                self.operand(left, "or")? || self.operand(right, "or")?,
-            )),
-            Expr::Binary(op, left, right) => {
+            Node::Neg(inner) => ops::negate(&*self.eval(inner)?).map(Val::Owned),
+            Node::Binary(op, left, right) if !is_test(op) => {
                 let left = self.eval(left)?;
                 let right = self.eval(right)?;
-                ops::binary(*op, &left, &right, self.entities)
+                ops::arithmetic(op, &left, &right).map(Val::Owned)
             }
-            Expr::Like(inner, glob) => match self.eval(inner)? {
-                Value::String(text) => Ok(Value::Bool(glob_matches(glob, &text))),
-                other => Err(EvalError::new(format!(
-                    "`like` needs a string, found {}",
-                    other.kind()
-                ))),
-            },
-            Expr::Matches(inner, pattern) => match self.eval(inner)? {
-                Value::String(text) => match self.engine.regexes.get(pattern.as_str()) {
-                    Some(regex) => Ok(Value::Bool(regex.is_match(&text))),
-                    None => Err(EvalError::new(format!(
-                        "regex `{pattern}` was not compiled"
-                    ))),
-                },
-                other => Err(EvalError::new(format!(
-                    "`matches` needs a string, found {}",
-                    other.kind()
-                ))),
-            },
+            Node::BinaryConst(op, left, constant) if !is_test(op) => {
+                let left = self.eval(left)?;
+                let right = program
+                    .constant(constant)
+                    .ok_or(EvalError::Static(MALFORMED))?;
+                ops::arithmetic(op, &left, right).map(Val::Owned)
+            }
+            Node::Binary(..)
+            | Node::BinaryConst(..)
+            | Node::Not(_)
+            | Node::And(..)
+            | Node::Or(..)
+            | Node::Has(..)
+            | Node::ContextHas(_)
+            | Node::Like(..)
+            | Node::Matches(..) => self
+                .boolean_node(node)
+                .unwrap_or(Err(EvalError::Static(MALFORMED)))
+                .map(|b| Val::Owned(Value::Bool(b))),
         }
     }
 
-    fn operand(&self, expr: &Expr, op: &str) -> EvalResult<bool> {
-        match self.eval(expr)? {
-            Value::Bool(b) => Ok(b),
-            other => Err(EvalError::new(format!(
-                "`{op}` needs booleans, found {}",
-                other.kind()
-            ))),
-        }
+    fn key(&self, key: u32) -> EvalResult<&crate::program::Key> {
+        self.engine
+            .program
+            .key(key)
+            .ok_or(EvalError::Static(MALFORMED))
     }
 
-    fn now(&self) -> EvalResult {
+    fn context_record(&self) -> EvalResult<&Record> {
+        self.context
+            .map(|record| &**record)
+            .ok_or(EvalError::Static(CONTEXT_UNKNOWN))
+    }
+
+    fn now(&self) -> EvalResult<Val<'_>> {
         let time = self
             .context
             .zip(self.engine.names.well_known.time)
             .and_then(|(context, sym)| context.get(sym));
         match time {
-            Some(value @ Value::Timestamp(_)) => Ok(value.clone()),
-            _ => Err(EvalError::new(
+            Some(value @ Value::Timestamp(_)) => Ok(Val::Ref(value)),
+            _ => Err(EvalError::Static(
                 "`now` is not known: the request has no `context.time`",
             )),
         }
     }
 
-    /// An attribute of an entity value, or an error for a missing entity or attribute.
-    fn entity_attr(&self, target: &Value, name: &str) -> EvalResult {
-        let Value::Entity(uid) = target else {
-            return Err(EvalError::new(format!(
-                "cannot read `{name}` of a {}",
-                target.kind()
-            )));
-        };
-        let Some(entity) = self.entities.get(uid) else {
-            return Err(EvalError::new(format!(
-                "entity `{}` does not exist",
-                self.uid(uid)
-            )));
-        };
-        self.engine
-            .names
-            .symbols
-            .get(name)
-            .and_then(|sym| entity.attrs.get(*sym))
-            .cloned()
-            .ok_or_else(|| {
-                EvalError::new(format!(
-                    "entity `{}` has no attribute `{name}`",
-                    self.uid(uid)
-                ))
-            })
+    /// `target.name` / `target["name"]`: a record field, a map entry or an entity attribute.
+    fn member<'c>(
+        &'c self,
+        target: Val<'c>,
+        sym: Option<Sym>,
+        (name, error_name): (&str, Name),
+        inner: NodeId,
+    ) -> EvalResult<Val<'c>> {
+        if let Value::Entity(uid) = &*target {
+            return self.entity_attr(uid, sym, error_name).map(Val::Ref);
+        }
+        let found = project(target, |value| match value {
+            Value::Record(record) => Ok(sym.and_then(|sym| record.get(sym))),
+            Value::Map(map) => Ok(map.get(name)),
+            other => Err(other.kind()),
+        });
+        match found {
+            Ok(Some(value)) => Ok(value),
+            Ok(None) => Err(EvalError::Absent {
+                target: Some(inner),
+                name: error_name,
+            }),
+            Err(kind) => Err(EvalError::new(format!("cannot read `{name}` of a {kind}"))),
+        }
     }
 
-    fn has(&self, target: &Value, name: &str) -> EvalResult<bool> {
-        let symbol = self.engine.names.symbols.get(name);
+    /// `principal.name` or `resource.name`.
+    fn subject_attr(&self, subject: &Subject<'a>, sym: Sym) -> EvalResult<Val<'_>> {
+        let resolved = subject.resolve(self.entities)?;
+        match (&*resolved.value, resolved.entity) {
+            (_, Some(entity)) => entity
+                .attrs
+                .get(sym)
+                .map(Val::Ref)
+                .ok_or_else(|| self.no_attribute(resolved, sym)),
+            (Value::Entity(uid), None) => Err(EvalError::NoEntity(uid.clone())),
+            (other, None) => Err(EvalError::new(format!(
+                "cannot read `{}` of a {}",
+                self.engine.symbol_name(sym),
+                other.kind()
+            ))),
+        }
+    }
+
+    fn no_attribute(&self, resolved: &Resolved<'_>, sym: Sym) -> EvalError {
+        match resolved.uid() {
+            Some(uid) => EvalError::NoAttribute(uid.clone(), Name::Sym(sym)),
+            None => EvalError::Static(MALFORMED),
+        }
+    }
+
+    /// The entity a reference names, through the request's principal and resource first
+    /// (looked up once per decision), then the entity data.
+    pub(crate) fn entity_of(&self, uid: &EntityUid) -> Option<&'a Entity> {
+        for subject in [&self.principal, &self.resource] {
+            if subject.uid() == Some(uid) {
+                return subject.resolve(self.entities).ok().and_then(|r| r.entity);
+            }
+        }
+        self.entities.get(uid)
+    }
+
+    /// `child in ancestor` for entities: the same entity or a transitive parent.
+    pub(crate) fn entity_in(&self, child: &EntityUid, ancestor: &EntityUid) -> bool {
+        child == ancestor
+            || self
+                .entity_of(child)
+                .is_some_and(|entity| self.entities.has_ancestor(entity, ancestor))
+    }
+
+    /// An attribute of an entity, or an error for a missing entity or attribute.
+    fn entity_attr(&self, uid: &EntityUid, sym: Option<Sym>, name: Name) -> EvalResult<&'a Value> {
+        let Some(entity) = self.entity_of(uid) else {
+            return Err(EvalError::NoEntity(uid.clone()));
+        };
+        sym.and_then(|sym| entity.attrs.get(sym))
+            .ok_or_else(|| EvalError::NoAttribute(uid.clone(), name))
+    }
+
+    fn has(&self, target: &Value, sym: Option<Sym>, name: &str) -> EvalResult<bool> {
         match target {
-            Value::Record(record) => Ok(symbol.is_some_and(|sym| record.get(*sym).is_some())),
+            Value::Record(record) => Ok(sym.is_some_and(|sym| record.get(sym).is_some())),
             Value::Map(map) => Ok(map.contains_key(name)),
             Value::Entity(uid) => Ok(self
-                .entities
-                .get(uid)
-                .zip(symbol)
-                .is_some_and(|(entity, sym)| entity.attrs.get(*sym).is_some())),
+                .entity_of(uid)
+                .zip(sym)
+                .is_some_and(|(entity, sym)| entity.attrs.get(sym).is_some())),
             other => Err(EvalError::new(format!(
                 "`has` needs a record, entity or map, found {}",
                 other.kind()
             ))),
         }
     }
-
-    fn absent(&self, target: &Expr, name: &str) -> EvalError {
-        match expr_path(&self.engine.bundle.symbols, target) {
-            Some(path) => EvalError::new(format!("`{path}` has no `{name}`")),
-            None => EvalError::new(format!("no field `{name}`")),
-        }
-    }
-
-    fn uid(&self, uid: &EntityUid) -> String {
-        uid_literal(&self.engine.bundle.schema, uid)
-    }
 }
 
-/// Whole-string glob match: the pieces in order, the first at the start, the last at the
-/// end, anything between consecutive pieces.
-pub(crate) fn glob_matches(glob: &Glob, text: &str) -> bool {
-    let Some((first, rest)) = glob.pieces.split_first() else {
-        return text.is_empty();
-    };
-    let Some(mut remaining) = text.strip_prefix(first.as_str()) else {
-        return false;
-    };
-    let Some((last, middle)) = rest.split_last() else {
-        return remaining.is_empty();
-    };
-    for piece in middle {
-        match remaining.find(piece.as_str()) {
-            Some(at) => {
-                remaining = remaining
-                    .get(at.saturating_add(piece.len())..)
-                    .unwrap_or_default()
-            }
-            None => return false,
-        }
-    }
-    remaining.ends_with(last.as_str())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn glob(pieces: &[&str]) -> Glob {
-        Glob {
-            pieces: pieces.iter().map(|p| p.to_string()).collect(),
-        }
-    }
-
-    #[test]
-    fn globs_match_whole_strings() {
-        assert!(glob_matches(
-            &glob(&["spiffe://partners/", ""]),
-            "spiffe://partners/x"
-        ));
-        assert!(!glob_matches(
-            &glob(&["spiffe://partners/", ""]),
-            "spiffe://other/x"
-        ));
-        assert!(glob_matches(&glob(&["exact"]), "exact"));
-        assert!(!glob_matches(&glob(&["exact"]), "exact!"));
-        assert!(glob_matches(&glob(&["", "b", ""]), "abc"));
-        assert!(glob_matches(&glob(&["a", "b", "c"]), "a-b-c"));
-        assert!(!glob_matches(&glob(&["a", "b", "c"]), "a-c"));
-        // The last piece must not overlap what the middle consumed.
-        assert!(!glob_matches(&glob(&["a", "bc", "c"]), "abc"));
-        assert!(glob_matches(&glob(&["a", "bc", "c"]), "abcc"));
-        assert!(glob_matches(&glob(&["", ""]), ""));
-        assert!(glob_matches(&glob(&["a*b"]), "a*b"));
-        assert!(!glob_matches(&glob(&[]), "x"));
-    }
+/// Whether a binary operator yields a boolean (comparisons, membership, scopes).
+fn is_test(op: BinaryOp) -> bool {
+    !matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul)
 }

@@ -1,16 +1,21 @@
 //! Explanations: for each rule and obligation the index selected for a request, whether it
 //! applied and which conjunct decided that.
 
+use std::ops::ControlFlow;
+
 use serde::{Deserialize, Serialize};
 
+use crate::buffer::{DecisionBuffer, DecisionView};
 use crate::bundle::{Condition, RuleKind, TypeId};
-use crate::decide::{Clause, Verdict};
+use crate::decide::{BufferObserver, Clause, ObligationOutcome, Observer, Verdict};
 use crate::decision::Decision;
 use crate::display::type_name;
 use crate::engine::Engine;
 use crate::entities::EntityStore;
 use crate::eval::EvalError;
+use crate::program::{CompiledObligation, CompiledRule};
 use crate::request::Request;
+use crate::value::EntityUid;
 
 /// Why a request was decided the way it was.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,57 +72,204 @@ impl From<RuleKind> for TraceKind {
 impl Engine {
     /// Decides a request and explains the decision rule by rule.
     pub fn explain(&self, request: &Request, entities: &EntityStore) -> (Decision, Explanation) {
-        let mut rules = Vec::new();
-        let outcome = self.run(request, entities, Some(&mut rules));
+        let mut buffer = DecisionBuffer::new();
+        let mut observer = TraceObserver {
+            inner: BufferObserver {
+                buffer: &mut buffer,
+            },
+            principal: String::new(),
+            rules: Vec::new(),
+        };
+        self.walk(request, entities, &mut observer);
+        let TraceObserver {
+            principal, rules, ..
+        } = observer;
+        buffer.settle();
+        let decision = DecisionView {
+            engine: self,
+            buffer: &buffer,
+            request,
+            entities,
+        }
+        .to_decision();
         let route = request
             .route
             .and_then(|r| usize::try_from(r).ok())
             .and_then(|r| self.bundle.routes.get(r))
             .map(|r| format!("{} {}", r.method.as_deref().unwrap_or("*"), r.template));
         let explanation = Explanation {
-            principal: self.uid_to_string(&outcome.principal),
+            principal,
             action: self.action_name(request.action).to_string(),
             resource: self.uid_to_string(&request.resource),
             route,
             rules,
         };
-        (outcome.decision, explanation)
+        (decision, explanation)
+    }
+}
+
+/// Records a trace entry for every rule and obligation, and the decision in a buffer.
+struct TraceObserver<'b> {
+    inner: BufferObserver<'b>,
+    principal: String,
+    rules: Vec<RuleTrace>,
+}
+
+impl Observer for TraceObserver<'_> {
+    const EXPLAIN: bool = true;
+
+    fn principal(&mut self, engine: &Engine, principal: &EntityUid) {
+        self.principal = engine.uid_to_string(principal);
+    }
+
+    fn rule_out_of_scope(&mut self, engine: &Engine, rule: &CompiledRule, principal: TypeId) {
+        if let Some(bundle_rule) = engine.bundle_rule_of(rule) {
+            let is_allow = rule.kind == RuleKind::Allow;
+            let kind = rule.kind.into();
+            let id = &bundle_rule.id;
+            let trace = RuleTrace::out_of_scope(engine, id, kind, principal, is_allow);
+            self.rules.push(trace);
+        }
+    }
+
+    fn rule(
+        &mut self,
+        engine: &Engine,
+        slot: u32,
+        rule: &CompiledRule,
+        verdict: Verdict,
+    ) -> ControlFlow<()> {
+        if let Some(r) = engine.bundle_rule(slot) {
+            let texts = Texts {
+                when: &r.when,
+                unless: r.unless.as_ref(),
+                require: r.require.as_ref(),
+            };
+            let trace = RuleTrace::of_verdict(engine, &r.id, r.kind.into(), &verdict, texts);
+            self.rules.push(trace);
+        }
+        self.inner.rule(engine, slot, rule, verdict)
+    }
+
+    fn allowed(&self) -> bool {
+        self.inner.allowed()
+    }
+
+    fn obligation_out_of_scope(
+        &mut self,
+        engine: &Engine,
+        obligation: &CompiledObligation,
+        principal: TypeId,
+    ) {
+        if let Some(o) = engine.bundle_obligation_of(obligation) {
+            let kind = TraceKind::Obligation;
+            let trace = RuleTrace::out_of_scope(engine, &o.id, kind, principal, false);
+            self.rules.push(trace);
+        }
+    }
+
+    fn obligation_not_evaluated(&mut self, engine: &Engine, obligation: &CompiledObligation) {
+        if let Some(o) = engine.bundle_obligation_of(obligation) {
+            self.rules.push(RuleTrace::not_evaluated(&o.id));
+        }
+    }
+
+    fn obligation(
+        &mut self,
+        engine: &Engine,
+        slot: u32,
+        obligation: &CompiledObligation,
+        outcome: ObligationOutcome,
+    ) -> ControlFlow<()> {
+        if let Some(o) = engine.bundle_obligation(slot) {
+            let texts = Texts {
+                when: &o.when,
+                unless: o.unless.as_ref(),
+                require: None,
+            };
+            let kind = TraceKind::Obligation;
+            let trace = match &outcome {
+                ObligationOutcome::Conditions(verdict) | ObligationOutcome::Applied(verdict) => {
+                    RuleTrace::of_verdict(engine, &o.id, kind, verdict, texts)
+                }
+                ObligationOutcome::ValueError(error) => {
+                    RuleTrace::obligation_value_error(engine, &o.id, error)
+                }
+            };
+            self.rules.push(trace);
+        }
+        self.inner.obligation(engine, slot, obligation, outcome)
+    }
+}
+
+/// The conditions of a rule or obligation, for the texts of its conjuncts.
+#[derive(Clone, Copy)]
+struct Texts<'b> {
+    when: &'b Condition,
+    unless: Option<&'b Condition>,
+    require: Option<&'b Condition>,
+}
+
+impl<'b> Texts<'b> {
+    fn clause(&self, clause: Clause) -> Option<&'b Condition> {
+        match clause {
+            Clause::When => Some(self.when),
+            Clause::Unless => self.unless,
+            Clause::Require => self.require,
+        }
+    }
+
+    fn conjunct(&self, clause: Clause, position: usize) -> &'b str {
+        self.clause(clause)
+            .and_then(|c| c.conjuncts.get(position))
+            .map_or("?", |c| c.text.as_str())
     }
 }
 
 impl RuleTrace {
-    pub(crate) fn of_verdict(id: &str, kind: TraceKind, verdict: &Verdict<'_>) -> RuleTrace {
+    fn of_verdict(
+        engine: &Engine,
+        id: &str,
+        kind: TraceKind,
+        verdict: &Verdict,
+        texts: Texts<'_>,
+    ) -> RuleTrace {
         let (outcome, detail) = match verdict {
             Verdict::Applied {
                 unless_false,
                 require_false,
             } => {
                 let mut detail = match require_false {
-                    Some(c) => format!("require: `{}` was false", c.text),
+                    Some(c) => format!(
+                        "require: `{}` was false",
+                        texts.conjunct(Clause::Require, *c)
+                    ),
                     None => String::from("when: all conditions held"),
                 };
                 if let Some(c) = unless_false {
-                    detail.push_str(&format!("; unless: `{}` was false", c.text));
+                    let text = texts.conjunct(Clause::Unless, *c);
+                    detail.push_str(&format!("; unless: `{text}` was false"));
                 }
                 (TraceOutcome::Applied, detail)
             }
             Verdict::WhenFalse(c) => (
                 TraceOutcome::NotApplied,
-                format!("when: `{}` was false", c.text),
+                format!("when: `{}` was false", texts.conjunct(Clause::When, *c)),
             ),
-            Verdict::UnlessHeld(condition) => (
+            Verdict::UnlessHeld => (
                 TraceOutcome::NotApplied,
-                format!("unless: `{}` held", joined(condition)),
+                format!("unless: `{}` held", joined(texts.unless)),
             ),
-            Verdict::RequireHeld(condition) => (
+            Verdict::RequireHeld => (
                 TraceOutcome::NotApplied,
-                format!("require: `{}` held", joined(condition)),
+                format!("require: `{}` held", joined(texts.require)),
             ),
             Verdict::Error {
                 clause,
                 conjunct,
                 error,
             } => {
+                let text = texts.conjunct(*clause, *conjunct);
                 let clause = match clause {
                     Clause::When => "when",
                     Clause::Unless => "unless",
@@ -130,7 +282,7 @@ impl RuleTrace {
                 };
                 (
                     TraceOutcome::Error,
-                    format!("{clause}: `{}`: {}; {effect}", conjunct.text, error.message),
+                    format!("{clause}: `{text}`: {}; {effect}", error.message(engine)),
                 )
             }
         };
@@ -172,22 +324,27 @@ impl RuleTrace {
         }
     }
 
-    pub(crate) fn obligation_value_error(id: &str, error: &EvalError) -> RuleTrace {
+    pub(crate) fn obligation_value_error(
+        engine: &Engine,
+        id: &str,
+        error: &EvalError,
+    ) -> RuleTrace {
         RuleTrace {
             id: id.to_string(),
             kind: TraceKind::Obligation,
             outcome: TraceOutcome::Error,
             detail: format!(
                 "value: {}; the decision is deny (fail closed)",
-                error.message
+                error.message(engine)
             ),
         }
     }
 }
 
-fn joined(condition: &Condition) -> String {
+fn joined(condition: Option<&Condition>) -> String {
     let texts: Vec<&str> = condition
-        .conjuncts
+        .map(|c| c.conjuncts.as_slice())
+        .unwrap_or_default()
         .iter()
         .map(|c| c.text.as_str())
         .collect();

@@ -22,10 +22,16 @@
 //! evaluation error makes a deny/require apply and an allow not apply (fail closed); every
 //! error is listed in the [`Decision`].
 //!
-//! Code map: [`engine`](Engine) loads and checks a bundle (`load`) and builds the rule
-//! index (`index`) and router (`route`); `json` reads typed request and entity data;
-//! `request` and `entities` build [`Request`] and [`EntityStore`]; `decide` runs the
-//! decision procedure over `eval`/`ops`; `explain` reports it rule by rule.
+//! Deciding: [`Engine::decide`] returns an owned [`Decision`]. On a hot path use
+//! [`Engine::decide_into`] with a reused [`DecisionBuffer`] (the same decision, read through
+//! a [`DecisionView`]) or [`Engine::decide_effect`]: both make no heap allocation unless an
+//! evaluation error occurs. An [`Engine`] is `Send + Sync` and deciding takes no lock.
+//!
+//! Code map: [`engine`](Engine) loads and checks a bundle (`load`), compiles its expressions
+//! into a flat program (`program`) and builds the rule index (`index`) and router (`route`);
+//! `json` reads typed request and entity data; `request` and `entities` build [`Request`]
+//! and [`EntityStore`]; `decide` runs the decision procedure over `eval`/`ops` (on borrowed
+//! values, `val`), recording into a `buffer` or, for `explain`, a trace of every rule.
 //!
 //! Architecture invariant: nothing here panics on any bundle, request or entity data; the
 //! crate denies `unwrap`, `expect`, indexing, `panic!` and unchecked arithmetic.
@@ -35,6 +41,7 @@ pub mod decision;
 pub mod time;
 pub mod value;
 
+mod buffer;
 mod decide;
 mod display;
 mod engine;
@@ -47,9 +54,12 @@ mod index;
 mod json;
 mod load;
 mod ops;
+mod program;
 mod request;
 mod route;
+mod val;
 
+pub use buffer::{DecisionBuffer, DecisionView};
 pub use bundle::Bundle;
 pub use decision::{Decision, DecisionError, Effect, ObligationOut};
 pub use engine::Engine;

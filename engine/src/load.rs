@@ -6,9 +6,6 @@
 //! evaluator relies on (record types sorted by symbol, constant sets sorted), so the
 //! engine never needs to re-check at decision time.
 
-use std::collections::HashMap;
-
-use regex::Regex;
 use serde::Deserialize;
 
 use crate::bundle::{
@@ -16,6 +13,7 @@ use crate::bundle::{
     BUNDLE_FORMAT, BUNDLE_VERSION,
 };
 use crate::error::{BundleJsonError, FormatError, InvalidBundleError, LoadError, VersionError};
+use crate::program::RegexTable;
 use crate::value::{Record, Value};
 
 /// The deepest expression the engine evaluates (bounded recursion).
@@ -99,8 +97,8 @@ pub(crate) fn check_header(format: &str, version: u32) -> Result<(), LoadError> 
     Ok(())
 }
 
-/// Checks and normalises a bundle; returns its regexes compiled, keyed by pattern.
-pub(crate) fn check_bundle(bundle: &mut Bundle) -> Result<HashMap<String, Regex>, LoadError> {
+/// Checks and normalises a bundle; returns its regexes compiled, numbered by pattern.
+pub(crate) fn check_bundle(bundle: &mut Bundle) -> Result<RegexTable, LoadError> {
     check_header(&bundle.format, bundle.version)?;
     let mut checker = Checker {
         symbols: bundle.symbols.len(),
@@ -108,7 +106,7 @@ pub(crate) fn check_bundle(bundle: &mut Bundle) -> Result<HashMap<String, Regex>
         enums: bundle.schema.enums.len(),
         actions: bundle.schema.actions.len(),
         packages: bundle.packages.len(),
-        regexes: HashMap::new(),
+        regexes: RegexTable::default(),
         at: String::from("schema"),
     };
     match bundle.schema.entity_types.first() {
@@ -194,7 +192,7 @@ struct Checker {
     enums: usize,
     actions: usize,
     packages: usize,
-    regexes: HashMap<String, Regex>,
+    regexes: RegexTable,
     /// What is being checked, for messages.
     at: String,
 }
@@ -393,12 +391,15 @@ impl Checker {
                 self.expr(inner, deeper, params)?;
             }
             Expr::Matches(inner, pattern) => {
-                if !self.regexes.contains_key(pattern.as_str()) {
+                if !self.regexes.ids.contains_key(pattern.as_str()) {
                     let regex = regex::RegexBuilder::new(pattern)
                         .size_limit(REGEX_SIZE_LIMIT)
                         .build()
                         .map_err(|e| self.error(format!("invalid regex `{pattern}`: {e}")))?;
-                    self.regexes.insert(pattern.clone(), regex);
+                    let id = u32::try_from(self.regexes.compiled.len())
+                        .map_err(|_| self.error("too many regexes"))?;
+                    self.regexes.compiled.push(regex);
+                    self.regexes.ids.insert(pattern.clone(), id);
                 }
                 self.expr(inner, deeper, params)?;
             }

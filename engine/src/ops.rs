@@ -3,55 +3,64 @@
 
 use std::cmp::Ordering;
 
-use crate::bundle::BinaryOp;
-use crate::entities::EntityStore;
-use crate::eval::{EvalError, EvalResult};
+use crate::bundle::{BinaryOp, Glob};
+use crate::eval::{EvalContext, EvalError, EvalResult};
 use crate::value::Value;
 
-/// Applies a binary operator. Type mismatches (possible only through untyped data such as
-/// claims) and overflows are errors.
-pub(crate) fn binary(
+/// Applies an operator that yields a boolean: comparisons, `in`, `contains*`, `has_scope`.
+/// Type mismatches (possible only through untyped data such as claims) are errors.
+/// Arithmetic operators are refused here (see [`arithmetic`]).
+pub(crate) fn test(
     op: BinaryOp,
     left: &Value,
     right: &Value,
-    entities: &EntityStore,
-) -> EvalResult {
+    cx: &EvalContext<'_>,
+) -> EvalResult<bool> {
     match op {
-        BinaryOp::Eq => equal(left, right).map(Value::Bool),
-        BinaryOp::Ne => equal(left, right).map(|eq| Value::Bool(!eq)),
-        BinaryOp::Lt => compare(left, right, "<").map(|o| Value::Bool(o == Ordering::Less)),
-        BinaryOp::Le => compare(left, right, "<=").map(|o| Value::Bool(o != Ordering::Greater)),
-        BinaryOp::Gt => compare(left, right, ">").map(|o| Value::Bool(o == Ordering::Greater)),
-        BinaryOp::Ge => compare(left, right, ">=").map(|o| Value::Bool(o != Ordering::Less)),
-        BinaryOp::In => is_in(left, right, entities).map(Value::Bool),
-        BinaryOp::Contains => contains(left, right).map(Value::Bool),
+        BinaryOp::Eq => equal(left, right),
+        BinaryOp::Ne => equal(left, right).map(|eq| !eq),
+        BinaryOp::Lt => compare(left, right, "<").map(|o| o == Ordering::Less),
+        BinaryOp::Le => compare(left, right, "<=").map(|o| o != Ordering::Greater),
+        BinaryOp::Gt => compare(left, right, ">").map(|o| o == Ordering::Greater),
+        BinaryOp::Ge => compare(left, right, ">=").map(|o| o != Ordering::Less),
+        BinaryOp::In => is_in(left, right, cx),
+        BinaryOp::Contains => contains(left, right),
         BinaryOp::ContainsAny => {
             let (set, items) = (
                 set_operand(left, "contains_any")?,
                 set_operand(right, "contains_any")?,
             );
-            Ok(Value::Bool(
-                items.iter().any(|item| set.binary_search(item).is_ok()),
-            ))
+            Ok(items.iter().any(|item| set.binary_search(item).is_ok()))
         }
         BinaryOp::ContainsAll => {
             let (set, items) = (
                 set_operand(left, "contains_all")?,
                 set_operand(right, "contains_all")?,
             );
-            Ok(Value::Bool(
-                items.iter().all(|item| set.binary_search(item).is_ok()),
-            ))
+            Ok(items.iter().all(|item| set.binary_search(item).is_ok()))
         }
-        BinaryOp::HasScope => has_scope(left, right).map(Value::Bool),
+        BinaryOp::HasScope => has_scope(left, right),
+        BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul => Err(EvalError::Static(
+            "an arithmetic operator where a boolean was expected",
+        )),
+    }
+}
+
+/// Applies `+`, `-` or `*`, checked; overflows are errors. Other operators are refused
+/// here (see [`test`]).
+pub(crate) fn arithmetic(op: BinaryOp, left: &Value, right: &Value) -> EvalResult<Value> {
+    match op {
         BinaryOp::Add => add(left, right),
         BinaryOp::Sub => subtract(left, right),
         BinaryOp::Mul => multiply(left, right),
+        _ => Err(EvalError::Static(
+            "a boolean operator where a number was expected",
+        )),
     }
 }
 
 /// `-x` for integers and durations, checked.
-pub(crate) fn negate(value: Value) -> EvalResult {
+pub(crate) fn negate(value: &Value) -> EvalResult<Value> {
     match value {
         Value::Int(n) => n.checked_neg().map(Value::Int).ok_or_else(overflow),
         Value::Duration(ms) => ms.checked_neg().map(Value::Duration).ok_or_else(overflow),
@@ -95,10 +104,10 @@ fn compare(left: &Value, right: &Value, op: &str) -> EvalResult<Ordering> {
     }
 }
 
-fn is_in(left: &Value, right: &Value, entities: &EntityStore) -> EvalResult<bool> {
+fn is_in(left: &Value, right: &Value, cx: &EvalContext<'_>) -> EvalResult<bool> {
     match (left, right) {
         (Value::Ip(inner), Value::Ip(outer)) => Ok(outer.contains(inner)),
-        (Value::Entity(child), Value::Entity(ancestor)) => Ok(entities.is_in(child, ancestor)),
+        (Value::Entity(child), Value::Entity(ancestor)) => Ok(cx.entity_in(child, ancestor)),
         (Value::Ip(inner), Value::Set(items)) => {
             items.iter().try_fold(false, |found, item| match item {
                 Value::Ip(outer) => Ok(found || outer.contains(inner)),
@@ -110,7 +119,7 @@ fn is_in(left: &Value, right: &Value, entities: &EntityStore) -> EvalResult<bool
         }
         (Value::Entity(child), Value::Set(items)) => {
             items.iter().try_fold(false, |found, item| match item {
-                Value::Entity(ancestor) => Ok(found || entities.is_in(child, ancestor)),
+                Value::Entity(ancestor) => Ok(found || cx.entity_in(child, ancestor)),
                 other => Err(EvalError::new(format!(
                     "`in` cannot test an entity against a set holding {}",
                     other.kind()
@@ -184,7 +193,7 @@ fn scope_grants(granted: &str, wanted: &str) -> bool {
 }
 
 fn overflow() -> EvalError {
-    EvalError::new("arithmetic overflow")
+    EvalError::Static("arithmetic overflow")
 }
 
 fn add(left: &Value, right: &Value) -> EvalResult {
@@ -233,6 +242,31 @@ fn multiply(left: &Value, right: &Value) -> EvalResult {
     }
 }
 
+/// Whole-string glob match: the pieces in order, the first at the start, the last at the
+/// end, anything between consecutive pieces.
+pub(crate) fn glob_matches(glob: &Glob, text: &str) -> bool {
+    let Some((first, rest)) = glob.pieces.split_first() else {
+        return text.is_empty();
+    };
+    let Some(mut remaining) = text.strip_prefix(first.as_str()) else {
+        return false;
+    };
+    let Some((last, middle)) = rest.split_last() else {
+        return remaining.is_empty();
+    };
+    for piece in middle {
+        match remaining.find(piece.as_str()) {
+            Some(at) => {
+                remaining = remaining
+                    .get(at.saturating_add(piece.len())..)
+                    .unwrap_or_default()
+            }
+            None => return false,
+        }
+    }
+    remaining.ends_with(last.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,5 +284,34 @@ mod tests {
         assert!(!scope_grants(":*", ":x"));
         assert!(scope_grants("a:b:*", "a:b:c"));
         assert!(!scope_grants("a:b:*", "a:c"));
+    }
+
+    fn glob(pieces: &[&str]) -> Glob {
+        Glob {
+            pieces: pieces.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn globs_match_whole_strings() {
+        assert!(glob_matches(
+            &glob(&["spiffe://partners/", ""]),
+            "spiffe://partners/x"
+        ));
+        assert!(!glob_matches(
+            &glob(&["spiffe://partners/", ""]),
+            "spiffe://other/x"
+        ));
+        assert!(glob_matches(&glob(&["exact"]), "exact"));
+        assert!(!glob_matches(&glob(&["exact"]), "exact!"));
+        assert!(glob_matches(&glob(&["", "b", ""]), "abc"));
+        assert!(glob_matches(&glob(&["a", "b", "c"]), "a-b-c"));
+        assert!(!glob_matches(&glob(&["a", "b", "c"]), "a-c"));
+        // The last piece must not overlap what the middle consumed.
+        assert!(!glob_matches(&glob(&["a", "bc", "c"]), "abc"));
+        assert!(glob_matches(&glob(&["a", "bc", "c"]), "abcc"));
+        assert!(glob_matches(&glob(&["", ""]), ""));
+        assert!(glob_matches(&glob(&["a*b"]), "a*b"));
+        assert!(!glob_matches(&glob(&[]), "x"));
     }
 }

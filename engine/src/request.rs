@@ -19,6 +19,7 @@ use crate::eval::EvalContext;
 use crate::forms::{entity_parts, parse_uid_literal};
 use crate::json::{json_excerpt, ReadError, Reader};
 use crate::route::{query_string, strip_query, RouteError};
+use crate::val::Val;
 use crate::value::{EntityUid, Record, Value};
 
 /// The largest request text [`Engine::parse_request`] reads.
@@ -219,16 +220,15 @@ impl Engine {
         else {
             return Err(NoRouteError::new(&http.method, path).into());
         };
-        let cx = EvalContext {
-            engine: self,
-            entities: &crate::entities::EntityStore::default(),
-            principal: None,
-            action: route.action,
-            resource: None,
-            context: None,
-            params: &found.params,
+        let Some(resource) = self
+            .route_resources
+            .get(usize::try_from(found.route).unwrap_or(usize::MAX))
+        else {
+            return Err(NoRouteError::new(&http.method, path).into());
         };
-        match cx.eval(&route.resource) {
+        let no_entities = crate::entities::EntityStore::default();
+        let cx = EvalContext::for_route(self, &no_entities, route.action, &found.params);
+        match cx.eval(*resource).map(Val::into_owned) {
             Ok(Value::Entity(uid)) => Ok((route.action, uid, found.route)),
             Ok(other) => Err(DataError::new(
                 "http.path",
@@ -241,7 +241,7 @@ impl Engine {
             .into()),
             Err(e) => Err(DataError::new(
                 "http.path",
-                format!("route `{}`: {}", route.template, e.message),
+                format!("route `{}`: {}", route.template, e.message(self)),
             )
             .into()),
         }

@@ -20,6 +20,8 @@ use std::sync::Arc;
 use rampart_engine::bundle::*;
 use rampart_engine::{Decision, Engine, EntityStore, TlsVersion, Value};
 
+pub mod gateway;
+
 /// An expression with names; [`Builder::expr`] resolves it to a bundle [`Expr`].
 #[derive(Clone, Debug)]
 pub enum E {
