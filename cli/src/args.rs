@@ -34,7 +34,9 @@ pub enum Command {
     /// Time a policy folder on your own requests: median, p99, allocations per decision
     Bench(BenchArgs),
     /// Run the decision sidecar: Envoy ext_authz (gRPC), decision API and forward-auth (HTTP)
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// Work with decision logs written by `rampart serve`
+    Log(LogArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -152,4 +154,154 @@ pub struct ServeArgs {
     /// Append one JSON line per decision to this file
     #[arg(long, value_name = "FILE")]
     pub decision_log: Option<PathBuf>,
+    /// Rotate the decision log before it grows past this size (`10M`, `512K`, bytes)
+    #[arg(long, value_name = "SIZE", requires = "decision_log", value_parser = parse_size)]
+    pub decision_log_max_bytes: Option<u64>,
+    /// Rotated decision-log files kept (FILE.1 … FILE.N); older ones are deleted
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 5,
+        requires = "decision_log_max_bytes"
+    )]
+    pub decision_log_keep: usize,
+    /// Do not watch the policy, bundle and entities files for changes (SIGHUP and
+    /// POST /v1/reload still reload)
+    #[arg(long)]
+    pub no_watch: bool,
+    /// How often the watched files are checked for changes (`1s`, `250ms`)
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_timeout)]
+    pub watch_interval: std::time::Duration,
+    /// Serve both listeners over TLS with this certificate chain (PEM, leaf first)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates issued by this CA (PEM) on both listeners (mTLS)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// The longest a request may take once its head is in (`5s`, `500ms`); also bounds TLS
+    /// handshakes
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_timeout)]
+    pub request_timeout: std::time::Duration,
+    /// The longest an HTTP client may take to send a request head, and so the longest an
+    /// idle keep-alive connection is kept
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
+    pub header_read_timeout: std::time::Duration,
+    /// Verify `Authorization: Bearer` JWTs (RS256, ES256, EdDSA) against this JWKS file;
+    /// verified claims fill context.auth
+    #[arg(long, value_name = "FILE")]
+    pub jwks: Option<PathBuf>,
+    /// Accept tokens of this issuer (`iss`) only; repeat for several
+    #[arg(long = "jwt-issuer", value_name = "ISS", requires = "jwks")]
+    pub jwt_issuers: Vec<String>,
+    /// Accept tokens for this audience (`aud`) only; repeat for several
+    #[arg(long = "jwt-audience", value_name = "AUD", requires = "jwks")]
+    pub jwt_audiences: Vec<String>,
+    /// Clock skew allowed on `exp`, `nbf` and `iat` (`60s`, `2m`; at most `5m`)
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_leeway)]
+    pub jwt_leeway: std::time::Duration,
+    /// The context.auth.method of a verified token
+    #[arg(long, value_enum, value_name = "METHOD", default_value = "jwt")]
+    pub jwt_method: JwtMethod,
+    /// The most rate-limit keys tracked at once (idle and then least recently used keys are
+    /// forgotten first); 0 returns `rate_limit` obligations without enforcing them
+    #[arg(long, value_name = "N", default_value_t = rampart_sidecar::DEFAULT_RATE_LIMIT_KEYS)]
+    pub rate_limit_keys: usize,
+}
+
+/// `context.auth.method` values a verified bearer token may give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JwtMethod {
+    Jwt,
+    Oauth2,
+    Oidc,
+}
+
+/// A clock-skew allowance in the policy language's duration syntax (`60s`, `1m30s`), at
+/// most `5m`.
+fn parse_leeway(text: &str) -> Result<std::time::Duration, String> {
+    let millis = rampart_engine::time::parse_duration(text)
+        .ok_or_else(|| format!("expected a duration like `60s` or `2m`, found `{text}`"))?;
+    let leeway = std::time::Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX));
+    if leeway > rampart_sidecar::MAX_LEEWAY {
+        return Err(format!("`{text}` is more than the 5m allowed"));
+    }
+    Ok(leeway)
+}
+
+/// A timeout: a whole number with the unit `ms` or `s` (`500ms`, `5s`), at least 1 ms.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let (digits, millis_per_unit) = match text.strip_suffix("ms") {
+        Some(digits) => (digits, 1),
+        None => match text.strip_suffix('s') {
+            Some(digits) => (digits, 1000),
+            None => {
+                return Err(format!(
+                    "expected a duration like `5s` or `500ms`, found `{text}`"
+                ))
+            }
+        },
+    };
+    let count: u64 = digits
+        .parse()
+        .map_err(|_| format!("expected a duration like `5s` or `500ms`, found `{text}`"))?;
+    match count.checked_mul(millis_per_unit) {
+        Some(millis) if millis > 0 => Ok(std::time::Duration::from_millis(millis)),
+        Some(_) => Err("the timeout must be at least 1 ms".to_owned()),
+        None => Err(format!("`{text}` is too long")),
+    }
+}
+
+/// A size in bytes: a whole number, optionally followed by `K`, `M` or `G` (powers of 1024,
+/// `KiB`… accepted too), at least 1.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let bad = || format!("expected a size like `10M`, `512K` or `1048576`, found `{text}`");
+    let trimmed = text.trim_end_matches("iB").trim_end_matches('B');
+    let (digits, unit) = match trimmed.char_indices().last() {
+        Some((at, 'K' | 'k')) => (&trimmed[..at], 1u64 << 10),
+        Some((at, 'M' | 'm')) => (&trimmed[..at], 1 << 20),
+        Some((at, 'G' | 'g')) => (&trimmed[..at], 1 << 30),
+        _ => (trimmed, 1),
+    };
+    let count: u64 = digits.parse().map_err(|_| bad())?;
+    match count.checked_mul(unit) {
+        Some(0) => Err("the size must be at least 1 byte".to_owned()),
+        Some(bytes) => Ok(bytes),
+        None => Err(format!("`{text}` is too large")),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    #[command(subcommand)]
+    pub command: LogCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Verify the hash chain of decision-log files: find edited, removed or reordered records
+    Verify(LogVerifyArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct LogVerifyArgs {
+    /// Decision-log files, verified as one chain in this order (rotated files oldest
+    /// first: FILE.2 FILE.1 FILE)
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The hash the first record continues from, when earlier records are gone (rotated
+    /// away); without it the first record must start the chain
+    #[arg(long, value_name = "HASH")]
+    pub from: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: LogFormat,
 }

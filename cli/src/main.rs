@@ -42,7 +42,8 @@ fn main() -> ExitCode {
         args::Command::Build(a) => commands::build::run(a),
         args::Command::Explain(a) => commands::explain::run(a),
         args::Command::Bench(a) => commands::bench::run(a),
-        args::Command::Serve(a) => commands::serve::run(a),
+        args::Command::Serve(a) => commands::serve::run(*a),
+        args::Command::Log(a) => commands::log::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use serde_json::value::RawValue;
 use serde_json::Value as Json;
 
 use crate::bundle::TypeId;
@@ -117,16 +118,30 @@ impl Engine {
 
     /// Reads a Cedar entity JSON array: `[{"uid": …, "attrs": {…}, "parents": […]}]`.
     pub fn load_entities(&self, json: &str) -> Result<EntityStore, EntityError> {
-        let items: Json = serde_json::from_str(json)
-            .map_err(|e| SyntaxError::new("entity data", e.to_string()))?;
-        match items {
-            Json::Array(items) => self.entities_from_values(&items),
-            other => Err(DataError::new(
-                "entities",
-                format!("expected an array, found `{}`", json_excerpt(&other)),
-            )
-            .into()),
+        // Each entity is parsed into a JSON tree of its own and dropped once read: the
+        // memory left after loading is the store's, not the high-water mark of a tree of
+        // the whole document (which the allocator keeps).
+        let items: Vec<&RawValue> = match serde_json::from_str(json) {
+            Ok(items) => items,
+            Err(error) => {
+                return Err(match serde_json::from_str::<Json>(json) {
+                    Ok(other) => DataError::new(
+                        "entities",
+                        format!("expected an array, found `{}`", json_excerpt(&other)),
+                    )
+                    .into(),
+                    Err(_) => SyntaxError::new("entity data", error.to_string()).into(),
+                });
+            }
+        };
+        let mut store = EntityStore::default();
+        for (index, raw) in items.iter().enumerate() {
+            let item: Json = serde_json::from_str(raw.get())
+                .map_err(|e| SyntaxError::new("entity data", e.to_string()))?;
+            self.add_entity(&mut store, index, &item)?;
         }
+        compute_ancestors(self, &mut store, MAX_ANCESTOR_LINKS)?;
+        Ok(store)
     }
 
     /// Builds a store from entity objects (callers concatenate several files and inline
@@ -134,17 +149,28 @@ impl Engine {
     pub fn entities_from_values(&self, items: &[Json]) -> Result<EntityStore, EntityError> {
         let mut store = EntityStore::default();
         for (index, item) in items.iter().enumerate() {
-            let entity = self.read_entity(index, item)?;
-            if store.get(&entity.uid).is_some() {
-                return Err(DuplicateEntityError::new(self.uid_to_string(&entity.uid)).into());
-            }
-            if store.number_or_insert(&entity.uid).is_none() {
-                return Err(DataError::new("entities", "too many entities").into());
-            }
-            store.entities.push(entity);
+            self.add_entity(&mut store, index, item)?;
         }
         compute_ancestors(self, &mut store, MAX_ANCESTOR_LINKS)?;
         Ok(store)
+    }
+
+    /// Reads entity `index` of the data and adds it to `store` (ancestors come later).
+    fn add_entity(
+        &self,
+        store: &mut EntityStore,
+        index: usize,
+        item: &Json,
+    ) -> Result<(), EntityError> {
+        let entity = self.read_entity(index, item)?;
+        if store.get(&entity.uid).is_some() {
+            return Err(DuplicateEntityError::new(self.uid_to_string(&entity.uid)).into());
+        }
+        if store.number_or_insert(&entity.uid).is_none() {
+            return Err(DataError::new("entities", "too many entities").into());
+        }
+        store.entities.push(entity);
+        Ok(())
     }
 
     fn read_entity(&self, index: usize, item: &Json) -> Result<Entity, EntityError> {

@@ -1,23 +1,31 @@
-//! The decision log: one JSON line per decision, written by a thread of its own.
+//! The decision log: one JSON line per decision, hash-chained, written by a thread of its
+//! own.
 //!
-//! Deciding threads format a record and hand it to a bounded queue; they never wait on the
-//! disk. When the queue is full the record is dropped and counted
-//! (`rampart_decision_log_dropped_total`). Records carry facts about the request, never
-//! secrets: no header, token, claim or query string is written, and obligations are listed
-//! by kind, name and rule without their values.
+//! Deciding threads format a record (`record`) and hand it to a bounded queue; they never
+//! wait on the disk. When the queue is full the record is dropped and counted
+//! (`rampart_decision_log_dropped_total`). The writer thread seals each record into the
+//! chain (`chain`: `seq`, `prev`, `hash`) in the order it writes them, and appends it to
+//! the file, rotating by size (`sink`). `verify` reads a chain back and finds the first
+//! record that was edited, removed or moved.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+mod chain;
+mod record;
+mod sink;
+pub mod verify;
+
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rampart_engine::{Decision, ObligationOut};
-use serde_json::{json, Map, Value as Json};
+use rampart_engine::Decision;
+use serde_json::Value as Json;
 
-use crate::state::{now_ms, Door};
+pub use sink::Rotation;
+
+use crate::state::Door;
+use sink::LogFile;
 
 /// Records waiting to be written before new ones are dropped.
 const QUEUE_RECORDS: usize = 16 * 1024;
@@ -30,9 +38,10 @@ pub struct DecisionLog {
 }
 
 impl DecisionLog {
-    /// Opens (creating or appending to) the file and starts the writer thread.
-    pub fn open(path: &Path) -> std::io::Result<DecisionLog> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+    /// Opens (creating or appending to) the file, picks up the chain where the file (or
+    /// its last rotated file) ends, and starts the writer thread.
+    pub fn open(path: &Path, rotation: Option<Rotation>) -> std::io::Result<DecisionLog> {
+        let file = LogFile::open(path, rotation)?;
         let (sender, receiver) = sync_channel(QUEUE_RECORDS);
         let writer = std::thread::Builder::new()
             .name("rampart-decision-log".into())
@@ -43,20 +52,22 @@ impl DecisionLog {
         })
     }
 
-    /// Queues the record of one decision. False when it was dropped (queue full or closed).
+    /// Queues the record of one decision taken on the bundle `revision`. False when it was
+    /// dropped (queue full or closed).
     pub fn record(
         &self,
         id: &str,
         door: Door,
+        revision: &str,
         request: &Json,
         decision: &Decision,
         elapsed: Duration,
     ) -> bool {
-        let line = record_line(id, door, request, decision, elapsed);
+        let body = record::record_body(id, door, revision, request, decision, elapsed);
         let Ok(guard) = self.sender.read() else {
             return false;
         };
-        match guard.as_ref().map(|s| s.try_send(line)) {
+        match guard.as_ref().map(|s| s.try_send(body)) {
             Some(Ok(())) => true,
             Some(Err(TrySendError::Full(_) | TrySendError::Disconnected(_))) | None => false,
         }
@@ -76,113 +87,30 @@ impl DecisionLog {
     }
 }
 
-/// The writer thread: writes each record as a line, flushing whenever the queue is empty.
-fn write_records(receiver: Receiver<String>, file: File) {
-    let mut out = BufWriter::new(file);
+/// The writer thread: seals and writes each record, flushing whenever the queue is empty.
+/// After a write error nothing more is written (a gap would break the chain anyway); the
+/// error is reported once.
+fn write_records(receiver: Receiver<String>, mut file: LogFile) {
     let mut failed = false;
+    let report = |error: std::io::Error| {
+        eprintln!("rampart serve: cannot write the decision log: {error}");
+    };
     while let Ok(first) = receiver.recv() {
-        let mut line = Some(first);
-        while let Some(text) = line {
+        let mut body = Some(first);
+        while let Some(text) = body {
             if !failed {
-                if let Err(error) = writeln!(out, "{text}") {
-                    eprintln!("rampart serve: cannot write the decision log: {error}");
+                if let Err(error) = file.append(text) {
+                    report(error);
                     failed = true;
                 }
             }
-            line = receiver.try_recv().ok();
+            body = receiver.try_recv().ok();
         }
         if !failed {
-            if let Err(error) = out.flush() {
-                eprintln!("rampart serve: cannot write the decision log: {error}");
+            if let Err(error) = file.flush() {
+                report(error);
                 failed = true;
             }
-        }
-    }
-}
-
-/// One record as a JSON line.
-fn record_line(
-    id: &str,
-    door: Door,
-    request: &Json,
-    decision: &Decision,
-    elapsed: Duration,
-) -> String {
-    let obligations: Vec<Json> = decision
-        .obligations
-        .iter()
-        .map(obligation_summary)
-        .collect();
-    let record = json!({
-        "id": id,
-        "time": rampart_engine::time::format_timestamp(now_ms()),
-        "door": door.label(),
-        "request": request_facts(request),
-        "decision": decision.decision,
-        "rules": decision.rules,
-        "reasons": decision.reasons,
-        "errors": decision.errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
-        "obligations": obligations,
-        "controls": decision.controls,
-        "latency_us": u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-    });
-    record.to_string()
-}
-
-/// The facts of a request that are safe to keep: method, path without its query, host,
-/// package, named principal/action/resource, source address and mTLS peer.
-fn request_facts(request: &Json) -> Json {
-    let mut facts = Map::new();
-    let mut put = |key: &str, value: Option<&Json>| {
-        if let Some(value) = value.filter(|v| !v.is_null()) {
-            facts.insert(key.to_owned(), value.clone());
-        }
-    };
-    let http = request.get("http");
-    put("method", http.and_then(|h| h.get("method")));
-    let path = http
-        .and_then(|h| h.get("path"))
-        .and_then(Json::as_str)
-        .map(|p| Json::from(p.split(['?', '#']).next().unwrap_or_default()));
-    put("path", path.as_ref());
-    put("host", http.and_then(|h| h.get("host")));
-    put("package", request.get("package"));
-    put("principal", request.get("principal"));
-    put("action", request.get("action"));
-    put("resource", request.get("resource"));
-    let context = request.get("context");
-    put(
-        "source_ip",
-        context
-            .and_then(|c| c.get("source"))
-            .and_then(|s| s.get("ip")),
-    );
-    put(
-        "tls_peer",
-        context
-            .and_then(|c| c.get("tls"))
-            .and_then(|t| t.get("peer")),
-    );
-    Json::Object(facts)
-}
-
-/// An obligation without its value: kind, name or fields, and rule.
-fn obligation_summary(obligation: &ObligationOut) -> Json {
-    match obligation {
-        ObligationOut::Mask { fields, rule } => {
-            json!({"kind": "mask", "fields": fields, "rule": rule})
-        }
-        ObligationOut::RateLimit {
-            limit, per_s, rule, ..
-        } => json!({"kind": "rate_limit", "limit": limit, "per_s": per_s, "rule": rule}),
-        ObligationOut::RequestHeader { name, rule, .. } => {
-            json!({"kind": "request_header", "name": name, "rule": rule})
-        }
-        ObligationOut::ResponseHeader { name, rule, .. } => {
-            json!({"kind": "response_header", "name": name, "rule": rule})
-        }
-        ObligationOut::RemoveHeader { name, rule } => {
-            json!({"kind": "remove_header", "name": name, "rule": rule})
         }
     }
 }
@@ -190,31 +118,110 @@ fn obligation_summary(obligation: &ObligationOut) -> Json {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decision_log::verify::{verify_files, ProblemKind};
+    use std::path::PathBuf;
+
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let dir = std::env::temp_dir().join(format!(
+                "rampart-decision-log-{name}-{}",
+                std::process::id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn write(path: &Path, rotation: Option<Rotation>, n: usize) {
+        let log = DecisionLog::open(path, rotation).unwrap_or_else(|e| panic!("{e}"));
+        let request = serde_json::json!({"http": {"method": "GET", "path": "/a"}});
+        for i in 0..n {
+            let decision = Decision::error(format!("record {i}"));
+            assert!(log.record(
+                &format!("id{i}"),
+                Door::Decide,
+                "r",
+                &request,
+                &decision,
+                Duration::ZERO
+            ));
+        }
+        log.close();
+    }
 
     #[test]
-    fn records_keep_request_facts_but_no_secrets() {
-        let request = json!({
-            "http": {"method": "GET", "path": "/v1/a?token=secret", "host": "api",
-                     "headers": {"authorization": "Bearer secret", "cookie": "s=secret"}},
-            "context": {"auth": {"method": "jwt", "subject": "alice"},
-                        "source": {"ip": "10.0.0.1"}, "tls": {"mtls": true, "peer": "spiffe://a"}}
-        });
-        let mut decision = Decision::error("boom");
-        decision.obligations.push(ObligationOut::RequestHeader {
-            name: "x-user".into(),
-            value: "secret".into(),
-            rule: "r".into(),
-        });
-        let line = record_line("id1", Door::ExtAuthz, &request, &decision, Duration::ZERO);
-        assert!(!line.contains("secret"), "{line}");
-        let record: Json = serde_json::from_str(&line).unwrap_or_default();
-        assert_eq!(record["id"], "id1");
-        assert_eq!(record["door"], "ext_authz");
-        assert_eq!(record["decision"], "deny");
-        assert_eq!(record["request"]["path"], "/v1/a");
-        assert_eq!(record["request"]["source_ip"], "10.0.0.1");
-        assert_eq!(record["request"]["tls_peer"], "spiffe://a");
-        assert_eq!(record["errors"][0], "boom");
-        assert_eq!(record["obligations"][0]["name"], "x-user");
+    fn the_chain_survives_a_restart_and_a_cut_off_last_line() {
+        let scratch = Scratch::new("restart");
+        let path = scratch.0.join("log.jsonl");
+        write(&path, None, 3);
+        write(&path, None, 2);
+        let report =
+            verify_files(std::slice::from_ref(&path), None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (report.records, report.problem.is_none()),
+            (5, true),
+            "{report:?}"
+        );
+
+        // A crash cut the last record: the next run closes the line and goes on; the cut
+        // record stays visible to `verify`.
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        std::fs::write(&path, &text[..text.len() - 20]).unwrap_or_else(|e| panic!("{e}"));
+        write(&path, None, 1);
+        let report = verify_files(&[path], None).unwrap_or_else(|e| panic!("{e}"));
+        let problem = report.problem.unwrap_or_else(|| panic!("not detected"));
+        assert_eq!((problem.line, problem.kind), (5, ProblemKind::BadJson));
+    }
+
+    #[test]
+    fn rotation_keeps_the_chain_across_files_and_bounds_their_number() {
+        let scratch = Scratch::new("rotation");
+        let path = scratch.0.join("log.jsonl");
+        let rotation = Rotation {
+            max_bytes: 2000,
+            keep: 2,
+        };
+        write(&path, Some(rotation), 20);
+        let rotated = |n| sink::rotated_path(&path, n);
+        assert!(rotated(1).exists() && rotated(2).exists());
+        assert!(!rotated(3).exists());
+        for file in [path.clone(), rotated(1), rotated(2)] {
+            let len = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            assert!(len > 0 && len <= 2000, "{} has {len} bytes", file.display());
+        }
+        // The oldest file kept links to a deleted one: verify from its `prev`.
+        let files = [rotated(2), rotated(1), path.clone()];
+        let first = std::fs::read_to_string(&files[0]).unwrap_or_default();
+        let first: Json =
+            serde_json::from_str(first.lines().next().unwrap_or_default()).unwrap_or_default();
+        let start = first["prev"].as_str().map(str::to_owned);
+        let report = verify_files(&files, start.as_deref()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(report.problem.is_none(), "{report:?}");
+        assert_eq!(report.last.as_ref().map(|l| l.seq), Some(20));
+        // Without the start, the missing beginning is reported.
+        let report = verify_files(&files, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(report.problem.map(|p| p.kind), Some(ProblemKind::Removed));
+
+        // Moved away by hand (as logrotate does), the file is missing at the next start:
+        // the chain goes on from the last record of `FILE.1`.
+        std::fs::rename(&path, rotated(1)).unwrap_or_else(|e| panic!("{e}"));
+        write(&path, None, 1);
+        let text = std::fs::read_to_string(rotated(1)).unwrap_or_default();
+        let first: Json =
+            serde_json::from_str(text.lines().next().unwrap_or_default()).unwrap_or_default();
+        let start = first["prev"].as_str().map(str::to_owned);
+        let report = verify_files(&[rotated(1), path.clone()], start.as_deref())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(report.problem.is_none(), "{report:?}");
+        assert_eq!(report.last.map(|l| l.seq), Some(21));
     }
 }

@@ -83,16 +83,20 @@ pub fn deny_status(unauthenticated: bool) -> u16 {
     }
 }
 
-/// The JSON body of a deny: the decision id, the deciding rules and their reasons. Errors
-/// are not shown to the client (they may describe the policy); the decision log has them.
+/// The JSON body of a deny: the decision id, the deciding rules and their reasons (and,
+/// for a rate-limited request, `retry_after_s`). Errors are not shown to the client (they
+/// may describe the policy); the decision log has them.
 pub fn deny_body(decided: &Decided) -> String {
-    json!({
+    let mut body = json!({
         "decision": "deny",
         "id": decided.id,
         "rules": decided.decision.rules,
         "reasons": decided.decision.reasons,
-    })
-    .to_string()
+    });
+    if let (Some(limited), Some(fields)) = (&decided.rate_limited, body.as_object_mut()) {
+        fields.insert("retry_after_s".into(), json!(limited.retry_after_s));
+    }
+    body.to_string()
 }
 
 /// The `www-authenticate` challenge sent with a 401.
@@ -163,6 +167,7 @@ mod tests {
         let body = deny_body(&Decided {
             id: "d1".into(),
             decision,
+            rate_limited: None,
         });
         assert_eq!(
             body,

@@ -23,6 +23,7 @@ use rampart_engine::ObligationOut;
 use serde_json::{json, Map, Value as Json};
 
 use crate::enforce::{self, HeaderObligations, CHALLENGE, DECISION_ID_HEADER};
+use crate::ratelimit::TOO_MANY_REQUESTS;
 use crate::state::{is_unauthenticated, Decided, Door, State};
 
 /// `context_extensions` keys that select the package deciding a route, in order.
@@ -34,6 +35,7 @@ const TLS_VERSION_KEY: &str = "tls_version";
 /// gRPC status codes used in `CheckResponse.status`.
 const GRPC_OK: i32 = 0;
 const GRPC_PERMISSION_DENIED: i32 = 7;
+const GRPC_RESOURCE_EXHAUSTED: i32 = 8;
 const GRPC_UNAUTHENTICATED: i32 = 16;
 
 /// The ext_authz service.
@@ -54,7 +56,8 @@ impl Authorization for ExtAuthz {
         request: tonic::Request<CheckRequest>,
     ) -> Result<tonic::Response<CheckResponse>, tonic::Status> {
         let check = request.into_inner();
-        let mapped = request_json(&check);
+        let mut mapped = request_json(&check);
+        self.state.authenticate(&mut mapped.request);
         let decided = self
             .state
             .decide(Door::ExtAuthz, &mapped.request, mapped.time_ms);
@@ -218,7 +221,8 @@ fn socket_address(address: Option<&Address>) -> Option<(String, Option<u32>)> {
 }
 
 /// Maps a decision back to Envoy: allow → `ok_response` with the header obligations;
-/// deny → `denied_response` (401 or 403) with a JSON body.
+/// deny → `denied_response` (401 or 403, 429 with `retry-after` when rate-limited) with a
+/// JSON body.
 pub fn check_response(decided: &Decided, unauthenticated: bool) -> CheckResponse {
     let metadata = dynamic_metadata(decided);
     if decided.decision.is_allow() {
@@ -246,13 +250,20 @@ pub fn check_response(decided: &Decided, unauthenticated: bool) -> CheckResponse
             dynamic_metadata: Some(metadata),
         };
     }
-    let status = enforce::deny_status(unauthenticated);
+    let limited = decided.rate_limited.as_ref();
+    let status = match limited {
+        Some(_) => TOO_MANY_REQUESTS,
+        None => enforce::deny_status(unauthenticated),
+    };
     let append = HeaderAppendAction::OverwriteIfExistsOrAdd;
     let mut headers = vec![
         header("content-type", "application/json", append),
         header(DECISION_ID_HEADER, &decided.id, append),
     ];
-    if unauthenticated {
+    if let Some(limited) = limited {
+        let seconds = limited.retry_after_s.to_string();
+        headers.push(header("retry-after", &seconds, append));
+    } else if unauthenticated {
         headers.push(header("www-authenticate", CHALLENGE, append));
     }
     let denied = DeniedHttpResponse {
@@ -264,10 +275,10 @@ pub fn check_response(decided: &Decided, unauthenticated: bool) -> CheckResponse
     };
     CheckResponse {
         status: Some(rpc::Status {
-            code: if unauthenticated {
-                GRPC_UNAUTHENTICATED
-            } else {
-                GRPC_PERMISSION_DENIED
+            code: match (limited, unauthenticated) {
+                (Some(_), _) => GRPC_RESOURCE_EXHAUSTED,
+                (None, true) => GRPC_UNAUTHENTICATED,
+                (None, false) => GRPC_PERMISSION_DENIED,
             },
             message: "denied by policy".into(),
             ..rpc::Status::default()

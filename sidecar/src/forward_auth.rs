@@ -4,8 +4,8 @@
 //! The request being authorized is read from `X-Forwarded-Method`/`X-Forwarded-Uri`
 //! (Traefik, APISIX), then `X-Original-Method`/`X-Original-URI` (NGINX), then the request
 //! line itself, where Envoy's HTTP mode puts the original path after the `/v1/authz`
-//! prefix. Answers are 200 to allow and only 401 or 403 to deny: NGINX turns any other
-//! status into a 500.
+//! prefix. Answers are 200 to allow and 401 or 403 to deny, and 429 for an exhausted rate
+//! limit except to NGINX, which turns any status but 2xx, 401 and 403 into a 500.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::enforce::{self, HeaderObligations, CHALLENGE};
 use crate::http::{json_response, set_decision_id};
+use crate::ratelimit::TOO_MANY_REQUESTS;
 use crate::state::{is_unauthenticated, Door, State};
 
 /// The path prefix of the endpoint; what follows it is the original path (Envoy HTTP mode).
@@ -23,10 +24,25 @@ const REMOVE_HEADERS_HEADER: &str = "x-envoy-auth-headers-to-remove";
 
 /// Decides the forwarded request and answers the gateway.
 pub fn answer(state: &State, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
-    let request = request_json(method, uri, headers);
+    let mut request = request_json(method, uri, headers);
+    state.authenticate(&mut request);
     let decided = state.decide(Door::ForwardAuth, &request, None);
     let mut response = if decided.decision.is_allow() {
         allow_response(&HeaderObligations::of(&decided.decision))
+    } else if let Some(limited) = &decided.rate_limited {
+        // NGINX's auth_request turns any status but 2xx, 401 and 403 into a 500: a request
+        // in its shape (`X-Original-URI`) gets 403, everyone else 429.
+        let status = if headers.contains_key("x-original-uri") {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::from_u16(TOO_MANY_REQUESTS).unwrap_or(StatusCode::FORBIDDEN)
+        };
+        let mut response = json_response(status, enforce::deny_body(&decided));
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            HeaderValue::from(limited.retry_after_s),
+        );
+        response
     } else {
         let unauthenticated = is_unauthenticated(&request);
         let status = StatusCode::from_u16(enforce::deny_status(unauthenticated))

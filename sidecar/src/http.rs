@@ -20,6 +20,7 @@ use crate::{forward_auth, opa, MAX_BODY_BYTES};
 pub fn router(state: Arc<State>) -> Router {
     Router::new()
         .route("/v1/decide", post(decide))
+        .route("/v1/reload", post(crate::reload::reload_endpoint))
         .route("/v1/authz", any(authorize))
         .route("/v1/authz/{*target}", any(authorize))
         .route("/v1/data", post(data_root))
@@ -38,15 +39,35 @@ async fn decide(
     Shared(state): Shared<Arc<State>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let request = match read_json(&state, Door::Decide, body) {
+    let mut request = match read_json(&state, Door::Decide, body) {
         Ok(request) => request,
         Err(error) => return error.into_response(),
     };
-    let decided = state.decide(Door::Decide, &request, None);
-    let mut response = json_response(StatusCode::OK, decided.decision.to_json());
+    state.authenticate(&mut request);
+    // The snapshot that decides, so the answer can name its revision.
+    let policy = state.policy();
+    let decided = state.decide_on(&policy, Door::Decide, &request, None);
+    let body = match &decided.rate_limited {
+        // The deny of an exhausted limit, with `rate_limited` saying which and for how long.
+        Some(limited) => match serde_json::to_value(&decided.decision) {
+            Ok(Json::Object(mut fields)) => {
+                fields.insert("rate_limited".into(), limited.to_json());
+                Json::Object(fields).to_string()
+            }
+            _ => decided.decision.to_json(),
+        },
+        None => decided.decision.to_json(),
+    };
+    let mut response = json_response(StatusCode::OK, body);
     set_decision_id(&mut response, &decided.id);
+    if let Ok(revision) = HeaderValue::from_str(policy.revision()) {
+        response.headers_mut().insert(REVISION_HEADER, revision);
+    }
     response
 }
+
+/// The response header of `POST /v1/decide` naming the bundle revision that decided.
+pub const REVISION_HEADER: &str = "x-rampart-revision";
 
 /// Forward-auth (NGINX `auth_request`, Traefik/APISIX forward-auth, Envoy HTTP mode).
 async fn authorize(

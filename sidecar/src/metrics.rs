@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use rampart_engine::Decision;
 
+use crate::auth::Rejection;
 use crate::state::Door;
 
 const DOORS: usize = Door::ALL.len();
@@ -47,6 +48,14 @@ pub struct Metrics {
     latency_sum_ns: AtomicU64,
     latency_count: AtomicU64,
     log_dropped: AtomicU64,
+    /// Policy reloads: [success, failure].
+    reloads: [AtomicU64; 2],
+    /// Bearer tokens verified (`--jwks`).
+    jwt_verified: AtomicU64,
+    /// Bearer tokens refused, per [`Rejection`] reason.
+    jwt_invalid: [AtomicU64; Rejection::ALL.len()],
+    /// Requests denied by an exhausted `rate_limit` obligation, per door.
+    rate_limited: [AtomicU64; DOORS],
 }
 
 impl Metrics {
@@ -81,6 +90,28 @@ impl Metrics {
     /// Counts a decision-log record dropped because the writer's queue was full.
     pub fn log_dropped(&self) {
         self.log_dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a policy reload that succeeded or failed (the old policy kept serving).
+    pub fn reloaded(&self, success: bool) {
+        self.reloads[usize::from(!success)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a bearer token that verified.
+    pub fn jwt_verified(&self) {
+        self.jwt_verified.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a bearer token that did not verify (the request went on unauthenticated).
+    pub fn jwt_invalid(&self, reason: Rejection) {
+        if let Some(counter) = self.jwt_invalid.get(reason.index()) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a request denied because a `rate_limit` obligation was exhausted.
+    pub fn rate_limited(&self, door: Door) {
+        self.rate_limited[door.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     fn error(&self, door: Door, kind: ErrorKind) {
@@ -158,6 +189,53 @@ impl Metrics {
             "rampart_decision_log_dropped_total {}",
             get(&self.log_dropped)
         );
+
+        out.push_str("# HELP rampart_jwt_verified_total Bearer tokens that verified.\n");
+        out.push_str("# TYPE rampart_jwt_verified_total counter\n");
+        let _ = writeln!(
+            out,
+            "rampart_jwt_verified_total {}",
+            get(&self.jwt_verified)
+        );
+        out.push_str(
+            "# HELP rampart_jwt_invalid_total Bearer tokens that did not verify (the request \
+             was decided as unauthenticated), by reason.\n",
+        );
+        out.push_str("# TYPE rampart_jwt_invalid_total counter\n");
+        for reason in Rejection::ALL {
+            let _ = writeln!(
+                out,
+                "rampart_jwt_invalid_total{{reason=\"{}\"}} {}",
+                reason.label(),
+                get(&self.jwt_invalid[reason.index()])
+            );
+        }
+        out.push_str(
+            "# HELP rampart_rate_limited_total Requests denied because a rate_limit \
+             obligation was exhausted, by door.\n",
+        );
+        out.push_str("# TYPE rampart_rate_limited_total counter\n");
+        for door in Door::ALL {
+            let _ = writeln!(
+                out,
+                "rampart_rate_limited_total{{door=\"{}\"}} {}",
+                door.label(),
+                get(&self.rate_limited[door.index()])
+            );
+        }
+
+        out.push_str(
+            "# HELP rampart_reloads_total Policy reloads (SIGHUP, file change, POST \
+             /v1/reload), by result; on failure the old policy kept serving.\n",
+        );
+        out.push_str("# TYPE rampart_reloads_total counter\n");
+        for (slot, result) in ["success", "failure"].iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "rampart_reloads_total{{result=\"{result}\"}} {}",
+                get(&self.reloads[slot])
+            );
+        }
 
         out.push_str("# HELP rampart_bundle_info The bundle being served.\n");
         out.push_str("# TYPE rampart_bundle_info gauge\n");

@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::enforce::{self, HeaderObligations};
 use crate::http::{json_response, set_decision_id};
+use crate::ratelimit::TOO_MANY_REQUESTS;
 use crate::state::{is_unauthenticated, Door, State};
 
 /// What a data path asks for.
@@ -38,6 +39,7 @@ pub fn answer(state: &State, path: &str, document: Json) -> Response {
     if let (Some(package), Json::Object(fields)) = (&query.package, &mut input) {
         fields.insert("package".into(), json!(package));
     }
+    state.authenticate(&mut input);
     let decided = state.decide(Door::Opa, &input, None);
     let decision = &decided.decision;
     let result = if query.allow_only {
@@ -48,13 +50,21 @@ pub fn answer(state: &State, path: &str, document: Json) -> Response {
         result.insert("rules".into(), json!(decision.rules));
         result.insert("reasons".into(), json!(decision.reasons));
         result.insert("obligations".into(), json!(decision.obligations));
-        let headers: Map<String, Json> = HeaderObligations::of(decision)
+        let mut headers: Map<String, Json> = HeaderObligations::of(decision)
             .set_upstream
             .into_iter()
             .map(|(k, v)| (k, Json::from(v)))
             .collect();
+        if let Some(limited) = &decided.rate_limited {
+            headers.insert(
+                "retry-after".into(),
+                json!(limited.retry_after_s.to_string()),
+            );
+        }
         result.insert("headers".into(), Json::Object(headers));
-        if !decision.is_allow() {
+        if decided.rate_limited.is_some() {
+            result.insert("status".into(), json!(TOO_MANY_REQUESTS));
+        } else if !decision.is_allow() {
             let status = enforce::deny_status(is_unauthenticated(&input));
             result.insert("status".into(), json!(status));
         }

@@ -11,10 +11,16 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
 
-use crate::decision_log::DecisionLog;
+use crate::auth::{Authenticator, JwksError, JwtConfig};
+use crate::decision_log::{DecisionLog, Rotation};
+use crate::decisions::DecisionApi;
 use crate::ext_authz::ExtAuthz;
+use crate::proto::rampart::v1::decisions_server::DecisionsServer;
+use crate::ratelimit::RateLimiter;
+use crate::reload::Reload;
 use crate::state::{Policy, State};
-use crate::MAX_GRPC_MESSAGE_BYTES;
+use crate::tls::{ListenerTls, TlsError, TlsFiles};
+use crate::{MAX_GRPC_MESSAGE_BYTES, MAX_HEADER_BYTES};
 
 /// How long requests in flight may take to finish once shutdown has begun.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -28,6 +34,23 @@ pub struct Config {
     pub http: SocketAddr,
     /// Append one JSON line per decision to this file.
     pub decision_log: Option<PathBuf>,
+    /// Rotate the decision log by size; `None`: it grows without bound.
+    pub decision_log_rotation: Option<Rotation>,
+    /// Hot reload of the policy; `None`: the policy given at start serves until exit.
+    pub reload: Option<Reload>,
+    /// TLS on both listeners (mTLS with a client CA); `None` serves plaintext.
+    pub tls: Option<TlsFiles>,
+    /// The longest a request may take on either listener, once its head is in; also
+    /// bounds TLS handshakes.
+    pub request_timeout: Duration,
+    /// The longest an HTTP client may take to send a request head, and so the longest a
+    /// keep-alive connection may stay idle.
+    pub header_read_timeout: Duration,
+    /// Verify `Authorization: Bearer` tokens against a JWKS file; `None`: tokens are ignored.
+    pub jwt: Option<JwtConfig>,
+    /// The most rate-limit buckets kept (`--rate-limit-keys`); 0 leaves `rate_limit`
+    /// obligations unenforced.
+    pub rate_limit_keys: usize,
 }
 
 /// What a sidecar that is ready to serve listens on.
@@ -55,8 +78,16 @@ pub enum ServeError {
     },
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("cannot listen for SIGHUP: {0}")]
+    Signal(std::io::Error),
     #[error("the {what} server failed: {message}")]
     Server { what: &'static str, message: String },
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("cannot set up gRPC reflection: {0}")]
+    Reflection(String),
+    #[error(transparent)]
+    Jwks(#[from] JwksError),
 }
 
 /// A sidecar with its listeners bound, not yet serving.
@@ -64,6 +95,9 @@ pub struct Sidecar {
     state: Arc<State>,
     grpc: TcpListener,
     http: TcpListener,
+    tls: Option<ListenerTls>,
+    request_timeout: Duration,
+    header_read_timeout: Duration,
 }
 
 impl Sidecar {
@@ -71,14 +105,14 @@ impl Sidecar {
     /// be called inside a tokio runtime.
     pub async fn bind(config: &Config, policy: Policy) -> Result<Sidecar, ServeError> {
         let log = match &config.decision_log {
-            Some(path) => {
-                Some(
-                    DecisionLog::open(path).map_err(|source| ServeError::DecisionLog {
+            Some(path) => Some(
+                DecisionLog::open(path, config.decision_log_rotation).map_err(|source| {
+                    ServeError::DecisionLog {
                         path: path.display().to_string(),
                         source,
-                    })?,
-                )
-            }
+                    }
+                })?,
+            ),
             None => None,
         };
         let bind = |what: &'static str, addr: SocketAddr| async move {
@@ -86,12 +120,29 @@ impl Sidecar {
                 .await
                 .map_err(|source| ServeError::Bind { what, addr, source })
         };
+        let tls = match &config.tls {
+            Some(files) => Some(ListenerTls::load(files, config.request_timeout)?),
+            None => None,
+        };
+        let auth = match &config.jwt {
+            Some(jwt) => Authenticator::load(jwt.clone())?,
+            None => Authenticator::disabled(),
+        };
+        let limits = (config.rate_limit_keys > 0).then(|| RateLimiter::new(config.rate_limit_keys));
         let grpc = bind("gRPC", config.grpc).await?;
         let http = bind("HTTP", config.http).await?;
         Ok(Sidecar {
-            state: Arc::new(State::new(policy, log)),
+            state: crate::reload::start(
+                State::new(policy, log)
+                    .with_auth(auth)
+                    .with_rate_limiter(limits),
+                config.reload.as_ref(),
+            )?,
             grpc,
             http,
+            tls,
+            request_timeout: config.request_timeout,
+            header_read_timeout: config.header_read_timeout,
         })
     }
 
@@ -111,25 +162,65 @@ impl Sidecar {
     /// Serves until `shutdown` completes (or a server fails), then stops accepting, lets
     /// requests in flight finish for a few seconds, and writes out the decision log.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
-        let Sidecar { state, grpc, http } = self;
+        let Sidecar {
+            state,
+            grpc,
+            http,
+            tls,
+            request_timeout,
+            header_read_timeout,
+        } = self;
         let (stop, stopped) = watch::channel(false);
 
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_serving::<AuthorizationServer<ExtAuthz>>().await;
+        health.set_serving::<DecisionsServer<DecisionApi>>().await;
         let authorization = AuthorizationServer::new(ExtAuthz::new(Arc::clone(&state)))
             .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES);
-        let grpc_server = tonic::transport::Server::builder()
+        let decisions = DecisionsServer::new(DecisionApi::new(Arc::clone(&state)))
+            .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES);
+        let reflection_error =
+            |e: tonic_reflection::server::Error| ServeError::Reflection(e.to_string());
+        let reflection_v1 = crate::decisions::reflection()
+            .build_v1()
+            .map_err(reflection_error)?;
+        let reflection_v1alpha = crate::decisions::reflection()
+            .build_v1alpha()
+            .map_err(reflection_error)?;
+        let mut grpc_builder = tonic::transport::Server::builder()
+            .timeout(request_timeout)
+            .http2_max_header_list_size(u32::try_from(MAX_HEADER_BYTES).unwrap_or(u32::MAX));
+        if let Some(tls) = &tls {
+            grpc_builder = grpc_builder
+                .tls_config(tls.grpc())
+                .map_err(|e| ServeError::Server {
+                    what: "gRPC",
+                    message: e.to_string(),
+                })?;
+        }
+        let grpc_server = grpc_builder
             .add_service(health_service)
             .add_service(authorization)
+            .add_service(decisions)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
             .serve_with_incoming_shutdown(
                 TcpIncoming::from(grpc).with_nodelay(Some(true)),
                 wait_for_stop(stopped.clone()),
             );
         let mut grpc_task = tokio::spawn(grpc_server);
 
-        let http_server = axum::serve(http, crate::http::router(Arc::clone(&state)))
-            .with_graceful_shutdown(wait_for_stop(stopped));
-        let mut http_task = tokio::spawn(async move { http_server.await });
+        let http_server = crate::http_server::serve(
+            http,
+            crate::http::router(Arc::clone(&state)),
+            crate::http_server::HttpLimits {
+                tls: tls.as_ref().map(ListenerTls::http),
+                request_timeout,
+                header_read_timeout,
+            },
+            wait_for_stop(stopped),
+        );
+        let mut http_task = tokio::spawn(http_server);
 
         let mut failure = None;
         let (mut grpc_done, mut http_done) = (false, false);
@@ -148,6 +239,9 @@ impl Sidecar {
         state.begin_shutdown();
         health
             .set_not_serving::<AuthorizationServer<ExtAuthz>>()
+            .await;
+        health
+            .set_not_serving::<DecisionsServer<DecisionApi>>()
             .await;
         health
             .set_service_status("", tonic_health::ServingStatus::NotServing)
@@ -188,8 +282,9 @@ pub fn serve(
         .map_err(ServeError::Runtime)?;
     runtime.block_on(async {
         let sidecar = Sidecar::bind(&config, policy).await?;
+        let shutdown = shutdown_signal();
         on_ready(&sidecar.ready());
-        sidecar.run(shutdown_signal()).await
+        sidecar.run(shutdown).await
     })
 }
 
@@ -209,27 +304,39 @@ fn task_error<E: std::fmt::Display>(
     }
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled, so a signal sent right after the ready
+/// line stops the sidecar cleanly instead of killing it.
+fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
+    let (interrupt, terminate) = {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |stream: Option<tokio::signal::unix::Signal>| async move {
+                match stream {
+                    Some(mut stream) => {
+                        stream.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(interrupt) => {}
+                () = wait(terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 }

@@ -10,9 +10,12 @@ use arc_swap::ArcSwap;
 use rampart_engine::{Decision, Engine, EntityStore};
 use serde_json::Value as Json;
 
+use crate::auth::{Authenticator, Outcome};
 use crate::decision_log::DecisionLog;
 use crate::enforce;
 use crate::metrics::Metrics;
+use crate::ratelimit::{self, RateLimited, RateLimiter};
+use crate::reload::Reloader;
 
 /// A policy the sidecar serves: an engine (a loaded bundle) and the entities it decides
 /// against. Replaced as a whole, never changed in place.
@@ -39,10 +42,18 @@ pub enum Door {
     ForwardAuth,
     /// The OPA-compatible `POST /v1/data/…`.
     Opa,
+    /// Rampart's own gRPC API, `rampart.v1.Decisions` (`Decide`, `DecideBatch`).
+    Grpc,
 }
 
 impl Door {
-    pub const ALL: [Door; 4] = [Door::ExtAuthz, Door::Decide, Door::ForwardAuth, Door::Opa];
+    pub const ALL: [Door; 5] = [
+        Door::ExtAuthz,
+        Door::Decide,
+        Door::ForwardAuth,
+        Door::Opa,
+        Door::Grpc,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -50,6 +61,7 @@ impl Door {
             Door::Decide => "decide",
             Door::ForwardAuth => "forward_auth",
             Door::Opa => "opa",
+            Door::Grpc => "grpc",
         }
     }
 
@@ -62,6 +74,9 @@ impl Door {
 pub struct Decided {
     pub id: String,
     pub decision: Decision,
+    /// Set when the policy allowed but a `rate_limit` obligation was exhausted: `decision`
+    /// is then the deny naming that obligation.
+    pub rate_limited: Option<RateLimited>,
 }
 
 /// The shared state of a running sidecar.
@@ -71,6 +86,13 @@ pub struct State {
     log: Option<DecisionLog>,
     ids: DecisionIds,
     shutting_down: AtomicBool,
+    /// Verifies bearer tokens (`--jwks`); disabled by default. Its `reload` re-reads the
+    /// key set.
+    pub auth: Authenticator,
+    /// Enforces `rate_limit` obligations; `None`: they are only returned.
+    limits: Option<RateLimiter>,
+    /// Reloads the policy (SIGHUP, file changes, `POST /v1/reload`); `None`: no reloads.
+    reloader: Option<Reloader>,
 }
 
 impl State {
@@ -81,7 +103,53 @@ impl State {
             log,
             ids: DecisionIds::new(),
             shutting_down: AtomicBool::new(false),
+            auth: Authenticator::disabled(),
+            limits: Some(RateLimiter::new(ratelimit::DEFAULT_MAX_KEYS)),
+            reloader: None,
         }
+    }
+
+    /// Verifies bearer tokens with `auth`.
+    pub fn with_auth(mut self, auth: Authenticator) -> State {
+        self.auth = auth;
+        self
+    }
+
+    /// Enforces `rate_limit` obligations with `limits`, or not at all with `None`.
+    pub fn with_rate_limiter(mut self, limits: Option<RateLimiter>) -> State {
+        self.limits = limits;
+        self
+    }
+
+    /// Fills `context.auth` of a raw-HTTP request from its verified bearer token (see
+    /// [`Authenticator::authenticate`]); a token that does not verify is counted and
+    /// leaves the request unauthenticated. Doors call this before [`State::decide`].
+    pub fn authenticate(&self, request: &mut Json) {
+        if !self.auth.is_enabled() {
+            return;
+        }
+        match self.auth.authenticate(request, now_ms().div_euclid(1000)) {
+            Outcome::Verified => self.metrics.jwt_verified(),
+            Outcome::Rejected(rejection) => self.metrics.jwt_invalid(rejection),
+            Outcome::Disabled | Outcome::NoToken | Outcome::StatedByCaller => {}
+        }
+    }
+
+    /// Reloads the policy with `reloader`.
+    pub fn with_reloader(mut self, reloader: Reloader) -> State {
+        self.reloader = Some(reloader);
+        self
+    }
+
+    /// The reloader, when reloads are configured.
+    pub fn reloader(&self) -> Option<&Reloader> {
+        self.reloader.as_ref()
+    }
+
+    /// Serves `policy` from now on; decisions that loaded the old one finish on it. Returns
+    /// the old one.
+    pub fn replace_policy(&self, policy: Policy) -> Arc<Policy> {
+        self.policy.swap(Arc::new(policy))
     }
 
     /// The policy serving now.
@@ -105,8 +173,19 @@ impl State {
     /// Never fails: a request the engine cannot read is denied with the error listed, and
     /// an internal failure (a panic) is denied and counted.
     pub fn decide(&self, door: Door, request: &Json, time_ms: Option<i64>) -> Decided {
+        self.decide_on(&self.policy.load(), door, request, time_ms)
+    }
+
+    /// [`State::decide`] on a policy snapshot the caller holds (from [`State::policy`]), so
+    /// that it can tell which revision decided.
+    pub fn decide_on(
+        &self,
+        policy: &Policy,
+        door: Door,
+        request: &Json,
+        time_ms: Option<i64>,
+    ) -> Decided {
         let started = Instant::now();
-        let policy = self.policy.load();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             match policy.engine.request_from_value(request) {
                 Ok(mut parsed) => {
@@ -131,14 +210,26 @@ impl State {
             }
         };
         let elapsed = started.elapsed();
+        let rate_limited = self.limits.as_ref().and_then(|l| l.enforce(&decision));
+        let decision = match &rate_limited {
+            Some(limited) => {
+                self.metrics.rate_limited(door);
+                limited.decision()
+            }
+            None => decision,
+        };
         let id = self.ids.next();
         self.metrics.decided(door, &decision, elapsed);
         if let Some(log) = &self.log {
-            if !log.record(&id, door, request, &decision, elapsed) {
+            if !log.record(&id, door, policy.revision(), request, &decision, elapsed) {
                 self.metrics.log_dropped();
             }
         }
-        Decided { id, decision }
+        Decided {
+            id,
+            decision,
+            rate_limited,
+        }
     }
 
     /// Closes the decision log, writing out what is queued.

@@ -1,11 +1,14 @@
 //! The Rampart adapter: compile the policy files to a bundle, load it and the entities,
-//! read every request once, then decide with [`Engine::decide`].
+//! read every request once, then decide with [`Engine::decide_into`]: the full decision
+//! (effect and deciding rule ids, like Cedar's `Response`), into a reused buffer, which is
+//! how a gateway embedding the engine decides.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use rampart_engine::{Engine, EntityStore, Request};
+use rampart_engine::{DecisionBuffer, Effect, Engine, EntityStore, Request};
 use rampart_lang::{compile, PolicySet, SourceFile};
 
 use super::{wrap, Answer, ConcurrentDecide, Decider, EngineKind, LoadTimes};
@@ -22,6 +25,7 @@ pub struct RampartDecider {
     engine: Arc<Engine>,
     entities: Arc<EntityStore>,
     requests: Arc<Vec<Request>>,
+    buffer: DecisionBuffer,
     times: LoadTimes,
 }
 
@@ -53,6 +57,7 @@ impl RampartDecider {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(RampartDecider {
+            buffer: engine.decision_buffer(),
             engine: Arc::new(engine),
             entities: Arc::new(entities),
             requests: Arc::new(requests),
@@ -79,6 +84,11 @@ impl RampartDecider {
     pub fn requests(&self) -> &Arc<Vec<Request>> {
         &self.requests
     }
+}
+
+thread_local! {
+    /// Each measuring thread's decision buffer (grown on its first decisions).
+    static BUFFER: RefCell<DecisionBuffer> = RefCell::new(DecisionBuffer::new());
 }
 
 /// Loads a bundle file's text and entities, as a deployed engine does (no compiler).
@@ -131,7 +141,10 @@ impl Decider for RampartDecider {
 
     fn decide(&mut self, index: usize) -> bool {
         match self.requests.get(wrap(index, self.requests.len())) {
-            Some(request) => self.engine.decide(request, &self.entities).is_allow(),
+            Some(request) => self
+                .engine
+                .decide_into(request, &self.entities, &mut self.buffer)
+                .is_allow(),
             None => false,
         }
     }
@@ -168,9 +181,15 @@ impl Decider for RampartDecider {
             Arc::clone(&self.requests),
         );
         Some(Arc::new(move |index| {
-            requests
-                .get(wrap(index, requests.len()))
-                .is_some_and(|request| engine.decide(request, &entities).is_allow())
+            let Some(request) = requests.get(wrap(index, requests.len())) else {
+                return false;
+            };
+            BUFFER.with(|buffer| match buffer.try_borrow_mut() {
+                Ok(mut buffer) => engine
+                    .decide_into(request, &entities, &mut buffer)
+                    .is_allow(),
+                Err(_) => engine.decide_effect(request, &entities) == Effect::Allow,
+            })
         }))
     }
 }

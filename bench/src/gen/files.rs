@@ -7,6 +7,7 @@ use std::io;
 use std::path::Path;
 
 use super::Workload;
+use crate::engines::EngineKind;
 
 const RAMPART_DIR: &str = "rampart";
 const CEDAR_FILE: &str = "policies.cedar";
@@ -25,18 +26,32 @@ impl Workload {
         Ok(())
     }
 
-    /// Reads what [`Workload::write_to`] wrote. The request stream is empty; `rules` and
+    /// Reads back what [`Workload::write_to`] wrote, only the files `kind` loads from
+    /// (the others are left empty), so that a memory probe holds nothing another engine
+    /// needs. Rampart's policy sources are never read: a deployed Rampart loads the
+    /// compiled bundle and the entities. The request stream is empty; `rules` and
     /// `entities` are not recorded and read as 0.
-    pub fn read_from(name: &str, dir: &Path) -> io::Result<Workload> {
+    pub fn read_for(name: &str, dir: &Path, kind: EngineKind) -> io::Result<Workload> {
+        let text = |file: &str, wanted: bool| {
+            if wanted {
+                fs::read_to_string(dir.join(file))
+            } else {
+                Ok(String::new())
+            }
+        };
         Ok(Workload {
             name: name.to_string(),
             rules: 0,
             entities: 0,
-            rampart_files: read_files(&dir.join(RAMPART_DIR))?,
-            cedar_policies: fs::read_to_string(dir.join(CEDAR_FILE))?,
-            rego_modules: read_files(&dir.join(REGO_DIR))?,
-            entities_json: fs::read_to_string(dir.join(ENTITIES_FILE))?,
-            rego_data_json: fs::read_to_string(dir.join(DATA_FILE))?,
+            rampart_files: Vec::new(),
+            cedar_policies: text(CEDAR_FILE, kind == EngineKind::Cedar)?,
+            rego_modules: if kind == EngineKind::Regorus {
+                read_files(&dir.join(REGO_DIR))?
+            } else {
+                Vec::new()
+            },
+            entities_json: text(ENTITIES_FILE, kind != EngineKind::Regorus)?,
+            rego_data_json: text(DATA_FILE, kind == EngineKind::Regorus)?,
             requests: Vec::new(),
         })
     }
@@ -70,19 +85,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trip_keeps_policies_and_data() {
+    fn each_engine_reads_back_only_its_own_files() {
         let workload = super::super::generate("small", 3);
         let Some(workload) = workload else {
             panic!("small exists");
         };
         let dir = std::env::temp_dir().join(format!("rampart-bench-files-{}", std::process::id()));
         workload.write_to(&dir).unwrap();
-        let back = Workload::read_from("small", &dir).unwrap();
+        let read = |kind| Workload::read_for("small", &dir, kind).unwrap();
+        let (rampart, cedar, regorus) = (
+            read(EngineKind::Rampart),
+            read(EngineKind::Cedar),
+            read(EngineKind::Regorus),
+        );
         let _ = fs::remove_dir_all(&dir);
-        assert_eq!(back.rampart_files, workload.rampart_files);
-        assert_eq!(back.cedar_policies, workload.cedar_policies);
-        assert_eq!(back.rego_data_json, workload.rego_data_json);
-        assert_eq!(back.rego_modules, workload.rego_modules);
-        assert!(back.requests.is_empty());
+
+        assert_eq!(rampart.entities_json, workload.entities_json);
+        assert!(rampart.rampart_files.is_empty() && rampart.cedar_policies.is_empty());
+        assert!(rampart.rego_modules.is_empty() && rampart.rego_data_json.is_empty());
+
+        assert_eq!(cedar.cedar_policies, workload.cedar_policies);
+        assert_eq!(cedar.entities_json, workload.entities_json);
+        assert!(cedar.rego_modules.is_empty() && cedar.rampart_files.is_empty());
+
+        assert_eq!(regorus.rego_modules, workload.rego_modules);
+        assert_eq!(regorus.rego_data_json, workload.rego_data_json);
+        assert!(regorus.cedar_policies.is_empty() && regorus.entities_json.is_empty());
+        assert!(regorus.requests.is_empty());
     }
 }

@@ -6,5 +6,6 @@ pub mod check;
 pub mod eval;
 pub mod explain;
 pub mod fmt;
+pub mod log;
 pub mod serve;
 pub mod test;

@@ -8,11 +8,14 @@ use std::io::Write;
 use std::path::Path;
 
 use rampart_engine::Engine;
-use rampart_sidecar::{Config, Policy, Ready};
+use rampart_sidecar::{Config, JwtConfig, Policy, Ready, TlsFiles, TokenMethod};
+use rampart_sidecar::{Reload, Rotation, Watched};
 
-use crate::args::ServeArgs;
+use crate::args::{JwtMethod, ServeArgs};
 use crate::exit::{CliError, FAILURE, OK};
 use crate::policy;
+
+mod loader;
 
 pub fn run(args: ServeArgs) -> Result<u8, CliError> {
     let engine = if args.path.is_file() {
@@ -25,10 +28,43 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
     };
     // A bundle file is not a folder: it has no default entities file.
     let entities = policy::load_entities(&engine, &args.path, args.entities.as_deref())?;
+    let mut watch = loader::watched_paths(&args.path, args.entities.as_deref());
+    // A reload re-reads the key set of `--jwks` too.
+    watch.extend(args.jwks.iter().cloned().map(Watched::File));
+    let reload = Reload {
+        loader: loader::policy_loader(args.path.clone(), args.entities.clone()),
+        watch,
+        watch_interval: (!args.no_watch).then_some(args.watch_interval),
+    };
     let config = Config {
         grpc: args.grpc,
         http: args.http,
         decision_log: args.decision_log,
+        decision_log_rotation: args.decision_log_max_bytes.map(|max_bytes| Rotation {
+            max_bytes,
+            keep: args.decision_log_keep,
+        }),
+        reload: Some(reload),
+        tls: args.tls_cert.map(|cert| TlsFiles {
+            cert,
+            // clap makes --tls-cert and --tls-key go together.
+            key: args.tls_key.unwrap_or_default(),
+            client_ca: args.tls_client_ca,
+        }),
+        request_timeout: args.request_timeout,
+        header_read_timeout: args.header_read_timeout,
+        jwt: args.jwks.map(|jwks| JwtConfig {
+            issuers: args.jwt_issuers,
+            audiences: args.jwt_audiences,
+            leeway: args.jwt_leeway,
+            method: match args.jwt_method {
+                JwtMethod::Jwt => TokenMethod::Jwt,
+                JwtMethod::Oauth2 => TokenMethod::Oauth2,
+                JwtMethod::Oidc => TokenMethod::Oidc,
+            },
+            ..JwtConfig::new(jwks)
+        }),
+        rate_limit_keys: args.rate_limit_keys,
     };
     rampart_sidecar::serve(config, Policy { engine, entities }, print_ready)
         .map_err(|e| CliError::Input(e.to_string()))?;

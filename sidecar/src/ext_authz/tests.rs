@@ -159,6 +159,7 @@ fn decided(effect: Effect, obligations: Vec<ObligationOut>) -> Decided {
     Decided {
         id: "abc".into(),
         decision,
+        rate_limited: None,
     }
 }
 
@@ -269,4 +270,36 @@ fn a_deny_becomes_a_denied_response_401_or_403() {
             Some("deny")
         );
     }
+}
+
+#[test]
+fn a_rate_limited_request_becomes_a_429_with_retry_after() {
+    let mut limited = decided(Effect::Deny, Vec::new());
+    limited.rate_limited = Some(crate::ratelimit::RateLimited {
+        rule: "r1".into(),
+        limit: 5,
+        per_s: 60,
+        retry_after_s: 12,
+    });
+    // Rate limits apply to requests the policy allowed, authenticated or not: no challenge.
+    let response = check_response(&limited, true);
+    assert_eq!(
+        response.status.as_ref().map(|s| s.code),
+        Some(GRPC_RESOURCE_EXHAUSTED)
+    );
+    let Some(HttpResponse::DeniedResponse(denied)) = &response.http_response else {
+        panic!("expected a denied_response: {response:?}");
+    };
+    assert_eq!(denied.status.as_ref().map(|s| s.code), Some(429));
+    let headers: Vec<(&str, &str)> = denied
+        .headers
+        .iter()
+        .filter_map(|h| h.header.as_ref())
+        .map(|h| (h.key.as_str(), h.value.as_str()))
+        .collect();
+    assert!(headers.contains(&("retry-after", "12")), "{headers:?}");
+    assert!(!headers.iter().any(|(k, _)| *k == "www-authenticate"));
+    let body: Json = serde_json::from_str(&denied.body).unwrap_or_default();
+    assert_eq!(body["rules"], json!(["r1"]));
+    assert_eq!(body["retry_after_s"], 12);
 }

@@ -1,0 +1,111 @@
+//! Rampart's own gRPC door: `rampart.v1.Decisions/Decide` and `DecideBatch`.
+//!
+//! A `DecideRequest` is the request JSON in typed form: it is turned back into exactly that
+//! JSON (`convert`), its bearer token is verified, and it is decided by
+//! [`State::decide_on`] like every other door, so metrics, the decision log, rate limits
+//! and fail-closed handling are the same. The decision goes back typed, with its id and
+//! the revision of the bundle that decided.
+
+mod convert;
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use crate::proto::rampart::v1::decide_batch_result::Outcome;
+use crate::proto::rampart::v1::decisions_server;
+use crate::proto::rampart::v1::{
+    DecideBatchRequest, DecideBatchResponse, DecideBatchResult, DecideRequest, DecideResponse,
+    ItemError,
+};
+use crate::state::{Door, State};
+
+pub use convert::ConvertError;
+
+/// The most requests one `DecideBatch` call may carry.
+pub const MAX_BATCH_REQUESTS: usize = 256;
+
+/// The gRPC status code of a request that cannot be read (`INVALID_ARGUMENT`).
+const INVALID_ARGUMENT: i32 = 3;
+
+/// The `rampart.v1.Decisions` service.
+pub struct DecisionApi {
+    state: Arc<State>,
+}
+
+impl DecisionApi {
+    pub fn new(state: Arc<State>) -> DecisionApi {
+        DecisionApi { state }
+    }
+
+    /// Decides one request; an error only when it cannot be turned into request JSON.
+    fn decide_one(&self, request: &DecideRequest) -> Result<DecideResponse, ConvertError> {
+        let mut json = convert::request_json(request).inspect_err(|_| {
+            self.state.metrics.bad_request(Door::Grpc);
+        })?;
+        // A raw-HTTP request's bearer token fills `context.auth` (`--jwks`).
+        self.state.authenticate(&mut json);
+        // The snapshot that decides, so the answer can name its revision.
+        let policy = self.state.policy();
+        let decided = self.state.decide_on(&policy, Door::Grpc, &json, None);
+        Ok(DecideResponse {
+            decision: Some(convert::decision_message(&decided.decision)),
+            decision_id: decided.id,
+            bundle_revision: policy.revision().to_owned(),
+            rate_limited: decided
+                .rate_limited
+                .as_ref()
+                .map(convert::rate_limited_message),
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl decisions_server::Decisions for DecisionApi {
+    async fn decide(
+        &self,
+        request: Request<DecideRequest>,
+    ) -> Result<Response<DecideResponse>, Status> {
+        self.decide_one(request.get_ref())
+            .map(Response::new)
+            .map_err(|error| Status::invalid_argument(error.to_string()))
+    }
+
+    async fn decide_batch(
+        &self,
+        request: Request<DecideBatchRequest>,
+    ) -> Result<Response<DecideBatchResponse>, Status> {
+        let batch = request.into_inner();
+        if batch.requests.len() > MAX_BATCH_REQUESTS {
+            self.state.metrics.bad_request(Door::Grpc);
+            return Err(Status::invalid_argument(format!(
+                "a batch holds at most {MAX_BATCH_REQUESTS} requests, found {}",
+                batch.requests.len()
+            )));
+        }
+        let results = batch
+            .requests
+            .iter()
+            .map(|item| DecideBatchResult {
+                outcome: Some(match self.decide_one(item) {
+                    Ok(decided) => Outcome::Decided(decided),
+                    Err(error) => Outcome::Error(ItemError {
+                        code: INVALID_ARGUMENT,
+                        message: error.to_string(),
+                    }),
+                }),
+            })
+            .collect();
+        Ok(Response::new(DecideBatchResponse { results }))
+    }
+}
+
+/// gRPC reflection over what the gRPC listener serves with descriptors: `rampart.v1`,
+/// `grpc.health.v1` and reflection itself (Envoy's ext_authz types come without
+/// descriptors). Build it with `build_v1()` and `build_v1alpha()`: grpcurl 1.8 speaks only
+/// v1alpha.
+pub fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+}

@@ -1,0 +1,414 @@
+//! Hot reload: on SIGHUP, on a change of the watched files and on `POST /v1/reload`, a new
+//! policy is loaded and swapped in atomically.
+//!
+//! **Key design decision:** the sidecar cannot compile policy text (it does not depend on
+//! `rampart-lang`), so whoever starts it passes a [`PolicyLoader`] that builds a whole new
+//! [`Policy`] (bundle and entities), and the paths that loader reads. The loader runs on a
+//! blocking thread, never on the async workers. Its result replaces the policy in one
+//! atomic store: a decision loads the policy once, so requests in flight finish on the old
+//! one. A loader that fails changes nothing: the old policy keeps serving, the error goes to
+//! standard error and the answer of `POST /v1/reload`, and `rampart_reloads_total` counts
+//! it. Reloads never overlap: a trigger that arrives while one runs waits, and is answered
+//! by the next reload (one for all the triggers that queued), since that one reads the
+//! files after the trigger arrived.
+
+mod watch;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State as Shared;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{json, Map, Value as Json};
+use tokio::sync::Mutex;
+
+use crate::http::{error_response, json_response};
+use crate::server::ServeError;
+use crate::state::{Policy, State};
+
+pub use watch::Watched;
+
+/// Builds a new policy from the files it was first built from; the error is shown to
+/// operators as it is (one line per problem).
+pub type PolicyLoader = Arc<dyn Fn() -> Result<Policy, String> + Send + Sync>;
+
+/// How the policy is reloaded: the loader, and what to watch for changes.
+#[derive(Clone)]
+pub struct Reload {
+    pub loader: PolicyLoader,
+    /// The files and folders the loader reads.
+    pub watch: Vec<Watched>,
+    /// How often the watched paths are checked; `None` turns watching off (SIGHUP and
+    /// `POST /v1/reload` still reload).
+    pub watch_interval: Option<Duration>,
+}
+
+impl std::fmt::Debug for Reload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reload")
+            .field("watch", &self.watch)
+            .field("watch_interval", &self.watch_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What set a reload off: named in the messages on standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Signal,
+    FileChange,
+    Api,
+}
+
+impl Trigger {
+    fn label(self) -> &'static str {
+        match self {
+            Trigger::Signal => "SIGHUP",
+            Trigger::FileChange => "file change",
+            Trigger::Api => "POST /v1/reload",
+        }
+    }
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReloadOutcome {
+    /// The revision serving before the reload.
+    pub previous: String,
+    /// The revision serving after it (the previous one when the reload failed).
+    pub revision: String,
+    /// Why the policy was not replaced.
+    pub error: Option<String>,
+    /// The loader itself failed (it panicked): an internal error, not a bad policy.
+    pub internal: bool,
+    /// The key set re-read along with the policy (`--jwks`): its key count or error.
+    pub jwks: Option<Result<usize, String>>,
+}
+
+impl ReloadOutcome {
+    /// True when everything was reloaded.
+    pub fn succeeded(&self) -> bool {
+        self.error.is_none() && !matches!(self.jwks, Some(Err(_)))
+    }
+
+    /// The answer of `POST /v1/reload`: 200, or 422 (500 for an internal error) with the
+    /// errors.
+    fn to_response(&self) -> Response {
+        let mut body = Map::new();
+        body.insert("reloaded".into(), json!(self.succeeded()));
+        body.insert("revision".into(), json!(self.revision));
+        body.insert("previous".into(), json!(self.previous));
+        if let Some(error) = &self.error {
+            body.insert("error".into(), json!(error));
+        }
+        match &self.jwks {
+            Some(Ok(keys)) => {
+                body.insert("jwks".into(), json!({ "keys": keys }));
+            }
+            Some(Err(error)) => {
+                body.insert("jwks".into(), json!({ "error": error }));
+            }
+            None => {}
+        }
+        let status = if self.internal {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else if self.succeeded() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        json_response(status, Json::Object(body).to_string())
+    }
+}
+
+/// Runs reloads one at a time and remembers the last outcome for the triggers it covers.
+pub struct Reloader {
+    loader: PolicyLoader,
+    /// Tickets handed to triggers, in order.
+    tickets: AtomicU64,
+    /// Reloads started (each reads the files afresh).
+    runs: AtomicU64,
+    /// Held while a reload runs: the last reload's outcome and the last ticket it covers.
+    last: Mutex<Option<(u64, Arc<ReloadOutcome>)>>,
+}
+
+impl Reloader {
+    pub fn new(loader: PolicyLoader) -> Reloader {
+        Reloader {
+            loader,
+            tickets: AtomicU64::new(0),
+            runs: AtomicU64::new(0),
+            last: Mutex::new(None),
+        }
+    }
+
+    /// Reloads the policy of `state`, or waits for the reload that covers this trigger.
+    pub async fn reload(&self, state: &Arc<State>, trigger: Trigger) -> Arc<ReloadOutcome> {
+        let ticket = self
+            .tickets
+            .fetch_add(1, Ordering::SeqCst)
+            .saturating_add(1);
+        let mut last = self.last.lock().await;
+        if let Some((covered, outcome)) = last.as_ref() {
+            if *covered >= ticket {
+                return Arc::clone(outcome);
+            }
+        }
+        // Every trigger with a ticket up to here arrived before the files are read.
+        let covered = self.tickets.load(Ordering::SeqCst);
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        let outcome = Arc::new(self.run(state, trigger).await);
+        *last = Some((covered, Arc::clone(&outcome)));
+        outcome
+    }
+
+    /// How many reloads have started so far.
+    fn runs(&self) -> u64 {
+        self.runs.load(Ordering::SeqCst)
+    }
+
+    async fn run(&self, state: &Arc<State>, trigger: Trigger) -> ReloadOutcome {
+        let previous = state.policy().revision().to_owned();
+        let loader = Arc::clone(&self.loader);
+        let loaded = tokio::task::spawn_blocking(move || loader()).await;
+        let mut outcome = ReloadOutcome {
+            revision: previous.clone(),
+            previous,
+            error: None,
+            internal: false,
+            jwks: None,
+        };
+        match loaded {
+            Ok(Ok(policy)) => {
+                outcome.revision = policy.revision().to_owned();
+                let old = state.replace_policy(policy);
+                // The last reference to a large bundle may be here: free it off the workers.
+                tokio::task::spawn_blocking(move || drop(old));
+            }
+            Ok(Err(error)) => outcome.error = Some(error),
+            Err(_) => {
+                outcome.error = Some("internal error while loading the policy".to_owned());
+                outcome.internal = true;
+            }
+        }
+        if state.auth.is_enabled() {
+            // Re-reads the JWKS file of `--jwks`; its old key set keeps serving on failure.
+            let shared = Arc::clone(state);
+            let keys = tokio::task::spawn_blocking(move || shared.auth.reload()).await;
+            outcome.jwks = Some(match keys {
+                Ok(Ok(keys)) => Ok(keys),
+                Ok(Err(error)) => Err(error.to_string()),
+                Err(_) => Err("internal error while reading the key set".to_owned()),
+            });
+        }
+        state.metrics.reloaded(outcome.succeeded());
+        report(&outcome, trigger);
+        outcome
+    }
+}
+
+/// One line on standard error per reload (and the errors under it).
+fn report(outcome: &ReloadOutcome, trigger: Trigger) {
+    let trigger = trigger.label();
+    if let Some(error) = &outcome.error {
+        eprintln!(
+            "rampart serve: reload ({trigger}) failed; still serving bundle={}:\n{error}",
+            outcome.revision
+        );
+    } else {
+        eprintln!(
+            "rampart serve: reloaded ({trigger}) bundle={} (was {})",
+            outcome.revision, outcome.previous
+        );
+    }
+    if let Some(Err(error)) = &outcome.jwks {
+        eprintln!("rampart serve: reload ({trigger}): the key set was kept: {error}");
+    }
+}
+
+/// Reloads the policy of `state` in a task of its own, so that a caller that goes away (an
+/// HTTP client that disconnects) cannot cut a reload short. `None` when reloads are not
+/// configured.
+async fn reload_in_task(state: &Arc<State>, trigger: Trigger) -> Option<Arc<ReloadOutcome>> {
+    state.reloader()?;
+    let shared = Arc::clone(state);
+    let task = tokio::spawn(async move {
+        match shared.reloader() {
+            Some(reloader) => Some(reloader.reload(&shared, trigger).await),
+            None => None,
+        }
+    });
+    task.await.ok().flatten()
+}
+
+/// `POST /v1/reload`.
+pub async fn reload_endpoint(Shared(state): Shared<Arc<State>>) -> Response {
+    if state.reloader().is_none() {
+        return error_response(StatusCode::NOT_IMPLEMENTED, "reload is not configured");
+    }
+    match reload_in_task(&state, Trigger::Api).await {
+        Some(outcome) => outcome.to_response(),
+        None => error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error while reloading",
+        ),
+    }
+}
+
+/// The shared state of a sidecar with its reload triggers started, when `reload` is given:
+/// SIGHUP (listened for before this returns, so a signal sent once the sidecar is ready
+/// never kills it) and the file watcher. Must be called inside a tokio runtime; the
+/// triggers stop once shutdown has begun.
+pub fn start(state: State, reload: Option<&Reload>) -> Result<Arc<State>, ServeError> {
+    let Some(reload) = reload else {
+        return Ok(Arc::new(state));
+    };
+    let state = Arc::new(state.with_reloader(Reloader::new(Arc::clone(&reload.loader))));
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hangups = signal(SignalKind::hangup()).map_err(ServeError::Signal)?;
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                if state.is_shutting_down() {
+                    break;
+                }
+                reload_in_task(&state, Trigger::Signal).await;
+            }
+        });
+    }
+    if let Some(interval) = reload.watch_interval.filter(|_| !reload.watch.is_empty()) {
+        // The files as they are now, before the sidecar is ready: a change made once it is
+        // ready must be seen as one.
+        let loaded = watch::fingerprint(&reload.watch);
+        tokio::spawn(watch::watch_files(
+            Arc::clone(&state),
+            reload.watch.clone(),
+            loaded,
+            interval,
+        ));
+    }
+    Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_engine::bundle::{
+        EntityType, RecordType, Schema, ANONYMOUS_TYPE, BUNDLE_FORMAT, BUNDLE_VERSION,
+    };
+    use rampart_engine::{Bundle, Engine};
+    use std::sync::atomic::AtomicUsize;
+
+    /// An empty policy with this revision.
+    fn policy(revision: &str) -> Policy {
+        let bundle = Bundle {
+            format: BUNDLE_FORMAT.into(),
+            version: BUNDLE_VERSION,
+            revision: revision.into(),
+            symbols: vec![],
+            schema: Schema {
+                entity_types: vec![EntityType {
+                    name: ANONYMOUS_TYPE.into(),
+                    attrs: RecordType::default(),
+                    parents: vec![],
+                }],
+                enums: vec![],
+                actions: vec![],
+                context: RecordType::default(),
+            },
+            packages: vec![],
+            rules: vec![],
+            obligations: vec![],
+            routes: vec![],
+            principals: vec![],
+        };
+        let engine = Engine::new(bundle).unwrap_or_else(|e| panic!("{e}"));
+        let entities = engine.empty_entities();
+        Policy { engine, entities }
+    }
+
+    /// A sidecar state serving `r0` whose loader counts its calls and answers `answer`.
+    fn state_with_loader(
+        calls: &Arc<AtomicUsize>,
+        answer: fn(usize) -> Result<Policy, String>,
+    ) -> Arc<State> {
+        let counter = Arc::clone(calls);
+        let loader: PolicyLoader = Arc::new(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            std::thread::sleep(Duration::from_millis(100));
+            answer(n)
+        });
+        Arc::new(State::new(policy("r0"), None).with_reloader(Reloader::new(loader)))
+    }
+
+    #[tokio::test]
+    async fn triggers_that_arrive_during_a_reload_share_the_next_one() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let state = state_with_loader(&calls, |n| Ok(policy(&format!("r{n}"))));
+        let Some(reloader) = state.reloader() else {
+            panic!("no reloader");
+        };
+        let outcomes = futures_join(
+            (0..8)
+                .map(|_| reloader.reload(&state, Trigger::Api))
+                .collect(),
+        )
+        .await;
+        // The first trigger runs at once; the seven that queued behind it share one more.
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(outcomes[0].revision, "r1");
+        assert!(outcomes[1..]
+            .iter()
+            .all(|o| o.revision == "r2" && o.succeeded()));
+        assert_eq!(state.policy().revision(), "r2");
+        assert!(state
+            .metrics
+            .render("r2")
+            .contains("rampart_reloads_total{result=\"success\"} 2"));
+    }
+
+    #[tokio::test]
+    async fn a_policy_that_fails_to_load_leaves_the_old_one_serving() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let state = state_with_loader(&calls, |_| Err("policy.rampart:1:1: error".into()));
+        let Some(reloader) = state.reloader() else {
+            panic!("no reloader");
+        };
+        let outcome = reloader.reload(&state, Trigger::Signal).await;
+        assert!(!outcome.succeeded());
+        assert_eq!(outcome.revision, "r0");
+        assert_eq!(outcome.error.as_deref(), Some("policy.rampart:1:1: error"));
+        assert_eq!(state.policy().revision(), "r0");
+        let metrics = state.metrics.render("r0");
+        assert!(metrics.contains("rampart_reloads_total{result=\"failure\"} 1"));
+        assert!(metrics.contains("rampart_reloads_total{result=\"success\"} 0"));
+    }
+
+    /// Polls the futures together on this task, in order (no extra dependency).
+    async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+        let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+        let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+        std::future::poll_fn(|cx| {
+            let mut pending = false;
+            for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+                if output.is_none() {
+                    match future.as_mut().poll(cx) {
+                        std::task::Poll::Ready(value) => *output = Some(value),
+                        std::task::Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
+        })
+        .await;
+        outputs.into_iter().flatten().collect()
+    }
+}
