@@ -10,10 +10,26 @@
 #   target/e2e/bin/           one link per peer: envoy, python, grpcurl, nginx, curl, openssl
 #   target/e2e/health.protoset  grpc.health.v1 descriptors for grpcurl (no reflection needed)
 #
+# With --load, also the load generators and peers of scripts/sidecar-load.sh:
+#
+#   target/e2e/load/          h2load (nghttp2-client) and wrk from Debian, with the shared
+#                             libraries they need that the base image lacks (`apt-get
+#                             download` + `dpkg-deb -x`; bin/h2load and bin/wrk are wrappers
+#                             that point LD_LIBRARY_PATH there and exec the real binary)
+#   target/e2e/cerbos/        Cerbos 0.55 (npm @cerbos/cerbos-linux-x64, a static binary)
+#
 # A second run reuses what is there (pip's own cache makes a rebuilt venv quick). Exits 1,
 # after printing everything, when a peer could not be had; the tests then fail naming it.
 set -eu
 cd "$(dirname "$0")/.."
+
+LOAD=""
+for arg in "$@"; do
+  case $arg in
+    --load) LOAD=1 ;;
+    *) printf 'usage: scripts/e2e-setup.sh [--load]\n' >&2; exit 2 ;;
+  esac
+done
 
 E2E="$(pwd)/target/e2e"
 VENV="$E2E/venv"
@@ -83,8 +99,52 @@ for tool in curl openssl; do
   if command -v "$tool" >/dev/null 2>&1; then link "$tool" "$(command -v "$tool")"; else missing "$tool" "not on PATH"; fi
 done
 
+# --- load generators and Cerbos (--load) -------------------------------------------------
+PEERS="envoy python grpcurl nginx curl openssl"
+if [ -n "$LOAD" ]; then
+  PEERS="$PEERS h2load wrk cerbos"
+  LOAD_DIR="$E2E/load"
+  # A wrapper, not a link: the unpacked binaries need the unpacked libraries (libev,
+  # jemalloc, LuaJIT). `exec` keeps the process id, so stopping it by id stops the tool.
+  wrap() {
+    rm -f "$BIN/$1"
+    printf '#!/bin/sh\nLD_LIBRARY_PATH="%s" exec "%s" "$@"\n' \
+      "$LOAD_DIR/usr/lib/x86_64-linux-gnu" "$LOAD_DIR/usr/bin/$1" >"$BIN/$1"
+    chmod +x "$BIN/$1"
+  }
+  if [ -x "$LOAD_DIR/usr/bin/h2load" ] && [ -x "$LOAD_DIR/usr/bin/wrk" ]; then
+    wrap h2load && wrap wrk
+  elif command -v apt-get >/dev/null 2>&1; then
+    rm -rf "$E2E/load-deb" && mkdir -p "$E2E/load-deb"
+    LOAD_DEBS="nghttp2-client libev4 libjemalloc2 wrk libluajit2-5.1-2"
+    # shellcheck disable=SC2086 # the package list is meant to split
+    fetch_load() { (cd "$E2E/load-deb" && apt-get download -q $LOAD_DEBS >/dev/null 2>&1); }
+    if fetch_load || { apt-get update -q >/dev/null 2>&1 && fetch_load; }; then
+      rm -rf "$LOAD_DIR"
+      for deb in "$E2E"/load-deb/*.deb; do dpkg-deb -x "$deb" "$LOAD_DIR"; done
+      wrap h2load && wrap wrk
+    else
+      missing h2load "apt-get download $LOAD_DEBS failed"
+    fi
+  else
+    missing h2load "no apt-get"
+  fi
+
+  CERBOS_PACKAGE="@cerbos/cerbos-linux-x64@0.55.0"
+  CERBOS_BIN="$E2E/cerbos/node_modules/@cerbos/cerbos-linux-x64/cerbos-linux-x64"
+  if [ ! -x "$CERBOS_BIN" ] || [ "$(cat "$E2E/cerbos/.rampart-e2e" 2>/dev/null)" != "$CERBOS_PACKAGE" ]; then
+    note "installing $CERBOS_PACKAGE into $E2E/cerbos"
+    mkdir -p "$E2E/cerbos"
+    if command -v npm >/dev/null 2>&1 &&
+      npm install --silent --no-audit --no-fund --save-exact --prefix "$E2E/cerbos" "$CERBOS_PACKAGE" >/dev/null 2>&1; then
+      printf '%s' "$CERBOS_PACKAGE" >"$E2E/cerbos/.rampart-e2e"
+    fi
+  fi
+  if [ -x "$CERBOS_BIN" ]; then link cerbos "$CERBOS_BIN"; else missing cerbos "npm install $CERBOS_PACKAGE failed"; fi
+fi
+
 # --- report -------------------------------------------------------------------------------
-for peer in envoy python grpcurl nginx curl openssl; do
+for peer in $PEERS; do
   if [ -e "$BIN/$peer" ]; then
     version=$(case $peer in
       envoy) "$BIN/envoy" --version | sed -n 's/.*version: //p' ;;
@@ -93,8 +153,11 @@ for peer in envoy python grpcurl nginx curl openssl; do
       nginx) "$BIN/nginx" -v 2>&1 ;;
       curl) "$BIN/curl" --version | head -n 1 ;;
       openssl) "$BIN/openssl" version ;;
+      h2load) "$BIN/h2load" --version ;;
+      wrk) "$BIN/wrk" -v 2>&1 | head -n 1 | cut -d ' ' -f 1-2 ;;
+      cerbos) "$BIN/cerbos" --version 2>&1 | head -n 1 ;;
     esac)
-    where=$(readlink "$BIN/$peer" || sed -n 's/^exec "\([^"]*\)".*/\1/p' "$BIN/$peer")
+    where=$(readlink "$BIN/$peer" || sed -n 's/.*exec "\([^"]*\)".*/\1/p' "$BIN/$peer")
     printf '  %-8s %s  (%s)\n' "$peer" "$where" "$version"
   else
     printf '  %-8s MISSING\n' "$peer"

@@ -99,13 +99,33 @@ pub struct TestArgs {
     pub format: TestFormat,
 }
 
+/// What `rampart build` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BuildTarget {
+    /// The bundle file (versioned JSON) the engine, the sidecar and the wasm module load
+    Bundle,
+    /// One self-contained WebAssembly module: the engine, the bundle and the entities
+    /// (docs/wasm.md)
+    Wasm,
+    /// A proxy-wasm filter for Envoy (ABI 0.2.1): the engine, the bundle and the entities
+    /// (docs/wasm.md, "The proxy-wasm filter")
+    ProxyWasm,
+}
+
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// Policy folder
     pub dir: PathBuf,
-    /// Where to write the bundle
+    /// Where to write the bundle (or the module)
     #[arg(short, long)]
     pub output: PathBuf,
+    /// What to build
+    #[arg(long, value_enum, default_value = "bundle")]
+    pub target: BuildTarget,
+    /// Entity JSON file to embed in a module (default: entities.json in the folder, when
+    /// present)
+    #[arg(long, value_name = "FILE")]
+    pub entities: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

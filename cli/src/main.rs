@@ -13,6 +13,7 @@ mod commands;
 mod exit;
 mod output;
 mod policy;
+mod wasm_module;
 
 use std::process::ExitCode;
 

@@ -32,12 +32,16 @@
 //! `json` reads typed request and entity data; `request` and `entities` build [`Request`]
 //! and [`EntityStore`]; `decide` runs the decision procedure over `eval`/`ops` (on borrowed
 //! values, `val`), recording into a `buffer` or, for `explain`, a trace of every rule.
+//! [`gateway`] is the enforcement side every gateway door shares (the sidecar's and the
+//! proxy-wasm filter): HTTP facts → request JSON, decision → header obligations or the
+//! deny's status and body.
 //!
 //! Architecture invariant: nothing here panics on any bundle, request or entity data; the
 //! crate denies `unwrap`, `expect`, indexing, `panic!` and unchecked arithmetic.
 
 pub mod bundle;
 pub mod decision;
+pub mod gateway;
 pub mod time;
 pub mod value;
 

@@ -19,8 +19,9 @@ use envoy_types::pb::envoy::config::core::v3::{address, Address};
 use envoy_types::pb::envoy::service::auth::v3::attribute_context::HttpRequest;
 use envoy_types::pb::google::protobuf::{value::Kind, ListValue, Struct, Value as PbValue};
 use envoy_types::pb::google::rpc;
+use rampart_engine::gateway::HttpFacts;
 use rampart_engine::ObligationOut;
-use serde_json::{json, Map, Value as Json};
+use serde_json::{json, Value as Json};
 
 use crate::enforce::{self, HeaderObligations, CHALLENGE, DECISION_ID_HEADER};
 use crate::ratelimit::TOO_MANY_REQUESTS;
@@ -72,7 +73,8 @@ pub struct Mapped {
     pub time_ms: Option<i64>,
 }
 
-/// Maps a `CheckRequest` to the engine's raw-HTTP request JSON.
+/// Maps a `CheckRequest` to the engine's raw-HTTP request JSON (through
+/// [`HttpFacts`], as the proxy-wasm filter does).
 pub fn request_json(check: &CheckRequest) -> Mapped {
     let Some(attributes) = &check.attributes else {
         // No attributes: the engine reports the missing request parts and denies.
@@ -81,49 +83,37 @@ pub fn request_json(check: &CheckRequest) -> Mapped {
             time_ms: None,
         };
     };
-    let mut request = Map::new();
-    let mut context = Map::new();
-    let http_request = attributes.request.as_ref().and_then(|r| r.http.as_ref());
-    request.insert(
-        "http".into(),
-        http_request.map_or_else(|| json!({}), http_json),
-    );
-
-    if let Some(source) = &attributes.source {
-        let mut facts = Map::new();
-        if let Some((ip, port)) = socket_address(source.address.as_ref()) {
-            facts.insert("ip".into(), json!(ip));
-            if let Some(port) = port {
-                facts.insert("port".into(), json!(port));
-            }
-        }
-        if !facts.is_empty() {
-            context.insert("source".into(), Json::Object(facts));
-        }
-    }
-
-    let mut tls = Map::new();
-    if let Some(peer) = attributes
-        .source
+    let mut facts = attributes
+        .request
         .as_ref()
-        .map(|s| s.principal.as_str())
-        .filter(|p| !p.is_empty())
-    {
-        tls.insert("mtls".into(), json!(true));
-        tls.insert("peer".into(), json!(peer));
+        .and_then(|r| r.http.as_ref())
+        .map_or_else(HttpFacts::default, http_facts);
+    if let Some(source) = &attributes.source {
+        if let Some((ip, port)) = socket_address(source.address.as_ref()) {
+            facts.source_ip = Some(ip);
+            facts.source_port = port;
+        }
+        if !source.principal.is_empty() {
+            facts.tls_peer = Some(source.principal.clone());
+        }
     }
     let extensions = &attributes.context_extensions;
-    if let Some(version) = extensions.get(TLS_VERSION_KEY) {
-        tls.insert("version".into(), json!(version));
-    }
-    if !tls.is_empty() {
-        context.insert("tls".into(), Json::Object(tls));
-    }
-    if !context.is_empty() {
-        request.insert("context".into(), Json::Object(context));
-    }
-    if let Some(package) = PACKAGE_KEYS.iter().find_map(|k| extensions.get(*k)) {
-        request.insert("package".into(), json!(package));
+    facts.tls_version = extensions.get(TLS_VERSION_KEY).cloned();
+    facts.package = PACKAGE_KEYS
+        .iter()
+        .find_map(|k| extensions.get(*k))
+        .cloned();
+    let mut request = facts.to_request_json();
+    if attributes
+        .request
+        .as_ref()
+        .and_then(|r| r.http.as_ref())
+        .is_none()
+    {
+        // No HTTP attributes: an empty `http` part, which the engine refuses (deny).
+        if let Some(object) = request.as_object_mut() {
+            object.insert("http".into(), json!({}));
+        }
     }
 
     let time_ms = attributes
@@ -135,47 +125,44 @@ pub fn request_json(check: &CheckRequest) -> Mapped {
                 .checked_mul(1000)?
                 .checked_add(i64::from(t.nanos / 1_000_000))
         });
-    Mapped {
-        request: Json::Object(request),
-        time_ms,
-    }
+    Mapped { request, time_ms }
 }
 
-/// The `http` part: method, path with its query, host, and the headers without Envoy's
-/// pseudo-headers (`:path`, `:method`, … repeat the fields above).
-fn http_json(http: &HttpRequest) -> Json {
+/// The HTTP facts: method, path with its query, host (else `:authority`), and the headers
+/// (or `header_map`, with `encode_raw_headers: true`).
+fn http_facts(http: &HttpRequest) -> HttpFacts {
     let mut path = http.path.clone();
     if !http.query.is_empty() && !path.contains('?') {
         path.push('?');
         path.push_str(&http.query);
     }
-    let headers = if http.headers.is_empty() {
-        // `encode_raw_headers: true` sends `header_map` instead of `headers`.
+    let headers: Vec<(String, String)> = if http.headers.is_empty() {
         raw_headers(http)
     } else {
-        collect_headers(http.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        http.headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     };
     let host = if http.host.is_empty() {
         http.headers.get(":authority").cloned()
     } else {
         Some(http.host.clone())
     };
-    let mut out = Map::new();
-    out.insert("method".into(), json!(http.method));
-    out.insert("path".into(), json!(path));
-    if let Some(host) = host {
-        out.insert("host".into(), json!(host));
+    HttpFacts {
+        method: http.method.clone(),
+        path,
+        host,
+        headers,
+        ..HttpFacts::default()
     }
-    out.insert("headers".into(), Json::Object(headers));
-    Json::Object(out)
 }
 
-fn raw_headers(http: &HttpRequest) -> Map<String, Json> {
+fn raw_headers(http: &HttpRequest) -> Vec<(String, String)> {
     let Some(map) = &http.header_map else {
-        return Map::new();
+        return Vec::new();
     };
-    let owned: Vec<(String, String)> = map
-        .headers
+    map.headers
         .iter()
         .map(|h| {
             let value = if h.raw_value.is_empty() {
@@ -185,30 +172,11 @@ fn raw_headers(http: &HttpRequest) -> Map<String, Json> {
             };
             (h.key.clone(), value)
         })
-        .collect();
-    collect_headers(owned.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-}
-
-/// Lower-cases names, drops pseudo-headers and joins repeated names with `, `.
-fn collect_headers<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Map<String, Json> {
-    let mut joined: HashMap<String, String> = HashMap::new();
-    for (name, value) in pairs.filter(|(name, _)| !name.starts_with(':')) {
-        let slot = joined.entry(name.to_ascii_lowercase()).or_default();
-        if !slot.is_empty() {
-            slot.push_str(", ");
-        }
-        slot.push_str(value);
-    }
-    let mut sorted: Vec<(String, String)> = joined.into_iter().collect();
-    sorted.sort();
-    sorted
-        .into_iter()
-        .map(|(k, v)| (k, Json::from(v)))
         .collect()
 }
 
 /// The IP address and port of a socket address; `None` for pipes and unparsable addresses.
-fn socket_address(address: Option<&Address>) -> Option<(String, Option<u32>)> {
+fn socket_address(address: Option<&Address>) -> Option<(IpAddr, Option<u32>)> {
     let Some(address::Address::SocketAddress(socket)) = address?.address.as_ref() else {
         return None;
     };
@@ -217,7 +185,7 @@ fn socket_address(address: Option<&Address>) -> Option<(String, Option<u32>)> {
         Some(PortSpecifier::PortValue(port)) => Some(port),
         _ => None,
     };
-    Some((ip.to_string(), port))
+    Some((ip, port))
 }
 
 /// Maps a decision back to Envoy: allow → `ok_response` with the header obligations;

@@ -250,20 +250,7 @@ pub fn now_ms() -> i64 {
 
 /// True when the request JSON carries no authentication: `context.auth.method` absent or
 /// `none`, and `context.tls.mtls` not true. A deny of such a request answers 401.
-pub fn is_unauthenticated(request: &Json) -> bool {
-    let context = request.get("context");
-    let method = context
-        .and_then(|c| c.get("auth"))
-        .and_then(|a| a.get("method"))
-        .and_then(Json::as_str)
-        .unwrap_or("none");
-    let mtls = context
-        .and_then(|c| c.get("tls"))
-        .and_then(|t| t.get("mtls"))
-        .and_then(Json::as_bool)
-        .unwrap_or(false);
-    method == "none" && !mtls
-}
+pub use rampart_engine::gateway::is_unauthenticated;
 
 /// Decision ids: unique within a process and, through a start-time prefix, across restarts.
 struct DecisionIds {

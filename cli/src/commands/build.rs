@@ -1,21 +1,55 @@
-//! `rampart build DIR -o FILE`: compile a folder into a bundle file the engine loads
-//! without the parser.
+//! `rampart build DIR -o FILE [--target bundle|wasm|proxy-wasm]`: compile a folder into a
+//! bundle file the engine loads without the parser, or into one self-contained wasm module
+//! (the engine module or the proxy-wasm filter the CLI carries, joined with the bundle and
+//! the entities).
 
-use crate::args::BuildArgs;
+use std::path::Path;
+
+use crate::args::{BuildArgs, BuildTarget};
 use crate::exit::{CliError, FAILURE, OK};
-use crate::policy;
+use crate::policy::{self, LoadedPolicy};
+use crate::wasm_module;
 
 pub fn run(args: BuildArgs) -> Result<u8, CliError> {
+    if args.target == BuildTarget::Bundle && args.entities.is_some() {
+        return Err(CliError::Input(
+            "`--entities` applies to modules only (`--target wasm` or `proxy-wasm`)".to_owned(),
+        ));
+    }
     let Some(loaded) = policy::load_reporting(&args.dir)? else {
         return Ok(FAILURE);
     };
     let bundle = loaded.engine.bundle();
-    std::fs::write(&args.output, bundle.to_json()).map_err(|source| CliError::Write {
+    let (bytes, what) = match args.target {
+        BuildTarget::Bundle => (bundle.to_json().into_bytes(), String::new()),
+        BuildTarget::Wasm | BuildTarget::ProxyWasm => {
+            let entities = entity_json(&loaded, args.entities.as_deref())?;
+            let (module, kind) = if args.target == BuildTarget::ProxyWasm {
+                let filter =
+                    wasm_module::proxy_wasm_filter(&bundle.to_json(), entities.as_deref())?;
+                (filter, "proxy-wasm filter")
+            } else {
+                let module = wasm_module::plain_abi_module(&bundle.to_json(), entities.as_deref())?;
+                (module, "wasm module")
+            };
+            let what = format!(
+                "{kind}, {} KiB, {}; ",
+                module.len().div_ceil(1024),
+                if entities.is_some() {
+                    "with entities"
+                } else {
+                    "no entities"
+                }
+            );
+            (module, what)
+        }
+    };
+    std::fs::write(&args.output, bytes).map_err(|source| CliError::Write {
         path: args.output.display().to_string(),
         source,
     })?;
     eprintln!(
-        "wrote {} ({} rules, {} obligations, {} routes, revision {})",
+        "wrote {} ({what}{} rules, {} obligations, {} routes, revision {})",
         args.output.display(),
         bundle.rules.len(),
         bundle.obligations.len(),
@@ -23,4 +57,22 @@ pub fn run(args: BuildArgs) -> Result<u8, CliError> {
         bundle.revision
     );
     Ok(OK)
+}
+
+/// The entity JSON to embed: `explicit`, else the folder's `entities.json` when present;
+/// checked against the bundle here, so that the module never starts with entities it
+/// cannot load.
+fn entity_json(loaded: &LoadedPolicy, explicit: Option<&Path>) -> Result<Option<String>, CliError> {
+    let default = loaded.root.join("entities.json");
+    let path = match explicit {
+        Some(path) => path.to_path_buf(),
+        None if loaded.root.is_dir() && default.is_file() => default,
+        None => return Ok(None),
+    };
+    let text = policy::read_input(&path)?;
+    loaded
+        .engine
+        .load_entities(&text)
+        .map_err(|e| CliError::Input(format!("`{}`: {e}", path.display())))?;
+    Ok(Some(text))
 }

@@ -20,6 +20,9 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// The length of a SHA-256 hash in hex.
 const HASH_HEX_LEN: usize = 64;
 
+/// Lowercase hex digits by value.
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
 /// What a sealed line ends with before the hash.
 const HASH_FIELD: &[u8] = b",\"hash\":\"";
 
@@ -68,7 +71,8 @@ fn hash_hex(body: &[u8]) -> String {
     let digest = hasher.finalize();
     let mut hex = String::with_capacity(HASH_HEX_LEN);
     for byte in digest {
-        let _ = write!(hex, "{byte:02x}");
+        hex.push(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX_DIGITS[usize::from(byte & 0x0f)]));
     }
     hex
 }

@@ -1,0 +1,352 @@
+#!/usr/bin/env bash
+# The load benchmark of `rampart serve` (issue 4's targets; results in docs/performance.md,
+# "Sidecar under load"). A benchmark, never a test: it prints figures next to the targets
+# and fails only when something could not be measured.
+#
+#   scripts/sidecar-load.sh [--quick] [--no-pin]
+#
+# In one run, on loopback:
+#   1. ext_authz: h2load sends a pre-framed CheckRequest (sidecar/examples/
+#      frame_check_request.rs) at full speed to an empty ext_authz server (sidecar/examples/
+#      empty_ext_authz.rs: the same tonic + envoy-types stack answering OK) and to
+#      `rampart serve cli/tests/fixtures/gateway --decision-log FILE`, in turns; for
+#      information, also to the same sidecar with jemalloc instead of glibc's malloc
+#      (LD_PRELOAD of Debian's libjemalloc2, which e2e-setup.sh --load unpacks for h2load);
+#   2. h2load at half of the sidecar's throughput, paced (--rps), against the sidecar and
+#      the empty server alike: latency percentiles from h2load's per-request log;
+#   3. POST /v1/decide against Cerbos's POST /api/check/resources on the same policy
+#      (scripts/load/policy, scripts/load/cerbos), after checking that both decide alike;
+#   4. wrk through a real Envoy to a direct_response route, on a listener with the ext_authz
+#      filter (the sidecar) and on one without: the latency the sidecar adds.
+# Each timed phase lasts 10 s (--quick: 2 s) after a warm-up. Figures go to standard output
+# and target/sidecar-load.json; logs and inputs to target/sidecar-load/.
+#
+# Pinning (default): every server runs on CPU 0 and every load generator on CPU 1 (taskset),
+# so that on a 2-core machine the client never takes CPU from the server it measures and
+# each ratio compares what the servers cost per request on one core. Tokio and Go size
+# their thread pools from the CPUs they may use, so both run one worker there. --no-pin
+# lets the scheduler place everything on both cores (the client then competes with the
+# server). The Envoy phase pins Envoy and wrk to CPU 1 and the sidecar to CPU 0.
+#
+# Run as root, every process started here also runs at nice -10, so that other work on a
+# shared machine takes less of the measured CPUs for the few minutes of the run (the load
+# average is recorded before each phase all the same).
+#
+# Needs what scripts/e2e-setup.sh --load installs (run here; idempotent) and builds
+# `rampart` and the two examples in release.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+
+QUICK=""
+PIN=1
+for arg in "$@"; do
+  case $arg in
+    --quick) QUICK=1 ;;
+    --no-pin) PIN="" ;;
+    -h | --help)
+      sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *) printf 'usage: scripts/sidecar-load.sh [--quick] [--no-pin]\n' >&2; exit 2 ;;
+  esac
+done
+if [ -n "$QUICK" ]; then DURATION=2; WARMUP=500ms; ROUNDS=1; else DURATION=10; WARMUP=1s; ROUNDS=3; fi
+
+WORK="$REPO/target/sidecar-load"
+BIN="$REPO/target/e2e/bin"
+RELEASE="$REPO/target/release"
+# h2load: 4 connections of 16 streams each, one thread (Envoy multiplexes its checks over
+# one HTTP/2 connection per worker the same way).
+H2LOAD_CLIENTS=4
+H2LOAD_STREAMS=16
+# /v1/decide and Cerbos over HTTP/1.1 keep-alive, 16 connections.
+HTTP_CLIENTS=16
+# The paced phase: h2load's --rps timer fires every 10 ms at the least and sends what is
+# due in one burst, so a few fast clients would send bursts of dozens of requests. Ten
+# clients started 1 ms apart (-r 1 --rate-period 1ms) spread the bursts over every
+# millisecond instead: about rate/1000 requests each millisecond.
+PACED_CLIENTS=10
+note() { printf 'sidecar-load: %s\n' "$*" >&2; }
+fail() { note "$*"; exit 1; }
+
+# --- processes: every one started here is stopped on exit, by its id ---------------------
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  PIDS=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PRIORITY=""
+[ "$(id -u)" = 0 ] && PRIORITY="nice -n -10 "
+server_cpus() { printf '%s' "$PRIORITY"; [ -n "$PIN" ] && printf 'taskset -c 0 '; true; }
+client_cpus() { printf '%s' "$PRIORITY"; [ -n "$PIN" ] && printf 'taskset -c 1 '; true; }
+
+# start NAME CPU_PREFIX COMMAND...: runs COMMAND in the background, output to WORK/NAME.log.
+start() {
+  local name=$1 cpus=$2
+  shift 2
+  # shellcheck disable=SC2086 # the taskset prefix is meant to split
+  $cpus "$@" >"$WORK/$name.log" 2>&1 &
+  PIDS+=("$!")
+  LAST_PID=$!
+}
+
+stop() {
+  local pid=$1 rest=() p
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || rest+=("$p"); done
+  PIDS=("${rest[@]}")
+}
+
+# wait_for_line NAME PATTERN: the first line of WORK/NAME.log matching PATTERN (30 s at most).
+wait_for_line() {
+  local line
+  for _ in $(seq 1 300); do
+    line=$(grep -m 1 -E "$2" "$WORK/$1.log" 2>/dev/null || true)
+    if [ -n "$line" ]; then printf '%s\n' "$line"; return 0; fi
+    kill -0 "$LAST_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$WORK/$1.log" >&2
+  fail "$1 did not start"
+}
+
+# wait_for_http URL: until a GET answers 200 (30 s at most).
+wait_for_http() {
+  for _ in $(seq 1 300); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$1" 2>/dev/null)" = 200 ] && return 0
+    sleep 0.1
+  done
+  fail "no answer from $1"
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+load_average() { cut -d ' ' -f 1-3 /proc/loadavg; }
+
+# h2load_rps FILE: requests per second from h2load's summary.
+h2load_rps() { awk '/^finished in/ { print $4 }' "$1"; }
+
+# metric ADDR NAME_AND_LABELS: one value of the sidecar's /metrics (0 when absent).
+metric() {
+  curl -s "http://$1/metrics" | awk -v m="$2" 'index($0, m " ") == 1 { v = $2 } END { print v + 0 }'
+}
+
+# --- peers and builds ---------------------------------------------------------------------
+note "peers (scripts/e2e-setup.sh --load)"
+sh scripts/e2e-setup.sh --load >&2 || fail "a peer is missing (see above)"
+note "release build: rampart, empty_ext_authz, frame_check_request"
+cargo build --release --locked -q -p rampart-cli --bin rampart >&2
+cargo build --release --locked -q -p rampart-sidecar --example empty_ext_authz --example frame_check_request >&2
+RAMPART="$RELEASE/rampart"
+EMPTY="$RELEASE/examples/empty_ext_authz"
+FRAME="$RELEASE/examples/frame_check_request"
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+cat >"$WORK/run.env" <<EOF
+quick=${QUICK:-0}
+pinned=${PIN:-0}
+priority=${PRIORITY:-none}
+duration_s=$DURATION
+warmup=$WARMUP
+rounds=$ROUNDS
+h2load_clients=$H2LOAD_CLIENTS
+h2load_streams=$H2LOAD_STREAMS
+http_clients=$HTTP_CLIENTS
+load_before=$(load_average)
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+EOF
+
+GRPC_HEADERS=(-H 'content-type: application/grpc' -H 'te: trailers')
+CHECK_PATH=/envoy.service.auth.v3.Authorization/Check
+
+# check_once ADDR NAME: one Check with curl; prints the decoded answer ("allow 200").
+check_once() {
+  curl -s --http2-prior-knowledge "${GRPC_HEADERS[@]}" --data-binary @"$WORK/check.grpc" \
+    -D "$WORK/$2.head" -o "$WORK/$2.body" "http://$1$CHECK_PATH" ||
+    fail "$2: the Check request failed"
+  grep -qi '^grpc-status: 0' "$WORK/$2.head" || fail "$2: no grpc-status 0 in $(cat "$WORK/$2.head")"
+  "$FRAME" decode "$WORK/$2.body"
+}
+
+# h2load_max ADDR OUT: full-speed Checks for DURATION seconds.
+h2load_max() {
+  # shellcheck disable=SC2046 # the taskset prefix is meant to split
+  $(client_cpus) "$BIN/h2load" -D "$DURATION" --warm-up-time="$WARMUP" -t 1 \
+    -c "$H2LOAD_CLIENTS" -m "$H2LOAD_STREAMS" -d "$WORK/check.grpc" "${GRPC_HEADERS[@]}" \
+    "http://$1$CHECK_PATH" >"$WORK/$2.txt" 2>&1 || true
+  grep -q '^finished in' "$WORK/$2.txt" || { cat "$WORK/$2.txt" >&2; fail "h2load failed ($2)"; }
+}
+
+# --- 1. ext_authz: empty server and sidecar at full speed ---------------------------------
+note "ext_authz: frame, empty server, sidecar"
+"$FRAME" write "$WORK/check.grpc" >"$WORK/frame.txt"
+start empty "$(server_cpus)" "$EMPTY" 127.0.0.1:0
+EMPTY_PID=$LAST_PID
+EMPTY_ADDR=$(wait_for_line empty 'ready grpc=' | sed 's/.*grpc=//')
+start sidecar "$(server_cpus)" "$RAMPART" serve cli/tests/fixtures/gateway \
+  --grpc 127.0.0.1:0 --http 127.0.0.1:0 --decision-log "$WORK/decisions.jsonl"
+SIDECAR_PID=$LAST_PID
+READY=$(wait_for_line sidecar 'ready grpc=')
+SIDECAR_GRPC=$(printf '%s' "$READY" | sed 's/.*grpc=\([^ ]*\).*/\1/')
+SIDECAR_HTTP=$(printf '%s' "$READY" | sed 's/.*http=\([^ ]*\).*/\1/')
+JEMALLOC="$REPO/target/e2e/load/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+start sidecar-jemalloc "$(server_cpus)" env LD_PRELOAD="$JEMALLOC" "$RAMPART" serve \
+  cli/tests/fixtures/gateway --grpc 127.0.0.1:0 --http 127.0.0.1:0 \
+  --decision-log "$WORK/jemalloc-decisions.jsonl"
+JEMALLOC_PID=$LAST_PID
+JEMALLOC_GRPC=$(wait_for_line sidecar-jemalloc 'ready grpc=' | sed 's/.*grpc=\([^ ]*\).*/\1/')
+[ "$(check_once "$EMPTY_ADDR" empty-check)" = "allow 200" ] || fail "the empty server did not allow"
+[ "$(check_once "$SIDECAR_GRPC" sidecar-check)" = "allow 200" ] ||
+  fail "the sidecar did not allow the framed request: $(tail -n 1 "$WORK/decisions.jsonl")"
+[ "$(check_once "$JEMALLOC_GRPC" jemalloc-check)" = "allow 200" ] ||
+  fail "the sidecar with jemalloc did not allow the framed request"
+
+ALLOWS_BEFORE=$(metric "$SIDECAR_HTTP" 'rampart_decisions_total{door="ext_authz",effect="allow"}')
+echo "load_ext_authz=$(load_average)" >>"$WORK/run.env"
+for round in $(seq 1 "$ROUNDS"); do
+  note "ext_authz round $round/$ROUNDS: empty server, the sidecar, the sidecar on jemalloc (${DURATION}s each)"
+  h2load_max "$EMPTY_ADDR" "empty-$round"
+  h2load_max "$SIDECAR_GRPC" "sidecar-$round"
+  h2load_max "$JEMALLOC_GRPC" "jemalloc-$round"
+done
+stop "$JEMALLOC_PID"
+
+# --- 2. latency at half the sidecar's throughput, the empty server at the same rate --------
+SIDECAR_RPS=$(for round in $(seq 1 "$ROUNDS"); do h2load_rps "$WORK/sidecar-$round.txt"; done |
+  awk '{ s += $1 } END { printf "%d", s / NR }')
+HALF_PER_CLIENT=$((SIDECAR_RPS / 2 / PACED_CLIENTS))
+[ "$HALF_PER_CLIENT" -gt 0 ] || fail "the sidecar's throughput is 0"
+HALF_RATE=$((HALF_PER_CLIENT * PACED_CLIENTS))
+echo "half_rate=$HALF_RATE" >>"$WORK/run.env"
+
+# h2load_paced ADDR OUT: HALF_RATE Checks a second for DURATION seconds, each logged.
+h2load_paced() {
+  # shellcheck disable=SC2046 # the taskset prefix is meant to split
+  $(client_cpus) "$BIN/h2load" -n $((HALF_RATE * DURATION)) -t 1 -c "$PACED_CLIENTS" \
+    -m "$H2LOAD_STREAMS" --rps "$HALF_PER_CLIENT" -r 1 --rate-period 1ms \
+    -d "$WORK/check.grpc" "${GRPC_HEADERS[@]}" --log-file "$WORK/$2.log" \
+    "http://$1$CHECK_PATH" >"$WORK/$2.txt" 2>&1 || true
+  grep -q '^finished in' "$WORK/$2.txt" || { cat "$WORK/$2.txt" >&2; fail "h2load --rps failed ($2)"; }
+}
+note "ext_authz at half throughput: $HALF_RATE checks/s, the sidecar, then the empty server"
+h2load_paced "$SIDECAR_GRPC" half-sidecar
+h2load_paced "$EMPTY_ADDR" half-empty
+stop "$EMPTY_PID"
+
+# Every Check was decided (allowed) and logged: the sidecar's counters against h2load's.
+ALLOWS_AFTER=$(metric "$SIDECAR_HTTP" 'rampart_decisions_total{door="ext_authz",effect="allow"}')
+DENIES=$(metric "$SIDECAR_HTTP" 'rampart_decisions_total{door="ext_authz",effect="deny"}')
+DROPPED=$(metric "$SIDECAR_HTTP" 'rampart_decision_log_dropped_total')
+stop "$SIDECAR_PID"
+{
+  echo "sidecar_allows=$((ALLOWS_AFTER - ALLOWS_BEFORE))"
+  echo "sidecar_denies=$DENIES"
+  echo "log_dropped=$DROPPED"
+  echo "log_records=$(wc -l <"$WORK/decisions.jsonl")"
+  echo "log_bytes=$(wc -c <"$WORK/decisions.jsonl")"
+} >>"$WORK/run.env"
+"$RAMPART" log verify "$WORK/decisions.jsonl" >"$WORK/log-verify.txt" 2>&1 ||
+  fail "the decision log does not verify: $(cat "$WORK/log-verify.txt")"
+
+# --- 3. POST /v1/decide against Cerbos ----------------------------------------------------
+note "decide: rampart serve scripts/load/policy and Cerbos on the same policy"
+start decide "$(server_cpus)" "$RAMPART" serve scripts/load/policy \
+  --grpc 127.0.0.1:0 --http 127.0.0.1:0 --decision-log "$WORK/decide-decisions.jsonl"
+DECIDE_PID=$LAST_PID
+DECIDE_HTTP=$(wait_for_line decide 'ready grpc=' | sed 's/.*http=\([^ ]*\).*/\1/')
+CERBOS_HTTP="127.0.0.1:$(free_port)"
+mkdir -p "$WORK/cerbos"
+(cd "$WORK/cerbos" && exec env CERBOS_NO_TELEMETRY=1 $(server_cpus) "$BIN/cerbos" server \
+  --set=server.httpListenAddr="$CERBOS_HTTP" --set=server.grpcListenAddr="127.0.0.1:$(free_port)" \
+  --set=storage.driver=disk --set=storage.disk.directory="$REPO/scripts/load/cerbos" \
+  --set=storage.disk.watchForChanges=false --set=telemetry.disabled=true --log-level=warn) \
+  >"$WORK/cerbos.log" 2>&1 &
+PIDS+=("$!")
+CERBOS_PID=$!
+wait_for_http "http://$CERBOS_HTTP/_cerbos/health"
+python3 scripts/load/agree.py "$DECIDE_HTTP" "$CERBOS_HTTP" "$WORK" >"$WORK/agree.txt" 2>&1 ||
+  { cat "$WORK/agree.txt" >&2; fail "Rampart and Cerbos do not decide alike"; }
+
+# h2load_http ADDR PATH BODY OUT: full-speed JSON POSTs over HTTP/1.1.
+h2load_http() {
+  # shellcheck disable=SC2046 # the taskset prefix is meant to split
+  $(client_cpus) "$BIN/h2load" --h1 -D "$DURATION" --warm-up-time="$WARMUP" -t 1 \
+    -c "$HTTP_CLIENTS" -m 1 -d "$3" -H 'content-type: application/json' \
+    "http://$1$2" >"$WORK/$4.txt" 2>&1 || true
+  grep -q '^finished in' "$WORK/$4.txt" || { cat "$WORK/$4.txt" >&2; fail "h2load failed ($4)"; }
+}
+echo "load_decide=$(load_average)" >>"$WORK/run.env"
+for round in $(seq 1 "$ROUNDS"); do
+  note "decide round $round/$ROUNDS: Cerbos, then the sidecar (${DURATION}s each)"
+  h2load_http "$CERBOS_HTTP" /api/check/resources "$WORK/cerbos.json" "cerbos-$round"
+  h2load_http "$DECIDE_HTTP" /v1/decide "$WORK/decide.json" "decide-$round"
+done
+stop "$CERBOS_PID"
+stop "$DECIDE_PID"
+
+# --- 4. through a real Envoy, with and without ext_authz ----------------------------------
+note "envoy: the sidecar behind Envoy 1.40, wrk with and without ext_authz"
+start sidecar-envoy "$(server_cpus)" "$RAMPART" serve cli/tests/fixtures/gateway \
+  --grpc 127.0.0.1:0 --http 127.0.0.1:0 --decision-log "$WORK/envoy-decisions.jsonl"
+ENVOY_SIDECAR_PID=$LAST_PID
+ENVOY_SIDECAR_GRPC=$(wait_for_line sidecar-envoy 'ready grpc=' | sed 's/.*grpc=\([^ ]*\).*/\1/')
+ADMIN_PORT=$(free_port)
+PLAIN_PORT=$(free_port)
+AUTHZ_PORT=$(free_port)
+sed -e "s/@ADMIN@/$ADMIN_PORT/" -e "s/@PLAIN@/$PLAIN_PORT/" -e "s/@AUTHZ@/$AUTHZ_PORT/" \
+  -e "s/@SIDECAR@/${ENVOY_SIDECAR_GRPC##*:}/" scripts/load/envoy.yaml >"$WORK/envoy.yaml"
+start envoy "$(client_cpus)" "$BIN/envoy" -c "$WORK/envoy.yaml" --concurrency 1 \
+  --disable-hot-restart --log-level warn
+wait_for_http "http://127.0.0.1:$ADMIN_PORT/ready"
+SERVICE=(-H 'x-service: spiffe://corp/docs-editor')
+status_of() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+[ "$(status_of "${SERVICE[@]}" "http://127.0.0.1:$AUTHZ_PORT/docs/handbook")" = 200 ] ||
+  fail "Envoy with ext_authz did not pass the allowed request"
+[ "$(status_of "http://127.0.0.1:$AUTHZ_PORT/docs/handbook")" = 401 ] ||
+  fail "Envoy with ext_authz did not deny a request without a service"
+[ "$(status_of "http://127.0.0.1:$PLAIN_PORT/docs/handbook")" = 200 ] ||
+  fail "Envoy without ext_authz did not answer"
+
+# wrk_run PORT CONNECTIONS OUT
+wrk_run() {
+  # shellcheck disable=SC2046 # the taskset prefix is meant to split
+  $(client_cpus) "$BIN/wrk" -t 1 -c "$2" -d "${DURATION}s" --latency "${SERVICE[@]}" \
+    "http://127.0.0.1:$1/docs/handbook" >"$WORK/$3.txt" 2>&1 || true
+  grep -q '^Requests/sec' "$WORK/$3.txt" || { cat "$WORK/$3.txt" >&2; fail "wrk failed ($3)"; }
+}
+echo "load_envoy=$(load_average)" >>"$WORK/run.env"
+# Warm both paths (connections to the sidecar, Envoy's caches) before timing.
+"$BIN/wrk" -t 1 -c 1 -d 1s "${SERVICE[@]}" "http://127.0.0.1:$AUTHZ_PORT/docs/handbook" >/dev/null 2>&1 || true
+"$BIN/wrk" -t 1 -c 1 -d 1s "${SERVICE[@]}" "http://127.0.0.1:$PLAIN_PORT/docs/handbook" >/dev/null 2>&1 || true
+for round in $(seq 1 "$ROUNDS"); do
+  note "envoy round $round/$ROUNDS: 1 connection, then 16 (${DURATION}s each, without then with ext_authz)"
+  wrk_run "$PLAIN_PORT" 1 "envoy-plain-c1-$round"
+  wrk_run "$AUTHZ_PORT" 1 "envoy-authz-c1-$round"
+  wrk_run "$PLAIN_PORT" 16 "envoy-plain-c16-$round"
+  wrk_run "$AUTHZ_PORT" 16 "envoy-authz-c16-$round"
+done
+{
+  echo "envoy_upstream_denied=$(curl -s "http://127.0.0.1:$ADMIN_PORT/stats" |
+    awk -F': ' '/ext_authz.denied/ { s += $2 } END { print s + 0 }')"
+  echo "envoy_authz_errors=$(curl -s "http://127.0.0.1:$ADMIN_PORT/stats" |
+    awk -F': ' '/ext_authz.error/ { s += $2 } END { print s + 0 }')"
+  echo "load_after=$(load_average)"
+} >>"$WORK/run.env"
+cleanup
+
+# --- report -------------------------------------------------------------------------------
+python3 scripts/load/report.py "$WORK" "$REPO/target/sidecar-load.json"
