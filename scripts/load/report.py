@@ -282,6 +282,8 @@ def main(argv):
         f"{log['dropped']} dropped; sidecar allowed {report['ext_authz']['sidecar_allows']:,} "
         f"checks, denied {report['ext_authz']['sidecar_denies']}"
     )
+    if log["dropped"] or report["ext_authz"]["sidecar_denies"]:
+        print("WARNING: the sidecar dropped log records or denied checks: its figure is not comparable")
     print(f"failed requests: {failures}; written {out}")
     return 0
 
