@@ -21,6 +21,10 @@ pub struct Cli {
 pub enum Command {
     /// Parse, type-check and lint policy folders
     Check(CheckArgs),
+    /// Report the security lints (L0xx) of policy folders, and the errors that stop them
+    Lint(CheckArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(CompletionsArgs),
     /// Format policy files canonically
     Fmt(FmtArgs),
     /// Decide one request and print the decision JSON
@@ -37,12 +41,16 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Work with decision logs written by `rampart serve`
     Log(LogArgs),
+    /// Report which controls of each compliance framework the policy set enforces
+    Compliance(ComplianceArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CheckFormat {
     Human,
     Json,
+    /// SARIF 2.1.0 (GitHub code scanning and other static-analysis viewers)
+    Sarif,
 }
 
 #[derive(Debug, Args)]
@@ -56,6 +64,13 @@ pub struct CheckArgs {
     /// Treat warnings (lints) as failures
     #[arg(long)]
     pub deny_warnings: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to print the completion script for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +102,8 @@ pub struct EvalArgs {
 pub enum TestFormat {
     Human,
     Junit,
+    /// One JSON report: every test with its outcome, and a summary
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -94,7 +111,7 @@ pub struct TestArgs {
     /// Policy folders
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
-    /// Output format: human lines or a JUnit XML report on standard output
+    /// Output format: human lines, a JUnit XML report or a JSON report on standard output
     #[arg(long, value_enum, default_value = "human")]
     pub format: TestFormat,
 }
@@ -160,8 +177,12 @@ pub struct BenchArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Policy folder, or a bundle file written by `rampart build`
+    /// Policy folder, or a bundle file written by `rampart build` (or `policy` in --config)
     pub path: PathBuf,
+    /// Read flags from this TOML file: keys are the long flag names (`decision_log`,
+    /// `jwt_issuer = [..]`, `no_watch = true`), `policy` is PATH; the command line wins
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// gRPC listener: Envoy ext_authz v3 and grpc.health.v1 (port 0 picks a free port)
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9191")]
     pub grpc: SocketAddr,
@@ -324,4 +345,34 @@ pub struct LogVerifyArgs {
     /// Output format
     #[arg(long, value_enum, default_value = "human")]
     pub format: LogFormat,
+}
+
+/// How `rampart compliance` prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ComplianceFormat {
+    Human,
+    Json,
+    Markdown,
+    /// An OSCAL 1.1.2 component definition (JSON)
+    Oscal,
+}
+
+#[derive(Debug, Args)]
+pub struct ComplianceArgs {
+    /// Policy folder (not needed with --list)
+    #[arg(required_unless_present = "list")]
+    pub dir: Option<PathBuf>,
+    /// Report this framework (slug or alias); repeat for several. Default: the frameworks
+    /// of rampart.toml, else every framework a rule references
+    #[arg(long = "framework", value_name = "F")]
+    pub frameworks: Vec<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: ComplianceFormat,
+    /// Exit 1 when a reported framework's coverage is below N percent (0-100)
+    #[arg(long, value_name = "N", value_parser = crate::commands::compliance::parse_percent)]
+    pub fail_under: Option<f64>,
+    /// List the frameworks (and, with --framework, their controls) instead of reporting
+    #[arg(long, conflicts_with = "fail_under")]
+    pub list: bool,
 }

@@ -23,7 +23,14 @@ use clap::Parser;
 static ALLOCATOR: alloc::CountingAllocator = alloc::CountingAllocator;
 
 fn main() -> ExitCode {
-    let cli = match args::Cli::try_parse() {
+    let argv = match commands::serve::config_file::expand(std::env::args_os().collect()) {
+        Ok(argv) => argv,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let cli = match args::Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(err) => {
             let code = if err.use_stderr() {
@@ -37,6 +44,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         args::Command::Check(a) => commands::check::run(a),
+        args::Command::Lint(a) => commands::check::run_lint(a),
+        args::Command::Completions(a) => commands::completions::run(&a),
         args::Command::Fmt(a) => commands::fmt::run(a),
         args::Command::Eval(a) => commands::eval::run(a),
         args::Command::Test(a) => commands::test::run(a),
@@ -45,6 +54,7 @@ fn main() -> ExitCode {
         args::Command::Bench(a) => commands::bench::run(a),
         args::Command::Serve(a) => commands::serve::run(*a),
         args::Command::Log(a) => commands::log::run(a),
+        args::Command::Compliance(a) => commands::compliance::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -4,10 +4,26 @@ use std::io::IsTerminal;
 
 use rampart_lang::Diagnostic;
 
-/// Renders one diagnostic the way a person reads it: coloured on a terminal, plain otherwise.
+/// Whether human output on a stream uses colour: never when `NO_COLOR` is set to a
+/// non-empty value (<https://no-color.org>), always when `CLICOLOR_FORCE` is set to
+/// something other than `0`, otherwise when the stream is a terminal.
+pub fn colour(stream_is_terminal: bool) -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if set("NO_COLOR") {
+        return false;
+    }
+    if set("CLICOLOR_FORCE") && std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
+        return true;
+    }
+    stream_is_terminal
+}
+
+/// Renders one diagnostic the way a person reads it: coloured when [`colour`] says so for
+/// standard error, plain otherwise.
 pub fn render_human(diag: &Diagnostic) -> String {
-    if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
-        let handler = miette::GraphicalReportHandler::new().with_width(100);
+    if colour(std::io::stderr().is_terminal()) {
+        let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode())
+            .with_width(100);
         let mut out = String::new();
         if handler.render_report(&mut out, diag).is_ok() {
             return out;

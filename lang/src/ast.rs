@@ -105,11 +105,23 @@ pub struct File {
     pub comments: Vec<Comment>,
 }
 
-/// `import std.pci_dss as pci`
+/// `import std.pci_dss as pci`, optionally `with { name: value, ... }`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Import {
     pub path: QualName,
     pub alias: Option<Ident>,
+    pub span: Span,
+    /// `with { max_token_lifetime: 1h }`: overrides of the imported package's consts, in
+    /// the order written; empty without a `with` clause.
+    pub params: Vec<ImportParam>,
+}
+
+/// One `name: value` of an import's `with` clause: the const `name` of the imported
+/// package takes `value` (a constant expression) for the whole policy set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportParam {
+    pub name: Ident,
+    pub value: Expr,
     pub span: Span,
 }
 

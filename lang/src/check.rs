@@ -20,6 +20,7 @@ pub mod consts;
 pub mod docs;
 pub mod expr;
 pub mod fold;
+pub mod import_params;
 pub mod names;
 pub mod ops;
 pub mod packages;

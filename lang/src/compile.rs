@@ -21,6 +21,7 @@ use std::path::Path;
 use rampart_engine::Bundle;
 
 use crate::check::{consts, packages, schema, symbols::Symbols};
+use crate::controls::Catalogs;
 use crate::diagnostics::Diagnostic;
 use crate::sources::PolicySet;
 use crate::testing::{self, TestCase};
@@ -49,6 +50,9 @@ impl Compiled {
 /// imports).
 pub fn compile(set: &PolicySet) -> Compiled {
     let mut diags = set.diagnostics.clone();
+    if let Some(project) = &set.project {
+        diags.extend(project.check(Catalogs::builtin()));
+    }
     let Some(program) = packages::load(set, &mut diags) else {
         return finish(set, None, Vec::new(), diags);
     };
@@ -76,11 +80,10 @@ pub fn compile(set: &PolicySet) -> Compiled {
         let diags = std::mem::take(&mut session.diags);
         return finish(set, None, tests, diags);
     }
-    let warnings = crate::lints::run(&crate::lints::LintContext::new(
-        &program,
-        &rules,
-        &obligations,
-    ));
+    let lint_cx = crate::lints::LintContext::new(&program, &rules, &obligations)
+        .with_routes(&program, &routes)
+        .with_project(set.project.as_ref());
+    let warnings = crate::lints::run(&lint_cx);
     session.diags.extend(warnings);
     let parts = assemble::Parts {
         routes,

@@ -15,10 +15,13 @@
 pub mod ast;
 pub mod check;
 pub mod compile;
+pub mod compliance;
+pub mod controls;
 pub mod diagnostics;
 pub mod fmt;
 pub mod lints;
 pub mod parser;
+pub mod project;
 pub mod sources;
 pub mod testing;
 

@@ -17,6 +17,8 @@ mod l005_wildcard_scope;
 mod l006_allow_shadowed_by_deny;
 mod l007_classified_without_transport_security;
 mod l008_token_lifetime_unbounded;
+mod l009_route_without_rule;
+mod l010_allow_without_control;
 pub mod suppression;
 
 use rampart_engine::bundle::{self as ir, PackageId};
@@ -28,6 +30,7 @@ use crate::check::{FileId, Program};
 use crate::compile::obligations::ObligationItem;
 use crate::compile::rules::RuleItem;
 use crate::diagnostics::{Diagnostic, Severity, SourceFile, DOCS_URL};
+use crate::project::Project;
 
 pub use l001_allow_without_authentication::AllowWithoutAuthentication;
 pub use l002_wildcard_action_in_allow::WildcardActionInAllow;
@@ -37,6 +40,8 @@ pub use l005_wildcard_scope::WildcardScope;
 pub use l006_allow_shadowed_by_deny::AllowShadowedByDeny;
 pub use l007_classified_without_transport_security::ClassifiedWithoutTransportSecurity;
 pub use l008_token_lifetime_unbounded::TokenLifetimeUnbounded;
+pub use l009_route_without_rule::RouteWithoutRule;
+pub use l010_allow_without_control::AllowWithoutControl;
 pub(crate) use suppression::check_allow_lint_annotations;
 use suppression::Suppressions;
 
@@ -113,6 +118,8 @@ pub static LINTS: &[&dyn Lint] = &[
     &AllowShadowedByDeny,
     &ClassifiedWithoutTransportSecurity,
     &TokenLifetimeUnbounded,
+    &RouteWithoutRule,
+    &AllowWithoutControl,
 ];
 
 /// A rule as lints see it: its source and its compiled form.
@@ -144,6 +151,14 @@ pub struct LintMapping<'a> {
     pub ast: &'a ast::PrincipalMap,
 }
 
+/// A route of the set's own files: as written and compiled.
+pub struct LintRoute<'a> {
+    pub source: &'a SourceFile,
+    pub file: FileId,
+    pub ast: &'a ast::Route,
+    pub compiled: &'a ir::Route,
+}
+
 /// An obligation as lints see it.
 pub struct LintObligation<'a> {
     pub source: &'a SourceFile,
@@ -166,6 +181,10 @@ pub struct LintContext<'a> {
     /// Every top-level expression of the set's files outside `test` blocks (consts,
     /// routes, mappings, rules, obligations), with its file.
     pub exprs: Vec<(&'a SourceFile, &'a ast::Expr)>,
+    /// The routes of the set's own files, in file and source order.
+    pub routes: Vec<LintRoute<'a>>,
+    /// The policy folder's `rampart.toml`, when it has one.
+    pub project: Option<&'a Project>,
     /// Direct imports of every package, by package id.
     package_imports: Vec<Vec<PackageId>>,
     suppressions: Suppressions,
@@ -243,9 +262,52 @@ impl<'a> LintContext<'a> {
             mappings,
             schema,
             exprs,
+            routes: Vec::new(),
+            project: None,
             package_imports,
             suppressions: Suppressions::collect(program),
         }
+    }
+
+    /// Adds the routes of the set's own files. `routes` are the compiled routes of the
+    /// whole program in file and source order, as the compiler lowers them (lints run only
+    /// without errors, so every route compiled); if their count does not match the
+    /// program's, no route is linted.
+    pub(crate) fn with_routes(mut self, program: &'a Program, routes: &'a [ir::Route]) -> Self {
+        let written: Vec<(FileId, &'a ast::Route)> = program
+            .files
+            .iter()
+            .enumerate()
+            .flat_map(|(id, file)| {
+                file.ast.items.iter().filter_map(move |item| match item {
+                    ast::Item::Route(route) => Some((id, route)),
+                    _ => None,
+                })
+            })
+            .collect();
+        if written.len() != routes.len() {
+            return self;
+        }
+        self.routes = written
+            .into_iter()
+            .zip(routes)
+            .filter_map(|((file, ast), compiled)| {
+                let f = program.file(file).filter(|f| !f.from_stdlib)?;
+                Some(LintRoute {
+                    source: &f.source,
+                    file,
+                    ast,
+                    compiled,
+                })
+            })
+            .collect();
+        self
+    }
+
+    /// Adds the policy folder's project file (`rampart.toml`).
+    pub(crate) fn with_project(mut self, project: Option<&'a Project>) -> Self {
+        self.project = project;
+        self
     }
 
     /// Whether a request evaluated for package `from` (`"package": …` in the request) sees
@@ -381,6 +443,31 @@ pub(crate) mod test_support {
         crate::compile(&PolicySet::from_files("".into(), files)).diagnostics
     }
 
+    /// How often `code` is reported for a one-file policy set whose folder has the
+    /// `rampart.toml` text `project`; the set must have no errors.
+    pub fn count_with_project(source: &str, project: &str, code: &str) -> usize {
+        let file = SourceFile::in_memory("test.rampart", source);
+        let mut set = PolicySet::from_files("".into(), vec![file]);
+        let project = crate::project::Project::parse(SourceFile::in_memory(
+            crate::project::PROJECT_FILE,
+            project,
+        ));
+        assert!(project.is_ok(), "the project file does not parse");
+        set.project = project.ok();
+        let diagnostics = crate::compile(&set).diagnostics;
+        let errors: Vec<String> = diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.render_plain())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "the source has errors:\n{}",
+            errors.join("\n")
+        );
+        diagnostics.iter().filter(|d| d.code() == code).count()
+    }
+
     /// How often `code` is reported for a one-file policy set, which must have no errors
     /// (lints only run on sets without errors, so an error would hide every finding).
     pub fn count(source: &str, code: &str) -> usize {
@@ -425,7 +512,7 @@ mod tests {
         let codes: Vec<&str> = LINTS.iter().map(|l| l.meta().code).collect();
         assert_eq!(
             codes,
-            vec!["L001", "L002", "L003", "L004", "L005", "L006", "L007", "L008"]
+            vec!["L001", "L002", "L003", "L004", "L005", "L006", "L007", "L008", "L009", "L010"]
         );
         for lint in LINTS {
             let docs = lint.meta().docs;

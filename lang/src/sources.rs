@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::ast::Span;
 use crate::diagnostics::{Diagnostic, SourceFile};
+use crate::project::{Project, PROJECT_FILE};
 
 /// Largest policy file accepted (4 MiB); a larger one is an `E017` diagnostic.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -23,9 +24,11 @@ pub struct PolicySet {
     /// The policy folder; file names in diagnostics are relative to it.
     pub root: PathBuf,
     pub files: Vec<SourceFile>,
-    /// Problems met while reading (`E017`: not UTF-8 or too large); such files are not in
-    /// `files`.
+    /// Problems met while reading (`E017`: not UTF-8 or too large; `E023`: a
+    /// `rampart.toml` that does not parse); such files are not in `files`.
     pub diagnostics: Vec<Diagnostic>,
+    /// The folder's `rampart.toml`, when it has one that parses.
+    pub project: Option<Project>,
 }
 
 impl PolicySet {
@@ -50,9 +53,13 @@ impl PolicySet {
             root,
             files: Vec::new(),
             diagnostics: Vec::new(),
+            project: None,
         };
         for path in paths {
             set.read_file(&path)?;
+        }
+        if meta.is_dir() {
+            set.read_project()?;
         }
         Ok(set)
     }
@@ -63,7 +70,41 @@ impl PolicySet {
             root,
             files,
             diagnostics: Vec::new(),
+            project: None,
         }
+    }
+
+    /// Reads `rampart.toml` at the root, when there is one.
+    fn read_project(&mut self) -> io::Result<()> {
+        let path = self.root.join(PROJECT_FILE);
+        let meta = match fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => meta,
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if meta.len() > MAX_FILE_BYTES {
+            self.diagnostics
+                .push(too_large(&path, PROJECT_FILE, meta.len()));
+            return Ok(());
+        }
+        let text = match String::from_utf8(fs::read(&path)?) {
+            Ok(text) => text,
+            Err(_) => {
+                let file = SourceFile::new(&path, PROJECT_FILE, String::new());
+                let diag =
+                    Diagnostic::error("E017", format!("file `{PROJECT_FILE}` is not valid UTF-8"))
+                        .with_help("the project file is UTF-8 text")
+                        .in_file(&file);
+                self.diagnostics.push(diag);
+                return Ok(());
+            }
+        };
+        match Project::parse(SourceFile::new(&path, PROJECT_FILE, text)) {
+            Ok(project) => self.project = Some(project),
+            Err(diag) => self.diagnostics.push(diag),
+        }
+        Ok(())
     }
 
     fn read_file(&mut self, path: &Path) -> io::Result<()> {

@@ -183,8 +183,10 @@ fn the_language_example_compiles() {
     );
 }
 
+/// The example's only finding is true: nothing allows `payments:read`, so its route
+/// always denies (L009).
 #[test]
-fn the_language_example_has_no_warnings() {
+fn the_language_example_warns_only_about_its_unused_read_route() {
     let dir = write_dir(
         "language-example-lints",
         &[
@@ -193,7 +195,18 @@ fn the_language_example_has_no_warnings() {
         ],
     );
     let compiled = compile(&PolicySet::load(&dir).unwrap_or_else(|e| panic!("{e}")));
-    assert!(compiled.diagnostics.is_empty(), "{}", rendered(&compiled));
+    let found: Vec<(&str, &str)> = compiled
+        .diagnostics
+        .iter()
+        .map(|d| (d.code(), d.message()))
+        .collect();
+    assert_eq!(found.len(), 1, "{}", rendered(&compiled));
+    assert_eq!(found[0].0, "L009", "{}", rendered(&compiled));
+    assert!(
+        found[0].1.contains("GET /v1/accounts/{id}"),
+        "{}",
+        rendered(&compiled)
+    );
 }
 
 #[test]

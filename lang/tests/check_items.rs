@@ -79,7 +79,7 @@ fn generated_ids_hash_the_rule_and_number_repeats() {
 #[test]
 fn annotations_become_controls_and_metadata() {
     let src = with_schema(
-        "@id(\"x\")\n@control(\"pci/1\", \"pci/2\")\n@control(\"pci/1\", \"soc2/CC6\")\n@severity(\"high\")\n\
+        "@id(\"x\")\n@control(\"pci-dss/3.5.1\", \"hipaa/164.312(a)(2)(iv)\")\n@control(\"pci-dss/3.5.1\", \"soc2/CC6.1\")\n@severity(\"high\")\n\
          deny * on Account when not resource.encrypted_at_rest reason \"encrypt it\"",
     );
     let Some(bundle) = ok(&src).bundle else {
@@ -88,7 +88,10 @@ fn annotations_become_controls_and_metadata() {
     let Some(rule) = bundle.rules.first() else {
         panic!("rule")
     };
-    assert_eq!(rule.controls, vec!["pci/1", "pci/2", "soc2/CC6"]);
+    assert_eq!(
+        rule.controls,
+        vec!["pci-dss/3.5.1", "hipaa/164.312(a)(2)(iv)", "soc2/CC6.1"]
+    );
     assert_eq!(
         rule.annotations.get("severity"),
         Some(&vec!["high".to_owned()])
@@ -229,7 +232,7 @@ fn e016_obligation_errors() {
 #[test]
 fn obligations_compile() {
     let src = with_schema(
-        "@control(\"pci/3.4.1\")\nobligation mask [\"card.pan\"] on Account unless context.auth.scopes has_scope \"pci:read\"\n\
+        "@control(\"pci-dss-4.0/3.4.1\")\nobligation mask [\"card.pan\"] on Account unless context.auth.scopes has_scope \"pci:read\"\n\
          obligation rate_limit 100 per 1m on \"payments:write\"\n\
          obligation request_header \"x-user\" = principal.department on \"payments:read\" for User",
     );
@@ -258,7 +261,7 @@ fn obligations_compile() {
     );
     assert_eq!(
         bundle.obligations.first().map(|o| o.controls.clone()),
-        Some(vec!["pci/3.4.1".to_owned()])
+        Some(vec!["pci-dss-4.0/3.4.1".to_owned()])
     );
 }
 

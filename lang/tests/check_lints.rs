@@ -98,3 +98,94 @@ fn a_syntax_error_stops_the_run_without_echoes() {
     assert_eq!(codes, vec!["E001"]);
     assert!(c.bundle.is_none());
 }
+
+#[test]
+fn l009_route_without_rule() {
+    let src = guarded(
+        "route GET \"/v1/accounts/{id}\" => \"payments:write\" on Account::{id}\n@id(\"r\")\nallow \"payments:read\" on Account for User when principal.mfa",
+    );
+    assert_eq!(
+        warnings(&src),
+        one(
+            "L009",
+            "route `GET /v1/accounts/{id}` has no rule that can apply to it"
+        )
+    );
+}
+
+#[test]
+fn l010_allow_without_control_reads_the_folder_rampart_toml() {
+    let policy =
+        guarded("@id(\"r\")\nallow \"payments:read\" on Account for User when principal.mfa");
+    let toml = "[compliance]\nframeworks = [\"owasp-api-2023\"]\n";
+    let dir = common::write_dir(
+        "l010",
+        &[("policy.rampart", &policy), ("rampart.toml", toml)],
+    );
+    let set = rampart_lang::PolicySet::load(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let c = rampart_lang::compile(&set);
+    let found: Vec<(&str, &str)> = c
+        .diagnostics
+        .iter()
+        .map(|d| (d.code(), d.message()))
+        .collect();
+    assert_eq!(found, vec![("L010", "allow rule `r` names no `@control`")]);
+    let without = common::write_dir("l010-none", &[("policy.rampart", &policy)]);
+    let set = rampart_lang::PolicySet::load(&without).unwrap_or_else(|e| panic!("{e}"));
+    assert!(rampart_lang::compile(&set).diagnostics.is_empty());
+}
+
+/// Issue 6's list of mistakes: one policy folder with each of them reports each lint code.
+#[test]
+fn every_listed_mistake_is_reported_with_its_code() {
+    let policy = r#"package mistakes
+
+schema {
+  entity User { roles: Set<String> }
+  entity Partner
+  entity Account { classification: Class }
+  enum Class { public, pci }
+  action "payments:read", "payments:write", "payments:refund" on Account for User, Partner
+  entity Report
+  action "reports:read", "reports:export" on Report for User
+}
+
+principal Partner::{context.auth.subject} when context.auth.method == jwt
+
+route POST "/v1/refunds/{id}" => "payments:refund" on Account::{id}
+
+const maintenance = false
+
+@id("open")
+allow "payments:read" on Account                                            // L001, L007, L010
+@id("everything")
+allow * on Report for User when principal.roles contains "admin"            // L002
+@id("key")
+allow "payments:read" on Account for Partner when context.request.headers["x-api-key"] == "sk_live_4eC39HqLyjWDarjtT1zdp7dc"
+@id("frozen")
+deny * when maintenance                                                     // L004
+@id("wild")
+allow "payments:write" on Account for Partner when context.auth.scopes has_scope "payments:*"
+@id("no-writes")
+deny "payments:write" on Account for User
+@id("write")
+allow "payments:write" on Account for User when principal.roles contains "writer"   // L006
+"#;
+    let toml = "[compliance]\nframeworks = [\"pci-dss-4.0\"]\n";
+    let dir = common::write_dir(
+        "mistakes",
+        &[("policy.rampart", policy), ("rampart.toml", toml)],
+    );
+    let set = rampart_lang::PolicySet::load(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let c = rampart_lang::compile(&set);
+    assert!(errors(&c).is_empty(), "{}", rendered(&c));
+    let mut codes: Vec<&str> = c.diagnostics.iter().map(|d| d.code()).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    assert_eq!(
+        codes,
+        vec!["L001", "L002", "L003", "L004", "L005", "L006", "L007", "L008", "L009", "L010"],
+        "{}",
+        rendered(&c)
+    );
+}

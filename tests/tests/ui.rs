@@ -1,6 +1,8 @@
 //! Golden diagnostics: `tests/ui/err/*.rampart` must fail to compile and
 //! `tests/ui/ok/*.rampart` must compile; the rendered diagnostics of each file are compared
-//! with the `.stderr` file beside it (an `ok` file without warnings has none).
+//! with the `.stderr` file beside it (an `ok` file without warnings has none). A folder
+//! there is one policy set, loaded like `rampart check DIR` loads it (its `rampart.toml`
+//! included), with its expected output in `FOLDER.stderr` beside the folder.
 //!
 //! Run with `RAMPART_BLESS=1` to write the expected files from the current output. A
 //! `.stderr` file without its `.rampart` file is stale and fails the run.
@@ -25,7 +27,10 @@ fn run_folder(kind: &str, expect_errors: bool) {
     let bless = std::env::var_os("RAMPART_BLESS").is_some();
     let mut failures = Vec::new();
     let mut count = 0usize;
-    for path in files_with_ext(&dir, "rampart") {
+    let mut cases = files_with_ext(&dir, "rampart");
+    cases.extend(rampart_tests::subdirs(&dir));
+    cases.sort();
+    for path in cases {
         count += 1;
         let name = format!("{kind}/{}", file_name(&path));
         let rendered = match render(&path, &name) {
@@ -41,7 +46,7 @@ fn run_folder(kind: &str, expect_errors: bool) {
                 continue;
             }
         };
-        let expected_path = path.with_extension("stderr");
+        let expected_path = expected_file(&path);
         if bless {
             let result = if rendered.is_empty() {
                 std::fs::remove_file(&expected_path).or_else(|e| {
@@ -68,7 +73,7 @@ fn run_folder(kind: &str, expect_errors: bool) {
         }
     }
     for stale in files_with_ext(&dir, "stderr") {
-        if !stale.with_extension("rampart").is_file() {
+        if !stale.with_extension("rampart").is_file() && !stale.with_extension("").is_dir() {
             failures.push(format!(
                 "{kind}/{}: stale expected output without its .rampart file",
                 file_name(&stale)
@@ -84,11 +89,39 @@ fn run_folder(kind: &str, expect_errors: bool) {
     );
 }
 
-/// Compiles one file as a policy set and renders its diagnostics without colour.
+/// `case.stderr` beside a file or folder case (`x.rampart` → `x.stderr`, `x/` → `x.stderr`).
+fn expected_file(case: &Path) -> PathBuf {
+    if case.is_dir() {
+        let mut name = case.as_os_str().to_owned();
+        name.push(".stderr");
+        PathBuf::from(name)
+    } else {
+        case.with_extension("stderr")
+    }
+}
+
+/// Compiles one file, or one folder, as a policy set and renders its diagnostics without
+/// colour. Files of a folder are named `KIND/FOLDER/FILE` in the output.
 fn render(path: &Path, name: &str) -> Result<(String, bool), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
-    let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let set = PolicySet::from_files(root, vec![SourceFile::new(path, name, text)]);
+    let set = if path.is_dir() {
+        let mut set = PolicySet::load(path).map_err(|e| format!("{name}: {e}"))?;
+        set.files = set
+            .files
+            .iter()
+            .map(|f| {
+                SourceFile::new(
+                    f.path(),
+                    format!("{name}/{}", f.name()),
+                    f.text().to_owned(),
+                )
+            })
+            .collect();
+        set
+    } else {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
+        let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        PolicySet::from_files(root, vec![SourceFile::new(path, name, text)])
+    };
     let compiled = compile(&set);
     let has_errors = compiled.diagnostics.iter().any(|d| d.is_error());
     let rendered: String = compiled

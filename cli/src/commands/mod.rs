@@ -3,6 +3,8 @@
 pub mod bench;
 pub mod build;
 pub mod check;
+pub mod completions;
+pub mod compliance;
 pub mod eval;
 pub mod explain;
 pub mod fmt;

@@ -15,6 +15,7 @@ use crate::args::{JwtMethod, ServeArgs};
 use crate::exit::{CliError, FAILURE, OK};
 use crate::policy;
 
+pub mod config_file;
 mod loader;
 
 pub fn run(args: ServeArgs) -> Result<u8, CliError> {

@@ -26,10 +26,10 @@ struct Outcome {
 
 pub fn run(args: TestArgs) -> Result<u8, CliError> {
     let mut outcomes = Vec::new();
-    let mut broken = false;
+    let mut broken = Vec::new();
     for dir in &args.dirs {
         let Some(loaded) = policy::load_reporting(dir)? else {
-            broken = true;
+            broken.push(dir.display().to_string());
             continue;
         };
         let suite = dir.display().to_string();
@@ -65,8 +65,13 @@ pub fn run(args: TestArgs) -> Result<u8, CliError> {
             outln!("{passed} passed, {failed} failed");
         }
         TestFormat::Junit => out!("{}", junit(&outcomes)),
+        TestFormat::Json => outln!("{}", json_report(&outcomes, &broken)),
     }
-    Ok(if failed > 0 || broken { FAILURE } else { OK })
+    Ok(if failed > 0 || !broken.is_empty() {
+        FAILURE
+    } else {
+        OK
+    })
 }
 
 /// Decides the test's request; `Err` says how the decision differs from the expectation.
@@ -125,6 +130,35 @@ fn check_expectation(test: &TestCase, decision: &Decision) -> Result<(), String>
         why.push_str(&format!("\nerror in {rule}: {}", error.message));
     }
     Err(why)
+}
+
+/// The JSON report of `rampart test --format json`: every test with its outcome, the
+/// folders that did not compile (their diagnostics went to standard error), and counts.
+fn json_report(outcomes: &[Outcome], broken: &[String]) -> serde_json::Value {
+    let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
+    let tests: Vec<serde_json::Value> = outcomes
+        .iter()
+        .map(|o| {
+            serde_json::json!({
+                "suite": o.suite,
+                "name": o.name,
+                "file": o.file,
+                "line": o.line,
+                "outcome": if o.failure.is_some() { "failed" } else { "passed" },
+                "message": o.failure,
+                "seconds": o.seconds,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "tests": tests,
+        "not_compiled": broken,
+        "summary": {
+            "total": outcomes.len(),
+            "passed": outcomes.len() - failed,
+            "failed": failed,
+        },
+    })
 }
 
 /// A JUnit XML report: one `<testsuite>` per policy folder.

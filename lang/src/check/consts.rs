@@ -8,6 +8,7 @@ use rampart_engine::Value;
 
 use super::builtins::VARIABLES;
 use super::expr::{Env, ExprCx, Place};
+use super::import_params;
 use super::schema::SchemaInfo;
 use super::symbols::Symbols;
 use super::types::Type;
@@ -119,9 +120,23 @@ pub fn evaluate(
             table.insert(file.package, &c.name.name, entry);
         }
     }
+    let overrides = import_params::collect(program, &index, diags);
     let deps: Vec<Vec<usize>> = decls
         .iter()
-        .map(|d| dependencies(program, d, &index))
+        .enumerate()
+        .map(|(i, d)| {
+            let mut deps = dependencies(program, d.file, d.package, &d.ast.value, &index);
+            for over in overrides.get(&i).into_iter().flatten() {
+                let more =
+                    dependencies(program, over.file, over.package, &over.param.value, &index);
+                deps.extend(
+                    more.into_iter()
+                        .filter(|m| !deps.contains(m))
+                        .collect::<Vec<_>>(),
+                );
+            }
+            deps
+        })
         .collect();
     let order = topological_order(&deps);
     report_cycles(program, &decls, &deps, &order, diags);
@@ -149,26 +164,40 @@ pub fn evaluate(
                 None
             }
         };
+        let value = match overrides.get(&i) {
+            Some(list) => {
+                let mut folding = import_params::Folding {
+                    program,
+                    schema,
+                    table: &table,
+                    symbols,
+                    diags,
+                };
+                import_params::apply(&mut folding, &decl.ast.name.name, value, list)
+            }
+            None => value,
+        };
         table.set_value(decl.package, &decl.ast.name.name, value);
     }
     table
 }
 
-/// Indexes of the consts an expression refers to: `name` in its package, `alias.name`.
+/// Indexes of the consts an expression of `file` (in `package`) refers to: `name` in its
+/// package, `alias.name`.
 fn dependencies(
     program: &Program,
-    decl: &Decl<'_>,
+    file: FileId,
+    package: PackageId,
+    value: &ast::Expr,
     index: &HashMap<(PackageId, &str), usize>,
 ) -> Vec<usize> {
-    let aliases = program.file(decl.file).map(|f| &f.aliases);
+    let aliases = program.file(file).map(|f| &f.aliases);
     let mut out = Vec::new();
-    for_each_expr(&decl.ast.value, |e| {
+    for_each_expr(value, |e| {
         let found = match &e.kind {
-            ExprKind::Var(id) => index.get(&(decl.package, id.name.as_str())),
+            ExprKind::Var(id) => index.get(&(package, id.name.as_str())),
             ExprKind::Attr(base, name) => match &base.kind {
-                ExprKind::Var(alias)
-                    if !index.contains_key(&(decl.package, alias.name.as_str())) =>
-                {
+                ExprKind::Var(alias) if !index.contains_key(&(package, alias.name.as_str())) => {
                     aliases
                         .and_then(|a| a.get(&alias.name))
                         .and_then(|pkg| index.get(&(*pkg, name.name.as_str())))

@@ -23,6 +23,9 @@ pub const ERROR_DOCS: &[(&str, &str)] = &[
     ("E019", "package line\n\nEvery file starts with `package NAME`; a stdlib file must declare the package it is registered as.\n\nExample:\n\n    import std.zerotrust   // a file cannot start with an import\n    package payments"),
     ("E020", "invalid test\n\nA `test` block cannot run: an `entities` file that does not exist, `expect … by [...]` naming a rule id that does not exist, test data that is not constant, an inline entity lacking a required attribute, or a test name used twice in a file.\n\nExample:\n\n    test \"x\" { request … expect allow by [\"pay-wirte\"] }   // no rule has id `pay-wirte`"),
     ("E021", "unknown lint code\n\nAn `@allow_lint(...)` annotation names something that is not a lint code, or names nothing. `@allow_lint(\"L001\", ...)` on a rule, obligation, `principal` mapping, route or const silences those lints for that item; errors (`E0xx`) cannot be silenced.\n\nExample:\n\n    @allow_lint(\"L0012\")   // did you mean `L001`?\n    allow \"health:read\" on Health"),
+    ("E022", "unknown control\n\nA `@control(\"framework/id\")` reference, a `frameworks` entry or a waiver of `rampart.toml` names a compliance framework or a control that the builtin catalogs (`stdlib/controls/`) do not know, or is not of the form `framework/id`. Frameworks are named by slug or alias (`pci-dss-4.0`, `pci-dss`); control ids are written as the framework publishes them (`8.3.1`, `164.312(e)(1)`, `Art. 32(1)(a)`, `A.8.24`, `API1`) or by an alias (`art32`, `8.24`, `tenet-2`); case and white space do not matter. `rampart compliance --list` prints every framework and id.\n\nExample:\n\n    @control(\"pci-dss-4.0/8.3.10\")   // `8.3.10` is not a control of `pci-dss-4.0`\n    @control(\"pcidss4/8.3.1\")       // unknown compliance framework"),
+    ("E023", "invalid project file\n\n`rampart.toml` at the root of the policy folder does not parse, has a key it does not take, or has a waiver without a reason. It takes one table, `[compliance]`, with `frameworks = [\"…\"]` (the frameworks the policies answer to) and `[[compliance.waiver]]` entries, each with `control = \"framework/id\"` and a non-empty `reason` (reports show the control as not applicable, with this reason).\n\nExample:\n\n    [[compliance.waiver]]\n    control = \"pci-dss-4.0/3.5.1\"   // no `reason`: why does the control not apply?"),
+    ("E024", "invalid import parameter\n\n`import PACKAGE with { name: value }` sets a `const` of the imported package for the whole policy set (a package is compiled once per set, so every rule of the package sees the new value). Each name must be a const the package declares, given once; the value must be constant (literals, operators and consts, no request or entity data) and of the const's type (the type of its default value); two imports of the same package must not give one const different values.\n\nExample:\n\n    import std.zerotrust with { max_token_lifetim: 1h }   // did you mean `max_token_lifetime`?\n    import std.zerotrust with { min_tls: \"1.3\" }         // `min_tls` is TlsVersion: write `tls1.3`"),
 ];
 
 /// The documentation of an error code (`E005`): its title, then what it means.
@@ -39,7 +42,7 @@ mod tests {
 
     #[test]
     fn every_code_of_the_spec_is_documented_once() {
-        for n in 1..=21 {
+        for n in 1..=24 {
             let code = format!("E{n:03}");
             assert_eq!(
                 ERROR_DOCS.iter().filter(|(c, _)| *c == code).count(),

@@ -25,6 +25,8 @@ pub enum Place {
     Rule,
     Obligation,
     Const,
+    /// The value of an import parameter (`import P with { name: value }`).
+    ImportParam,
     Route,
     Mapping,
     TestData,

@@ -76,6 +76,12 @@ impl ExprCx<'_> {
             Place::Const => Diagnostic::error("E014", format!("a const cannot use `{name}`"))
                 .with_label(id.span, "not a constant")
                 .with_help("consts are computed before any request: use literals and other consts"),
+            Place::ImportParam => Diagnostic::error(
+                "E024",
+                format!("invalid import parameter: a parameter cannot use `{name}`"),
+            )
+            .with_label(id.span, "not a constant")
+            .with_help("parameters are set before any request: use literals and consts"),
             Place::Route => {
                 Diagnostic::error("E015", format!("a route resource cannot use `{name}`"))
                     .with_label(id.span, "not a path parameter")

@@ -10,6 +10,7 @@ use super::session::Session;
 use super::text;
 use crate::ast::{self, Span};
 use crate::check::{FileId, Loc};
+use crate::controls::{self, Catalogs};
 use crate::diagnostics::Diagnostic;
 
 /// FNV-1a, 64 bits.
@@ -39,7 +40,8 @@ pub(crate) struct Meta {
     pub annotations: BTreeMap<String, Vec<String>>,
 }
 
-/// Sorts annotations into id, controls and the rest; E009 for a malformed `@id`.
+/// Sorts annotations into id, controls and the rest; E009 for a malformed `@id`, E022 for a
+/// `@control` reference the builtin catalogs do not resolve (labelled on its string).
 pub(crate) fn meta(
     session: &mut Session<'_>,
     file: FileId,
@@ -71,6 +73,9 @@ pub(crate) fn meta(
             }
             "control" => {
                 for arg in &a.args {
+                    if let Err(err) = Catalogs::builtin().resolve(&arg.value) {
+                        session.report(file, controls::diagnostic(&err, arg.span));
+                    }
                     if !out.controls.contains(&arg.value) {
                         out.controls.push(arg.value.clone());
                     }

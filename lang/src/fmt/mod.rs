@@ -41,13 +41,8 @@ pub fn format_file(file: &ast::File) -> String {
         out.text.push('\n');
     }
     for (i, import) in file.imports.iter().enumerate() {
-        let mut line = format!("import {}", import.path.dotted());
-        if let Some(alias) = &import.alias {
-            line.push_str(" as ");
-            line.push_str(&alias.name);
-        }
         out.comments_before(Anchor::Import(i), 0);
-        out.lines(Anchor::Import(i), vec![line], 0);
+        out.lines(Anchor::Import(i), import_lines(import), 0);
     }
     for (i, item) in file.items.iter().enumerate() {
         let grouped = i
@@ -131,6 +126,32 @@ impl Output<'_> {
         lines.push("}".to_owned());
         lines
     }
+}
+
+/// `import NAME [as ALIAS] [with { name: value, ... }]`: one line when it fits in
+/// [`WIDTH`], else one parameter per line with a trailing comma.
+fn import_lines(import: &ast::Import) -> Vec<String> {
+    let mut head = format!("import {}", import.path.dotted());
+    if let Some(alias) = &import.alias {
+        head.push_str(" as ");
+        head.push_str(&alias.name);
+    }
+    if import.params.is_empty() {
+        return vec![head];
+    }
+    let params: Vec<String> = import
+        .params
+        .iter()
+        .map(|p| format!("{}: {}", p.name.name, format_expr(&p.value)))
+        .collect();
+    let one_line = format!("{head} with {{ {} }}", params.join(", "));
+    if one_line.len() <= WIDTH && !one_line.contains('\n') {
+        return vec![one_line];
+    }
+    let mut lines = vec![format!("{head} with {{")];
+    lines.extend(params.into_iter().map(|p| format!("  {p},")));
+    lines.push("}".to_owned());
+    lines
 }
 
 /// Consecutive routes, principal mappings or consts without annotations stay together,

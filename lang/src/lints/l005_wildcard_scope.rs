@@ -1,14 +1,17 @@
-use rampart_engine::bundle::RuleKind;
+use rampart_engine::bundle::{self as ir, BinaryOp, Condition, RuleKind};
+use rampart_engine::Value;
 
-use super::{declare_lint, Lint, LintContext, LintMeta};
+use super::{declare_lint, Lint, LintContext, LintMeta, LintRule};
 use crate::ast::{self, BinOp, ExprKind, Literal};
 use crate::check::visit::for_each_expr;
+use crate::compile::conjuncts_of;
 use crate::diagnostics::Diagnostic;
 
 declare_lint! {
     /// ### What it does
     /// Flags an `allow` rule that accepts a wildcard OAuth scope: `has_scope "*"`,
-    /// `has_scope "payments:*"`, or `scopes contains "*"`.
+    /// `has_scope "payments:*"`, or `scopes contains "*"` (or `"payments:*"`), also when
+    /// the scope comes from a const (`has_scope admin_scope`).
     ///
     /// ### Why is this bad?
     /// `has_scope "payments:*"` is true only for tokens that were *granted* the wildcard,
@@ -43,19 +46,102 @@ impl Lint for WildcardScope {
             if rule.compiled.kind != RuleKind::Allow {
                 continue;
             }
-            for cond in rule.ast.when.iter().chain(&rule.ast.unless) {
-                for_each_expr(cond, |e| {
-                    if let Some((lit, scope)) = wildcard_scope(e) {
-                        let diag = Self::META
-                            .diagnostic(format!("rule `{}` accepts the wildcard scope `{scope}`", rule.compiled.id))
-                            .with_label(lit.span, "a wildcard scope")
-                            .with_help("require the specific scope the action needs, e.g. `has_scope \"payments:write\"`")
-                            .in_file(rule.source);
-                        out.push(diag);
-                    }
-                });
+            let conditions = [
+                (rule.ast.when.as_ref(), Some(&rule.compiled.when)),
+                (rule.ast.unless.as_ref(), rule.compiled.unless.as_ref()),
+            ];
+            for (cond, compiled) in conditions {
+                if let Some(cond) = cond {
+                    check_condition(rule, cond, compiled, out);
+                }
             }
         }
+    }
+}
+
+/// Reports the wildcard scopes of one condition: literals where they are written, and
+/// (conjunct by conjunct) wildcards that const folding brought in.
+fn check_condition(
+    rule: &LintRule<'_>,
+    cond: &ast::Expr,
+    compiled: Option<&Condition>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let compiled = compiled.map_or(&[][..], |c| c.conjuncts.as_slice());
+    let parts = conjuncts_of(cond);
+    for (i, part) in parts.iter().enumerate() {
+        let mut literal = false;
+        for_each_expr(part, |e| {
+            if let Some((lit, scope)) = wildcard_scope(e) {
+                literal = true;
+                out.push(finding(rule, lit.span, scope, "a wildcard scope"));
+            }
+        });
+        let folded = compiled
+            .get(i)
+            .filter(|_| compiled.len() == parts.len())
+            .and_then(|c| folded_wildcard(&c.expr));
+        if let (false, Some(scope)) = (literal, folded) {
+            out.push(finding(
+                rule,
+                part.span,
+                &scope,
+                "a wildcard scope, from a const",
+            ));
+        }
+    }
+}
+
+fn finding(rule: &LintRule<'_>, span: ast::Span, scope: &str, label: &str) -> Diagnostic {
+    WildcardScope::META
+        .diagnostic(format!(
+            "rule `{}` accepts the wildcard scope `{scope}`",
+            rule.compiled.id
+        ))
+        .with_label(span, label)
+        .with_help(
+            "require the specific scope the action needs, e.g. `has_scope \"payments:write\"`",
+        )
+        .in_file(rule.source)
+}
+
+/// A wildcard scope constant compared with `has_scope`/`contains…` in a compiled
+/// expression (after const folding).
+fn folded_wildcard(e: &ir::Expr) -> Option<String> {
+    use ir::Expr as E;
+    match e {
+        E::Binary(op, left, right) => {
+            let here = match (op, &**right) {
+                (
+                    BinaryOp::HasScope
+                    | BinaryOp::Contains
+                    | BinaryOp::ContainsAny
+                    | BinaryOp::ContainsAll,
+                    E::Const(value),
+                ) => wildcard_in_value(*op, value),
+                _ => None,
+            };
+            here.or_else(|| folded_wildcard(left))
+                .or_else(|| folded_wildcard(right))
+        }
+        E::And(a, b) | E::Or(a, b) => folded_wildcard(a).or_else(|| folded_wildcard(b)),
+        E::Not(x) => folded_wildcard(x),
+        _ => None,
+    }
+}
+
+fn wildcard_in_value(op: BinaryOp, value: &Value) -> Option<String> {
+    let op = match op {
+        BinaryOp::HasScope => BinOp::HasScope,
+        _ => BinOp::Contains,
+    };
+    match value {
+        Value::String(s) if is_wildcard(op, s) => Some(s.to_string()),
+        Value::Set(items) => items.iter().find_map(|v| match v {
+            Value::String(s) if is_wildcard(BinOp::Contains, s) => Some(s.to_string()),
+            _ => None,
+        }),
+        _ => None,
     }
 }
 
@@ -92,6 +178,10 @@ mod tests {
             "allow \"docs:read\" on Doc when context.auth.scopes has_scope \"*\"",
             "allow \"docs:read\" on Doc when context.auth.scopes has_scope \"docs:*\"",
             "allow \"docs:read\" on Doc when context.auth.scopes contains \"*\"",
+            "allow \"docs:read\" on Doc when context.auth.scopes contains \"docs:*\"",
+            "allow \"docs:read\" on Doc when context.auth.scopes contains_any [\"docs:read\", \"docs:*\"]",
+            "const admin = \"docs:*\"\nallow \"docs:read\" on Doc when context.auth.scopes has_scope admin",
+            "const admin = [\"*\"]\nallow \"docs:read\" on Doc when principal.roles contains \"x\" and context.auth.scopes contains_all admin",
         ] {
             assert_eq!(count(&format!("{SCHEMA}{bad}"), "L005"), 1, "{bad}");
         }

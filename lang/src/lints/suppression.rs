@@ -1,7 +1,9 @@
 //! `@allow_lint("L001", …)`: silencing lints for one item.
 //!
 //! The annotation goes on a rule, obligation, `principal` mapping, route or const, and
-//! names lint codes. A finding of one of those codes whose primary label lies inside that
+//! names lint codes, optionally followed by the reason the finding is accepted
+//! (`@allow_lint("L001", "the load balancer probes it")`): a last argument of two or more
+//! that is not shaped like a code (a letter and digits, or a lint's name) is the reason. A finding of one of those codes whose primary label lies inside that
 //! item is dropped. Codes are checked before lints run: a code that is not a lint is error
 //! E021 (with "did you mean" help), so a typo cannot silently fail to silence, and an
 //! error (`E006`) cannot be silenced at all. The annotation stays in the bundle's rule
@@ -39,7 +41,7 @@ impl Suppressions {
                 let codes: Vec<String> = annotations(item)
                     .iter()
                     .filter(|a| a.name.name == ALLOW_LINT)
-                    .flat_map(|a| a.args.iter().map(|arg| arg.value.clone()))
+                    .flat_map(|a| codes_of(a).iter().map(|arg| arg.value.clone()))
                     .collect();
                 if !codes.is_empty() {
                     items.push(Silenced {
@@ -98,12 +100,31 @@ fn check_annotation(a: &Annotation, out: &mut Vec<Diagnostic>) {
             .with_help("name the lints to allow, e.g. `@allow_lint(\"L001\")`");
         out.push(diag);
     }
-    for arg in a.args.iter().filter(|arg| lint(&arg.value).is_none()) {
+    for arg in codes_of(a).iter().filter(|arg| lint(&arg.value).is_none()) {
         let diag = Diagnostic::error("E021", format!("unknown lint code `{}`", arg.value))
             .with_label(arg.span, "not a lint code")
             .with_help(unknown_code_help(&arg.value));
         out.push(diag);
     }
+}
+
+/// The code arguments of an `@allow_lint`: every argument but a trailing reason.
+fn codes_of(a: &Annotation) -> &[ast::StrLit] {
+    match a.args.split_last() {
+        Some((last, codes)) if !codes.is_empty() && !code_shaped(&last.value) => codes,
+        _ => &a.args,
+    }
+}
+
+/// Whether an argument is meant as a code: a letter followed by digits (`L001`, `L0012`,
+/// `E006`) or the name of a lint (`never-applies`).
+fn code_shaped(text: &str) -> bool {
+    let text = text.trim();
+    let mut chars = text.chars();
+    let letter_digits = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && text.len() > 1
+        && chars.all(|c| c.is_ascii_digit());
+    letter_digits || LINTS.iter().any(|l| l.meta().name == text)
 }
 
 /// Help for a code that is not a lint: the code of a lint written by name, the upper-case
@@ -178,6 +199,28 @@ mod tests {
         assert_eq!(count(&format!("{SCHEMA}{konst}"), "L003"), 0);
         let both = "@allow_lint(\"L001\", \"L002\")\nallow * on Doc";
         assert!(codes(both).is_empty());
+    }
+
+    #[test]
+    fn a_trailing_reason_is_not_a_code() {
+        let open = "allow \"docs:read\" on Doc";
+        let reasoned =
+            format!("{SCHEMA}@allow_lint(\"L001\", \"probed by the load balancer\")\n{open}");
+        assert_eq!(count(&reasoned, "L001"), 0);
+        let one_word = format!("{SCHEMA}@allow_lint(\"L001\", \"legacy\")\n{open}");
+        assert_eq!(count(&one_word, "L001"), 0);
+        assert_eq!(
+            codes("@allow_lint(\"L001\", \"L0012\")\nallow \"docs:read\" on Doc"),
+            vec!["E021"]
+        );
+        assert_eq!(
+            codes("@allow_lint(\"L001\", \"never-applies\")\nallow \"docs:read\" on Doc"),
+            vec!["E021"]
+        );
+        assert_eq!(
+            codes("@allow_lint(\"a reason only\")\nallow \"docs:read\" on Doc"),
+            vec!["E021"]
+        );
     }
 
     #[test]

@@ -221,6 +221,8 @@ fn friendly(rule: Rule) -> Option<&'static str> {
         EOI => "end of file",
         package_decl | kw_package => "`package`",
         import_decl | kw_import => "`import`",
+        import_params | kw_with => "`with`",
+        import_param => "a const name",
         qual_name => "a package name",
         annotated_item | annotation | annotation_name | schema_block | test_block | const_decl
         | route_decl | principal_decl | allow_rule | deny_rule | require_rule | obligation => {

@@ -51,15 +51,38 @@ impl Builder<'_> {
         let span = self.span(&pair);
         let mut path = None;
         let mut alias = None;
+        let mut params = Vec::new();
         for part in pair.into_inner() {
             match part.as_rule() {
                 Rule::qual_name => path = Some(self.qual_name(part)),
                 Rule::ident => alias = Some(self.ident(part)),
+                Rule::import_params => params = self.import_params(part)?,
                 _ => {}
             }
         }
         let path = path.ok_or_else(|| self.missing(span, "a package name"))?;
-        Ok(Import { path, alias, span })
+        Ok(Import {
+            path,
+            alias,
+            span,
+            params,
+        })
+    }
+
+    /// `with { name: value, ... }`
+    fn import_params(&self, pair: Pair<'_, Rule>) -> Result<Vec<ImportParam>, Diagnostic> {
+        let mut params = Vec::new();
+        for part in pair.into_inner() {
+            if part.as_rule() != Rule::import_param {
+                continue;
+            }
+            let span = self.span(&part);
+            let mut inner = part.into_inner();
+            let name = self.ident(self.next(&mut inner, "a const name")?);
+            let value = self.expr(self.next(&mut inner, "a value")?)?.expr;
+            params.push(ImportParam { name, value, span });
+        }
+        Ok(params)
     }
 
     pub(super) fn missing(&self, span: Span, what: &str) -> Diagnostic {

@@ -534,13 +534,21 @@ fn qual_name() -> impl Strategy<Value = QualName> + Clone {
 
 /// Whole files without comments.
 pub fn file() -> impl Strategy<Value = File> + Clone {
-    let import =
-        (qual_name(), proptest::option::of(name().prop_map(ident_of))).prop_map(|(path, alias)| {
-            Import {
-                path,
-                alias,
-                span: Span::default(),
-            }
+    let param = (name().prop_map(ident_of), expr()).prop_map(|(name, value)| ImportParam {
+        name,
+        value,
+        span: Span::default(),
+    });
+    let import = (
+        qual_name(),
+        proptest::option::of(name().prop_map(ident_of)),
+        proptest::collection::vec(param, 0..3),
+    )
+        .prop_map(|(path, alias, params)| Import {
+            path,
+            alias,
+            span: Span::default(),
+            params,
         });
     (
         qual_name(),
