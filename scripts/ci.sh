@@ -36,6 +36,8 @@ step "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --exclude rampart-bench --no-deps --locked
 
 step "examples: check and test with the CLI"
+# The repository's own policies are formatted canonically.
+cargo run -q --locked -p rampart-cli -- fmt --check examples stdlib
 for dir in examples/*/; do
   if ls "$dir"*.rampart >/dev/null 2>&1; then
     cargo run -q --locked -p rampart-cli -- check "$dir"

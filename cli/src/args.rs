@@ -149,6 +149,16 @@ pub struct BuildArgs {
 pub struct ExplainArgs {
     /// A code such as E005 or L001
     pub code: String,
+    /// Output format: the documentation as text, or a JSON object (code, kind, name,
+    /// severity, summary, docs, url)
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: ExplainFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExplainFormat {
+    Human,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -179,3 +179,30 @@ fn colour_only_when_forced_and_never_with_no_color() {
     assert!(all_output(&["check", &dir], &[("CLICOLOR_FORCE", "1")]).contains(escape));
     assert!(!all_output(&["check", &dir], &[("CLICOLOR_FORCE", "0")]).contains(escape));
 }
+
+#[test]
+fn explain_prints_json_for_lints_and_errors() {
+    let (code, out, err) = output(rampart().args(["explain", "l010", "--format", "json"]));
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(doc["code"], "L010");
+    assert_eq!(doc["kind"], "lint");
+    assert_eq!(doc["name"], "allow-without-control");
+    assert_eq!(doc["severity"], "warning");
+    assert_eq!(doc["url"], "https://rampart.dev/docs/diagnostics/L010");
+    assert!(doc["docs"]
+        .as_str()
+        .is_some_and(|d| d.contains("### What it does")));
+
+    let (code, out, _) = output(rampart().args(["explain", "E022", "--format", "json"]));
+    assert_eq!(code, 0);
+    let doc: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(doc["kind"], "error");
+    assert_eq!(doc["summary"], "unknown control");
+
+    let (code, _, err) = output(rampart().args(["explain", "X999", "--format", "json"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown code `X999`"), "{err}");
+}

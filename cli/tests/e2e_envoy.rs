@@ -18,34 +18,14 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use e2e_support::{
-    curl, example, example_script, free_port, json_lines, now_s, template, EchoUpstream, Envoy,
+    curl, envoy_ext_authz_config, example, example_script, free_port, json_lines, now_s, template,
+    EchoUpstream, Envoy,
 };
 use serde_json::{json, Value};
 use serve_support::{gateway_fixture, http_request, payments, Reply, Scratch, Sidecar};
 
 const DOCS_EDITOR: &str = "spiffe://corp/docs-editor";
 const BILLING: &str = "spiffe://corp/billing";
-
-/// `examples/envoy/envoy.yaml` with its ports pointed at this test's processes; the
-/// listeners and the admin take port 0 (Envoy reports what it bound).
-fn grpc_config(sidecar_grpc_port: u16, upstream: &EchoUpstream) -> String {
-    template(
-        &example("envoy/envoy.yaml"),
-        &[
-            ("port_value: 9901", "port_value: 0".into()),
-            ("port_value: 10000", "port_value: 0".into()),
-            ("port_value: 10443", "port_value: 0".into()),
-            (
-                "port_value: 9191",
-                format!("port_value: {sidecar_grpc_port}"),
-            ),
-            (
-                "port_value: 8080",
-                format!("port_value: {}", upstream.addr.port()),
-            ),
-        ],
-    )
-}
 
 /// `examples/envoy/envoy-http.yaml` pointed at the sidecar's HTTP listener and the upstream.
 fn http_config(sidecar_http: SocketAddr, upstream: &EchoUpstream) -> String {
@@ -141,7 +121,11 @@ fn grpc_ext_authz_through_a_real_envoy() {
     let log_arg = log.display().to_string();
     let sidecar = Sidecar::start(&gateway_fixture(), &["--decision-log", &log_arg]);
     let upstream = EchoUpstream::start();
-    let envoy = Envoy::start(dir, "envoy", &grpc_config(sidecar.grpc.port(), &upstream));
+    let envoy = Envoy::start(
+        dir,
+        "envoy",
+        &envoy_ext_authz_config(sidecar.grpc.port(), &upstream),
+    );
     let plain = envoy.listener("plain");
     let tls = MtlsClient {
         dir,
@@ -333,7 +317,11 @@ fn envoy_denies_when_the_sidecar_is_down() {
     let nowhere: SocketAddr = format!("127.0.0.1:{}", free_port())
         .parse()
         .expect("an address");
-    let grpc = Envoy::start(&scratch.0, "envoy", &grpc_config(nowhere.port(), &upstream));
+    let grpc = Envoy::start(
+        &scratch.0,
+        "envoy",
+        &envoy_ext_authz_config(nowhere.port(), &upstream),
+    );
     let http = Envoy::start(&scratch.0, "envoy-http", &http_config(nowhere, &upstream));
     for envoy in [&grpc, &http] {
         for target in ["/status", "/docs/handbook"] {
@@ -369,7 +357,11 @@ fn rate_limits_answer_429_through_envoy() {
     let policy = serve_support::repo().join("cli/tests/fixtures/ratelimit");
     let sidecar = Sidecar::start(&policy, &[]);
     let upstream = EchoUpstream::start();
-    let envoy = Envoy::start(dir, "envoy", &grpc_config(sidecar.grpc.port(), &upstream));
+    let envoy = Envoy::start(
+        dir,
+        "envoy",
+        &envoy_ext_authz_config(sidecar.grpc.port(), &upstream),
+    );
     let get = |addr| http_request(addr, "GET", "/limited/a", &[], b"");
 
     for _ in 0..2 {
@@ -407,7 +399,11 @@ fn the_payments_example_behind_envoy_with_mtls_and_a_jwt() {
     let jwks = dir.join("idp/jwks.json").display().to_string();
     let sidecar = Sidecar::start(&payments(), &["--jwks", &jwks]);
     let upstream = EchoUpstream::start();
-    let envoy = Envoy::start(dir, "envoy", &grpc_config(sidecar.grpc.port(), &upstream));
+    let envoy = Envoy::start(
+        dir,
+        "envoy",
+        &envoy_ext_authz_config(sidecar.grpc.port(), &upstream),
+    );
     let tls = MtlsClient {
         dir,
         port: envoy.listener("mtls").port(),

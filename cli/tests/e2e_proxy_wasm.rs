@@ -18,7 +18,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use e2e_support::{curl, example, example_script, run_bounded, template, EchoUpstream, Envoy};
+use e2e_support::{
+    curl, envoy_ext_authz_config, example, example_script, run_bounded, template, EchoUpstream,
+    Envoy,
+};
 use serde_json::{json, Value};
 use serve_support::{gateway_fixture, http_request, Reply, Scratch, Sidecar};
 
@@ -63,26 +66,6 @@ fn wasm_config(upstream: &EchoUpstream, plugin_config: &str) -> String {
                 format!("port_value: {}", upstream.addr.port()),
             ),
             (EXAMPLE_PLUGIN_CONFIG, plugin_config.to_owned()),
-        ],
-    )
-}
-
-/// `examples/envoy/envoy.yaml` (ext_authz to the sidecar) on free ports.
-fn ext_authz_config(sidecar_grpc_port: u16, upstream: &EchoUpstream) -> String {
-    template(
-        &example("envoy/envoy.yaml"),
-        &[
-            ("port_value: 9901", "port_value: 0".into()),
-            ("port_value: 10000", "port_value: 0".into()),
-            ("port_value: 10443", "port_value: 0".into()),
-            (
-                "port_value: 9191",
-                format!("port_value: {sidecar_grpc_port}"),
-            ),
-            (
-                "port_value: 8080",
-                format!("port_value: {}", upstream.addr.port()),
-            ),
         ],
     )
 }
@@ -240,7 +223,7 @@ fn the_filter_in_envoy_answers_as_the_sidecar_does() {
     let sidecar_envoy = Envoy::start(
         dir,
         "envoy-ext-authz",
-        &ext_authz_config(sidecar.grpc.port(), &upstream),
+        &envoy_ext_authz_config(sidecar.grpc.port(), &upstream),
     );
 
     let mut answers = Vec::new();

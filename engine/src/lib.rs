@@ -74,5 +74,6 @@ pub use error::{
     VersionError,
 };
 pub use explain::{Explanation, RuleTrace, TraceKind, TraceOutcome};
+pub use load::json_depth;
 pub use request::{Request, MAX_REQUEST_BYTES};
 pub use value::{EntityUid, Record, TlsVersion, Value};

@@ -61,8 +61,9 @@ impl Bundle {
     }
 }
 
-/// The maximum nesting of `[` and `{` in JSON text (strings skipped).
-fn json_depth(text: &str) -> usize {
+/// The maximum nesting of `[` and `{` in JSON text (strings skipped): what callers bound
+/// before they lift serde_json's recursion limit.
+pub fn json_depth(text: &str) -> usize {
     let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
     for byte in text.bytes() {
         if in_string {

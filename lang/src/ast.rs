@@ -103,7 +103,35 @@ pub struct File {
     /// Every comment of the file in source order. The formatter re-attaches each one to the
     /// item (or import) that follows it; a comment after the last item stays at the end.
     pub comments: Vec<Comment>,
+    /// Where the author left blank lines, so that `rampart fmt` keeps the paragraphs.
+    pub blank_lines: BlankLines,
 }
+
+/// The byte offsets of the code and comments that follow one or more blank lines, in
+/// source order. Layout, like a [`Span`]: all values compare equal, so trees are compared
+/// by shape.
+#[derive(Clone, Debug, Default)]
+pub struct BlankLines(pub Vec<u32>);
+
+impl BlankLines {
+    /// Whether the code or comment starting at byte `offset` follows a blank line.
+    pub fn before(&self, offset: u32) -> bool {
+        self.0.binary_search(&offset).is_ok()
+    }
+
+    /// Whether code or a comment that follows a blank line starts in `from..=to`.
+    pub fn within(&self, from: u32, to: u32) -> bool {
+        let first = self.0.partition_point(|&b| b < from);
+        self.0.get(first).is_some_and(|&b| b <= to)
+    }
+}
+
+impl PartialEq for BlankLines {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for BlankLines {}
 
 /// `import std.pci_dss as pci`, optionally `with { name: value, ... }`.
 #[derive(Clone, Debug, PartialEq, Eq)]

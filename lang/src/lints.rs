@@ -454,18 +454,7 @@ pub(crate) mod test_support {
         ));
         assert!(project.is_ok(), "the project file does not parse");
         set.project = project.ok();
-        let diagnostics = crate::compile(&set).diagnostics;
-        let errors: Vec<String> = diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .map(|d| d.render_plain())
-            .collect();
-        assert!(
-            errors.is_empty(),
-            "the source has errors:\n{}",
-            errors.join("\n")
-        );
-        diagnostics.iter().filter(|d| d.code() == code).count()
+        count_without_errors(&crate::compile(&set).diagnostics, code)
     }
 
     /// How often `code` is reported for a one-file policy set, which must have no errors
@@ -476,7 +465,11 @@ pub(crate) mod test_support {
 
     /// [`count`] for a policy set of several files.
     pub fn count_in(files: &[(&str, &str)], code: &str) -> usize {
-        let diagnostics = diagnostics(files);
+        count_without_errors(&diagnostics(files), code)
+    }
+
+    /// How often `code` appears in `diagnostics`, which must hold no error.
+    fn count_without_errors(diagnostics: &[Diagnostic], code: &str) -> usize {
         let errors: Vec<String> = diagnostics
             .iter()
             .filter(|d| d.is_error())

@@ -465,6 +465,110 @@ fn comments_are_kept_next_to_their_code() {
 }
 
 #[test]
+fn blank_lines_between_items_and_comments_are_kept() {
+    let input = "// header\n\n\npackage a\n\n\n// k1\nconst k = 1\n\n// k2\nconst j = 2\nconst i = 3\n\nroute GET \"/a\" => \"a\" on A::{x}\nroute GET \"/b\" => \"b\" on A::{x}\n\n\nroute GET \"/c\" => \"c\" on A::{x}\n@id(\"r\")\n\nallow *\n\n  // inside\n  when x\nschema {\n\n  entity A\n\n\n  // b\n  entity B\n  entity C\n\n}\n";
+    let expected = "// header\n\npackage a\n\n// k1\nconst k = 1\n\n// k2\nconst j = 2\nconst i = 3\n\nroute GET \"/a\" => \"a\" on A::{x}\nroute GET \"/b\" => \"b\" on A::{x}\n\nroute GET \"/c\" => \"c\" on A::{x}\n\n// inside\n@id(\"r\")\nallow * when x\n\nschema {\n  entity A\n\n  // b\n  entity B\n  entity C\n}\n";
+    assert_eq!(fmt(input), expected);
+    assert_round_trip(input);
+    // A comment moved out of an item stays next to it; the item's blank line goes first.
+    let input = "package a\nallow *\n\ntest \"t\" { request action \"a\" // why\n  resource R::\"r\"\n  expect deny // the rule denies\n}\n";
+    let expected = "package a\n\nallow *\n\ntest \"t\" {\n  // why\n  request action \"a\" resource R::\"r\"\n  expect deny // the rule denies\n}\n";
+    assert_eq!(fmt(input), expected);
+    assert_round_trip(input);
+}
+
+#[test]
+fn every_construct_breaks_to_fit_the_width() {
+    let input = r#"package a
+import std.x with { names: ["documents:read", "documents:write", "documents:share", "documents:delete"] }
+const scopes = ["documents:read", "documents:write", "documents:share", "documents:delete", "admin:all"]
+@control("pci-dss-4.0/4.2.1", "pci-dss-4.0/12.3.3", "owasp-api-2023/API8", "nist-800-207/ZT-2", "soc2/CC6.1")
+deny * when (context.request has query and context.request.query matches "(?i)(^|&)(access_token|api_key)=") or (context.request has path and context.request.path matches "(?i)[?&](access_token|api_key)=")
+require context.source has ip and context.source.ip in principal.tenant.allowed_networks for User, Client when principal.tenant.ip_allowlist
+obligation request_header "x-break-glass-reason" = context.break_glass_reason on "records:emergency_read"
+route POST "/v1/patients/{patient}/records/{id}/emergency" => "records:emergency_read" on Record::{id}
+schema { context { owasp_api?: { object_owner?: String, object_tenant?: String, write_properties?: Set<String>, outbound_host?: String } } }
+test "t" {
+  request principal User::"alice" action "read" resource Doc::"d1" context { auth: { method: jwt, subject: "alice", scopes: ["documents:read", "documents:write", "documents:share"], issued_at: 2026-01-01T09:00:00Z }, tls: { version: tls1.3 }, time: 2026-01-01T10:00:00Z }
+  expect deny by ["std.gdpr.transport-encryption", "std.gdpr.authn-required", "std.gdpr.no-wildcard-scope"]
+}
+"#;
+    let expected = r#"package a
+
+import std.x with {
+  names: ["documents:read", "documents:write", "documents:share", "documents:delete"],
+}
+
+const scopes = [
+  "documents:read",
+  "documents:write",
+  "documents:share",
+  "documents:delete",
+  "admin:all",
+]
+
+@control(
+  "pci-dss-4.0/4.2.1",
+  "pci-dss-4.0/12.3.3",
+  "owasp-api-2023/API8",
+  "nist-800-207/ZT-2",
+  "soc2/CC6.1",
+)
+deny *
+  when (context.request has query
+      and context.request.query matches "(?i)(^|&)(access_token|api_key)=")
+    or (context.request has path and context.request.path matches "(?i)[?&](access_token|api_key)=")
+
+require context.source has ip and context.source.ip in principal.tenant.allowed_networks
+  for User, Client
+  when principal.tenant.ip_allowlist
+
+obligation request_header "x-break-glass-reason" = context.break_glass_reason
+  on "records:emergency_read"
+
+route POST "/v1/patients/{patient}/records/{id}/emergency"
+  => "records:emergency_read" on Record::{id}
+
+schema {
+  context {
+    owasp_api?: {
+      object_owner?: String,
+      object_tenant?: String,
+      write_properties?: Set<String>,
+      outbound_host?: String,
+    },
+  }
+}
+
+test "t" {
+  request principal User::"alice" action "read" resource Doc::"d1"
+    context {
+      auth: {
+        method: jwt,
+        subject: "alice",
+        scopes: ["documents:read", "documents:write", "documents:share"],
+        issued_at: 2026-01-01T09:00:00Z,
+      },
+      tls: { version: tls1.3 },
+      time: 2026-01-01T10:00:00Z,
+    }
+  expect deny by [
+    "std.gdpr.transport-encryption",
+    "std.gdpr.authn-required",
+    "std.gdpr.no-wildcard-scope",
+  ]
+}
+"#;
+    let formatted = fmt(input);
+    assert_eq!(formatted, expected);
+    assert!(formatted.lines().all(|l| l.chars().count() <= 100));
+    assert_round_trip(input);
+    // Only a token that cannot break may exceed the width.
+    let long = format!("package a\nconst k = \"{}\"\n", "x".repeat(120));
+    assert_eq!(fmt(&long), long.replace("package a\n", "package a\n\n"));
+}
+
+#[test]
 fn rule_bodies_and_expressions_print_on_one_line() {
     let file = parse_ok(LANGUAGE_EXAMPLE);
     let rule = file.items.iter().find_map(|i| match i {

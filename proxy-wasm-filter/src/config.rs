@@ -230,7 +230,7 @@ fn parse<'a, T: Deserialize<'a> + Default>(
         return Ok(T::default());
     };
     let text = std::str::from_utf8(bytes).map_err(|_| invalid("not UTF-8 text".into()))?;
-    let depth = json_depth(text);
+    let depth = rampart_engine::json_depth(text);
     if depth > MAX_CONFIG_DEPTH {
         return Err(invalid(format!(
             "nesting too deep ({depth} levels, the limit is {MAX_CONFIG_DEPTH})"
@@ -242,33 +242,6 @@ fn parse<'a, T: Deserialize<'a> + Default>(
     T::deserialize(&mut deserializer)
         .and_then(|value| deserializer.end().map(|()| value))
         .map_err(|e| invalid(e.to_string()))
-}
-
-/// The deepest nesting of arrays and objects in a JSON text (strings skipped).
-fn json_depth(text: &str) -> usize {
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    let (mut in_string, mut escaped) = (false, false);
-    for byte in text.bytes() {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth = depth.saturating_add(1);
-                deepest = deepest.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
 }
 
 #[cfg(test)]

@@ -101,6 +101,28 @@ pub fn template(text: &str, replacements: &[(&str, String)]) -> String {
     out
 }
 
+/// `examples/envoy/envoy.yaml` (gRPC ext_authz to the sidecar) pointed at this test's
+/// sidecar and upstream; the listeners and the admin take port 0 (Envoy reports what it
+/// bound).
+pub fn envoy_ext_authz_config(sidecar_grpc_port: u16, upstream: &EchoUpstream) -> String {
+    template(
+        &example("envoy/envoy.yaml"),
+        &[
+            ("port_value: 9901", "port_value: 0".into()),
+            ("port_value: 10000", "port_value: 0".into()),
+            ("port_value: 10443", "port_value: 0".into()),
+            (
+                "port_value: 9191",
+                format!("port_value: {sidecar_grpc_port}"),
+            ),
+            (
+                "port_value: 8080",
+                format!("port_value: {}", upstream.addr.port()),
+            ),
+        ],
+    )
+}
+
 /// A loopback port that was free a moment ago (for peers that cannot report the port
 /// they bound, and for "nothing listens here").
 pub fn free_port() -> u16 {

@@ -1,6 +1,7 @@
-//! Expressions and literals on one line, with the fewest parentheses that re-parse to the
-//! same tree.
+//! Expressions and literals, with the fewest parentheses that re-parse to the same tree:
+//! on one line, or as a [`Doc`] that breaks where it does not fit.
 
+use super::doc::{bracketed, text, Doc};
 use crate::ast::{BinOp, Expr, ExprKind, Literal, UnOp};
 
 /// Binding strength of printed forms; a sub-expression weaker than its slot needs parens.
@@ -18,16 +19,7 @@ pub(super) mod prec {
 
 /// Formats an expression on one line, canonically (used for explain texts and rule ids).
 pub fn format_expr(e: &Expr) -> String {
-    let mut out = String::new();
-    write_expr(&mut out, e, 0);
-    out
-}
-
-/// Formats `e` for a slot that needs at least binding strength `min`.
-pub(super) fn expr_at(e: &Expr, min: u8) -> String {
-    let mut out = String::new();
-    write_expr(&mut out, e, min);
-    out
+    expr_doc(e, 0).flat()
 }
 
 fn strength(e: &Expr) -> u8 {
@@ -60,133 +52,146 @@ fn is_method(op: BinOp) -> bool {
     )
 }
 
-fn write_expr(out: &mut String, e: &Expr, min: u8) {
+/// The layout of `e` for a slot that needs at least binding strength `min`: sets and
+/// records break one element per line, `and`/`or` chains one operand per line.
+pub(super) fn expr_doc(e: &Expr, min: u8) -> Doc {
     if strength(e) >= min {
-        write_plain(out, e);
-        return;
+        return plain_doc(e);
     }
     // `s.contains(x)` reads better than `(s contains x)` where a tighter form is needed.
     if let ExprKind::Binary(op, left, right) = &e.kind {
         if is_method(*op) && min <= prec::POSTFIX && strength(left) >= prec::POSTFIX {
-            write_plain(out, left);
-            out.push('.');
-            out.push_str(op.symbol());
-            out.push('(');
-            write_expr(out, right, 0);
-            out.push(')');
-            return;
+            return Doc::Concat(vec![
+                plain_doc(left),
+                text(format!(".{}(", op.symbol())),
+                expr_doc(right, 0),
+                text(")"),
+            ]);
         }
     }
-    out.push('(');
-    write_plain(out, e);
-    out.push(')');
+    parenthesized(plain_doc(e))
 }
 
-fn write_plain(out: &mut String, e: &Expr) {
+fn parenthesized(inner: Doc) -> Doc {
+    Doc::Concat(vec![text("("), Doc::Nest(2, vec![inner]), text(")")])
+}
+
+fn plain_doc(e: &Expr) -> Doc {
     match &e.kind {
-        ExprKind::Lit(lit) => out.push_str(&format_literal(lit)),
-        ExprKind::Var(name) => out.push_str(&name.name),
-        ExprKind::Attr(target, name) => {
-            write_expr(out, target, prec::POSTFIX);
-            out.push('.');
-            out.push_str(&name.name);
-        }
-        ExprKind::Index(target, key) => {
-            write_expr(out, target, prec::POSTFIX);
-            out.push('[');
-            out.push_str(&quote(&key.value));
-            out.push(']');
-        }
+        ExprKind::Lit(lit) => text(format_literal(lit)),
+        ExprKind::Var(name) => text(name.name.clone()),
+        ExprKind::Attr(target, name) => Doc::Concat(vec![
+            expr_doc(target, prec::POSTFIX),
+            text(format!(".{}", name.name)),
+        ]),
+        ExprKind::Index(target, key) => Doc::Concat(vec![
+            expr_doc(target, prec::POSTFIX),
+            text(format!("[{}]", quote(&key.value))),
+        ]),
         ExprKind::Has { expr, attr, quoted } => {
-            write_expr(out, expr, prec::ADD);
-            out.push_str(" has ");
-            if *quoted || !is_identifier(&attr.value) {
-                out.push_str(&quote(&attr.value));
+            let name = if *quoted || !is_identifier(&attr.value) {
+                quote(&attr.value)
             } else {
-                out.push_str(&attr.value);
-            }
+                attr.value.clone()
+            };
+            Doc::Concat(vec![
+                expr_doc(expr, prec::ADD),
+                text(format!(" has {name}")),
+            ])
         }
-        ExprKind::EntityRef { ty, id } => {
-            out.push_str(&ty.name);
-            out.push_str("::");
-            out.push_str(&quote(&id.value));
-        }
-        ExprKind::EntityCtor { ty, id } => {
-            out.push_str(&ty.name);
-            out.push_str("::{");
-            write_expr(out, id, 0);
-            out.push('}');
-        }
-        ExprKind::Set(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_expr(out, item, 0);
-            }
-            out.push(']');
-        }
+        ExprKind::EntityRef { ty, id } => text(format!("{}::{}", ty.name, quote(&id.value))),
+        ExprKind::EntityCtor { ty, id } => Doc::Concat(vec![
+            text(format!("{}::{{", ty.name)),
+            expr_doc(id, 0),
+            text("}"),
+        ]),
+        ExprKind::Set(items) => bracketed(
+            "[",
+            items.iter().map(|i| expr_doc(i, 0)).collect(),
+            "]",
+            false,
+        ),
         ExprKind::Record(entries) => {
-            if entries.is_empty() {
-                out.push_str("{}");
-                return;
-            }
-            out.push_str("{ ");
-            for (i, (key, value)) in entries.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                out.push_str(&record_key(&key.value));
-                out.push_str(": ");
-                write_expr(out, value, 0);
-            }
-            out.push_str(" }");
+            let entries = entries
+                .iter()
+                .map(|(key, value)| {
+                    Doc::Concat(vec![
+                        text(format!("{}: ", record_key(&key.value))),
+                        expr_doc(value, 0),
+                    ])
+                })
+                .collect();
+            bracketed("{", entries, "}", true)
         }
         ExprKind::Unary(UnOp::Not, operand) => {
-            out.push_str("not ");
-            write_expr(out, operand, prec::NOT);
+            Doc::Concat(vec![text("not "), expr_doc(operand, prec::NOT)])
         }
         ExprKind::Unary(UnOp::Neg, operand) => {
-            out.push('-');
-            write_expr(out, operand, prec::NEG);
+            Doc::Concat(vec![text("-"), expr_doc(operand, prec::NEG)])
         }
-        ExprKind::Binary(op, left, right) => {
-            let (left_min, right_min) = match op.precedence() {
-                3 => (prec::ADD, prec::ADD),
-                _ => {
-                    let p = strength(e);
-                    (p, p + 1)
-                }
-            };
-            // A left-nested chain of one operator is printed iteratively: `and`/`or` chains
-            // may be thousands of operands long.
-            let mut rights = vec![right.as_ref()];
-            let mut first = left.as_ref();
-            while let ExprKind::Binary(o, l, r) = &first.kind {
-                if o != op || strength(first) < left_min || op.precedence() == 3 {
-                    break;
-                }
-                rights.push(r);
-                first = l;
-            }
-            write_expr(out, first, left_min);
-            for operand in rights.iter().rev() {
-                out.push(' ');
-                out.push_str(op.symbol());
-                out.push(' ');
-                write_expr(out, operand, right_min);
-            }
-        }
+        ExprKind::Binary(op, left, right) => binary_doc(e, *op, left, right),
         ExprKind::Like(target, pattern) | ExprKind::Matches(target, pattern) => {
-            write_expr(out, target, prec::ADD);
-            out.push_str(if matches!(e.kind, ExprKind::Like(..)) {
-                " like "
+            let keyword = if matches!(e.kind, ExprKind::Like(..)) {
+                "like"
             } else {
-                " matches "
-            });
-            out.push_str(&quote(&pattern.value));
+                "matches"
+            };
+            Doc::Concat(vec![
+                expr_doc(target, prec::ADD),
+                text(format!(" {keyword} {}", quote(&pattern.value))),
+            ])
         }
+    }
+}
+
+/// A binary operation. A left-nested chain of one operator is laid out iteratively
+/// (`and`/`or` chains may be thousands of operands long); an `and`/`or` chain that does
+/// not fit puts each operand on a line of its own, and the `and` chains inside a broken
+/// `or` chain get parentheses so that the lines read unambiguously.
+fn binary_doc(e: &Expr, op: BinOp, left: &Expr, right: &Expr) -> Doc {
+    let (left_min, right_min) = match op.precedence() {
+        3 => (prec::ADD, prec::ADD),
+        _ => {
+            let p = strength(e);
+            (p, p + 1)
+        }
+    };
+    let mut rights = vec![right];
+    let mut first = left;
+    while let ExprKind::Binary(o, l, r) = &first.kind {
+        if *o != op || strength(first) < left_min || op.precedence() == 3 {
+            break;
+        }
+        rights.push(r);
+        first = l;
+    }
+    let breaks = matches!(op, BinOp::And | BinOp::Or);
+    let operand = |x: &Expr, min: u8| {
+        let doc = expr_doc(x, min);
+        if op == BinOp::Or && matches!(x.kind, ExprKind::Binary(BinOp::And, ..)) {
+            Doc::Concat(vec![
+                Doc::IfBroken("("),
+                Doc::Nest(2, vec![doc]),
+                Doc::IfBroken(")"),
+            ])
+        } else {
+            doc
+        }
+    };
+    let mut parts = vec![operand(first, left_min)];
+    for x in rights.iter().rev() {
+        if breaks {
+            parts.push(Doc::Line);
+            parts.push(text(format!("{} ", op.symbol())));
+        } else {
+            parts.push(text(format!(" {} ", op.symbol())));
+        }
+        parts.push(operand(x, right_min));
+    }
+    if breaks {
+        Doc::Group(parts)
+    } else {
+        Doc::Concat(parts)
     }
 }
 

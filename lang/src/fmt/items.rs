@@ -1,45 +1,43 @@
-//! Lines of each kind of item and schema declaration.
+//! Lines of each kind of item but schema blocks and tests. A returned line may hold line
+//! breaks: a construct that does not fit in [`WIDTH`] columns is laid out on several lines.
 
-use super::expr::{and_chain, expr_at, format_expr, prec, quote};
+use super::doc::{bracketed, text, Doc};
+use super::expr::{and_chain, expr_doc, format_expr, prec, quote};
 use super::WIDTH;
 use crate::ast::*;
 
-/// The lines of a non-schema item (schema blocks are laid out by the caller).
+/// The lines of an item.
 pub(super) fn item_lines(item: &Item) -> Vec<String> {
     match item {
-        Item::Schema(schema) => {
-            let mut lines = vec!["schema {".to_owned()];
-            for decl in &schema.decls {
-                lines.extend(
-                    decl_lines(decl, WIDTH - 2)
-                        .into_iter()
-                        .map(|l| format!("  {l}")),
-                );
-            }
-            lines.push("}".to_owned());
-            lines
+        Item::Schema(schema) => super::schema::schema_lines(schema),
+        Item::Const(c) => {
+            let doc = Doc::Concat(vec![
+                text(format!("const {} = ", c.name.name)),
+                expr_doc(&c.value, 0),
+            ]);
+            with_annotations(&c.annotations, vec![doc.render(WIDTH)])
         }
-        Item::Const(c) => with_annotations(
-            &c.annotations,
-            vec![format!("const {} = {}", c.name.name, format_expr(&c.value))],
-        ),
         Item::Route(r) => {
-            let line = format!(
-                "route {} {} => {} on {}",
-                r.method.name,
-                quote(&r.path.value),
-                quote(&r.action.value),
-                expr_at(&r.resource, prec::POSTFIX)
-            );
-            with_annotations(&r.annotations, vec![line])
+            let doc = Doc::Group(vec![
+                text(format!("route {} {}", r.method.name, quote(&r.path.value))),
+                Doc::Nest(
+                    2,
+                    vec![
+                        Doc::Line,
+                        text(format!("=> {} on ", quote(&r.action.value))),
+                        expr_doc(&r.resource, prec::POSTFIX),
+                    ],
+                ),
+            ]);
+            with_annotations(&r.annotations, vec![doc.render(WIDTH)])
         }
         Item::Principal(p) => {
-            let head = format!("principal {}", expr_at(&p.entity, prec::POSTFIX));
+            let head = Doc::Concat(vec![text("principal "), expr_doc(&p.entity, prec::POSTFIX)]);
             let clauses: Vec<Clause<'_>> = p.when.iter().map(|w| Clause::Cond("when", w)).collect();
-            with_annotations(&p.annotations, conditional(head, &clauses))
+            with_annotations(&p.annotations, conditional(&head, &clauses))
         }
         Item::Rule(r) => {
-            with_annotations(&r.annotations, conditional(rule_head(r), &rule_clauses(r)))
+            with_annotations(&r.annotations, conditional(&rule_head(r), &rule_clauses(r)))
         }
         Item::Obligation(o) => {
             let mut clauses = Vec::new();
@@ -49,15 +47,15 @@ pub(super) fn item_lines(item: &Item) -> Vec<String> {
             if let Some(u) = &o.unless {
                 clauses.push(Clause::Cond("unless", u));
             }
-            with_annotations(&o.annotations, conditional(obligation_head(o), &clauses))
+            with_annotations(&o.annotations, conditional(&obligation_head(o), &clauses))
         }
-        Item::Test(t) => test_lines(t),
+        Item::Test(t) => super::test_block::test_lines(t),
     }
 }
 
 /// A rule without its annotations, on one line (the text rule ids are hashed from).
 pub fn format_rule_body(r: &Rule) -> String {
-    let mut line = rule_head(r);
+    let mut line = rule_head(r).flat();
     for clause in rule_clauses(r) {
         line.push(' ');
         line.push_str(&clause.one_line());
@@ -66,40 +64,71 @@ pub fn format_rule_body(r: &Rule) -> String {
 }
 
 fn with_annotations(annotations: &[Annotation], lines: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = annotations.iter().map(annotation).collect();
+    let mut out: Vec<String> = annotations
+        .iter()
+        .map(|a| annotation(a).render(WIDTH))
+        .collect();
     out.extend(lines);
     out
 }
 
-fn annotation(a: &Annotation) -> String {
+/// `@name` or `@name("a", "b")`, one argument per line when it does not fit.
+fn annotation(a: &Annotation) -> Doc {
     if a.args.is_empty() {
-        format!("@{}", a.name.name)
+        text(format!("@{}", a.name.name))
     } else {
-        format!("@{}({})", a.name.name, strings(&a.args))
+        bracketed(
+            &format!("@{}(", a.name.name),
+            a.args.iter().map(|s| text(quote(&s.value))).collect(),
+            ")",
+            false,
+        )
     }
 }
 
-/// `"a", "b"`
-fn strings(list: &[StrLit]) -> String {
-    list.iter()
-        .map(|s| quote(&s.value))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// `["a", "b"]`, one string per line when it does not fit.
+pub(super) fn string_set(list: &[StrLit]) -> Doc {
+    bracketed(
+        "[",
+        list.iter().map(|s| text(quote(&s.value))).collect(),
+        "]",
+        false,
+    )
 }
 
-fn names(list: &[Ident]) -> String {
+pub(super) fn names(list: &[Ident]) -> String {
     list.iter()
         .map(|i| i.name.as_str())
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-fn action_list(list: &ScopeList<StrLit>) -> String {
+/// An action list: `*`, `[]`, or `"a", "b"` (bracketed, one per line, when it does not fit).
+fn action_list(list: &ScopeList<StrLit>) -> Doc {
     match list {
-        ScopeList::Any => "*".to_owned(),
-        ScopeList::List(items) if items.is_empty() => "[]".to_owned(),
-        ScopeList::List(items) => strings(items),
+        ScopeList::Any => text("*"),
+        ScopeList::List(items) if items.is_empty() => text("[]"),
+        ScopeList::List(items) => string_list(items),
     }
+}
+
+/// `"a", "b"` on one line, else `[` one string per line `]`.
+pub(super) fn string_list(items: &[StrLit]) -> Doc {
+    let mut inner = vec![Doc::SoftLine];
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            inner.push(text(","));
+            inner.push(Doc::Line);
+        }
+        inner.push(text(quote(&item.value)));
+    }
+    inner.push(Doc::IfBroken(","));
+    Doc::Group(vec![
+        Doc::IfBroken("["),
+        Doc::Nest(2, inner),
+        Doc::SoftLine,
+        Doc::IfBroken("]"),
+    ])
 }
 
 fn type_list(list: &ScopeList<Ident>) -> String {
@@ -124,27 +153,39 @@ fn types_suffix(scope: &Scope) -> String {
     out
 }
 
-fn rule_head(r: &Rule) -> String {
+fn rule_head(r: &Rule) -> Doc {
     let scope = &r.scope;
     match r.kind {
         RuleKind::Allow | RuleKind::Deny => {
             let actions = scope
                 .actions
                 .as_ref()
-                .map_or_else(|| "*".to_owned(), action_list);
-            format!("{} {actions}{}", r.kind.keyword(), types_suffix(scope))
+                .map_or_else(|| text("*"), action_list);
+            Doc::Concat(vec![
+                text(format!("{} ", r.kind.keyword())),
+                actions,
+                text(types_suffix(scope)),
+            ])
         }
         RuleKind::Require => {
             let condition = r
                 .require
                 .as_ref()
-                .map_or_else(|| "true".to_owned(), format_expr);
+                .map_or_else(|| text("true"), |e| expr_doc(e, 0));
             let target = match (&scope.actions, &scope.principals) {
-                (Some(actions), _) => format!("{}{}", action_list(actions), types_suffix(scope)),
-                (None, Some(principals)) => type_list(principals),
-                (None, None) => "*".to_owned(),
+                (Some(actions), _) => Doc::Concat(vec![
+                    text("for "),
+                    action_list(actions),
+                    text(types_suffix(scope)),
+                ]),
+                (None, Some(principals)) => text(format!("for {}", type_list(principals))),
+                (None, None) => text("for *"),
             };
-            format!("require {condition} for {target}")
+            // `require C` then `  for T` on a line of its own when they do not fit.
+            Doc::Group(vec![
+                text("require "),
+                Doc::Nest(2, vec![condition, Doc::Line, target]),
+            ])
         }
     }
 }
@@ -163,40 +204,49 @@ fn rule_clauses(r: &Rule) -> Vec<Clause<'_>> {
     clauses
 }
 
-fn obligation_head(o: &Obligation) -> String {
-    let kind = match &o.kind {
-        ObligationKind::Mask { fields } => format!("mask [{}]", strings(fields)),
+fn obligation_head(o: &Obligation) -> Doc {
+    let mut parts = vec![text("obligation ")];
+    match &o.kind {
+        ObligationKind::Mask { fields } => {
+            parts.push(text("mask "));
+            parts.push(string_set(fields));
+        }
         ObligationKind::RateLimit { limit, per, by, .. } => {
-            let mut s = format!("rate_limit {limit} per {}", format_expr(per));
+            parts.push(text(format!("rate_limit {limit} per ")));
+            parts.push(expr_doc(per, 0));
             if let Some(by) = by {
-                s.push_str(" by ");
-                s.push_str(&format_expr(by));
+                parts.push(text(" by "));
+                parts.push(expr_doc(by, 0));
             }
-            s
         }
         ObligationKind::RequestHeader { name, value } => {
-            format!(
-                "request_header {} = {}",
-                quote(&name.value),
-                format_expr(value)
-            )
+            parts.push(text(format!("request_header {} = ", quote(&name.value))));
+            parts.push(expr_doc(value, 0));
         }
         ObligationKind::ResponseHeader { name, value } => {
-            format!(
-                "response_header {} = {}",
-                quote(&name.value),
-                format_expr(value)
-            )
+            parts.push(text(format!("response_header {} = ", quote(&name.value))));
+            parts.push(expr_doc(value, 0));
         }
-        ObligationKind::RemoveHeader { name } => format!("remove_header {}", quote(&name.value)),
-    };
-    let mut head = format!("obligation {kind}");
-    if let Some(actions) = &o.scope.actions {
-        head.push_str(" on ");
-        head.push_str(&action_list(actions));
+        ObligationKind::RemoveHeader { name } => {
+            parts.push(text(format!("remove_header {}", quote(&name.value))));
+        }
     }
-    head.push_str(&types_suffix(&o.scope));
-    head
+    // The scope goes to a line of its own when the head does not fit.
+    let mut scope = Vec::new();
+    if let Some(actions) = &o.scope.actions {
+        scope.push(text("on "));
+        scope.push(action_list(actions));
+    }
+    let types = types_suffix(&o.scope);
+    if scope.is_empty() {
+        scope.push(text(types.trim_start()));
+    } else {
+        scope.push(text(types));
+    }
+    if o.scope.actions.is_some() || o.scope.resources.is_some() || o.scope.principals.is_some() {
+        parts.push(Doc::Nest(2, vec![Doc::Line, Doc::Concat(scope)]));
+    }
+    Doc::Group(parts)
 }
 
 /// A `when`/`unless` condition or a `reason`.
@@ -213,36 +263,43 @@ impl Clause<'_> {
         }
     }
 
-    /// The clause on its own lines under a head, split at top-level `and`s when too long.
-    fn lines(&self) -> Vec<String> {
-        let line = format!("  {}", self.one_line());
+    /// The clause on its own line(s) under a head. A condition that does not fit is split
+    /// at its top-level `and`s (`  when  a` / `    and b`, `a` aligned with `b`), and each
+    /// operand that still does not fit breaks inside.
+    fn lines(&self) -> String {
         let Clause::Cond(keyword, e) = self else {
-            return vec![line];
+            return format!("  {}", self.one_line());
         };
         let operands = and_chain(e);
-        if line.chars().count() <= WIDTH || operands.len() < 2 {
-            return vec![line];
-        }
-        // `when  a` aligns `a` with the operands of the `    and` lines below it.
-        let gap = if *keyword == "when" { "  " } else { " " };
-        operands
-            .iter()
-            .enumerate()
-            .map(|(i, operand)| {
-                let text = expr_at(operand, prec::NOT);
-                if i == 0 {
-                    format!("  {keyword}{gap}{text}")
-                } else {
-                    format!("    and {text}")
+        let doc = if operands.len() < 2 {
+            Doc::Concat(vec![
+                text(format!("  {keyword} ")),
+                Doc::Nest(4, vec![expr_doc(e, 0)]),
+            ])
+        } else {
+            let mut chain = Vec::new();
+            for (i, operand) in operands.iter().enumerate() {
+                if i > 0 {
+                    chain.push(Doc::Line);
+                    chain.push(text("and "));
                 }
-            })
-            .collect()
+                chain.push(expr_doc(operand, prec::NOT));
+            }
+            // `when  a` aligns `a` with the operands of the `    and` lines below it.
+            let gap = if *keyword == "when" { " " } else { "" };
+            Doc::Group(vec![
+                text(format!("  {keyword} ")),
+                Doc::IfBroken(gap),
+                Doc::Nest(4, chain),
+            ])
+        };
+        doc.render(WIDTH)
     }
 }
 
 /// A head and its clauses: one line when it fits, else one clause per line.
-fn conditional(head: String, clauses: &[Clause<'_>]) -> Vec<String> {
-    let mut one_line = head.clone();
+fn conditional(head: &Doc, clauses: &[Clause<'_>]) -> Vec<String> {
+    let mut one_line = head.flat();
     for clause in clauses {
         one_line.push(' ');
         one_line.push_str(&clause.one_line());
@@ -250,199 +307,7 @@ fn conditional(head: String, clauses: &[Clause<'_>]) -> Vec<String> {
     if one_line.chars().count() <= WIDTH {
         return vec![one_line];
     }
-    let mut lines = vec![head];
-    for clause in clauses {
-        lines.extend(clause.lines());
-    }
-    lines
-}
-
-// ---------------------------------------------------------------------------------------
-// Schema declarations
-// ---------------------------------------------------------------------------------------
-
-/// The lines of one schema declaration, for a line of `width` columns.
-pub(super) fn decl_lines(decl: &SchemaDecl, width: usize) -> Vec<String> {
-    match decl {
-        SchemaDecl::Entity(e) => {
-            let head = format!("entity {}", e.name.name);
-            let tail = if e.parents.is_empty() {
-                String::new()
-            } else {
-                format!(" in [{}]", names(&e.parents))
-            };
-            if e.attrs.is_empty() {
-                vec![format!("{head}{tail}")]
-            } else {
-                braced(&head, &attr_items(&e.attrs), &tail, width)
-            }
-        }
-        SchemaDecl::Enum(e) => {
-            let variants: Vec<String> = e.variants.iter().map(|v| v.name.clone()).collect();
-            braced(&format!("enum {}", e.name.name), &variants, "", width)
-        }
-        SchemaDecl::Action(a) => {
-            let mut head = format!("action {}", strings(&a.names));
-            if !a.resources.is_empty() {
-                head.push_str(" on ");
-                head.push_str(&names(&a.resources));
-            }
-            if !a.principals.is_empty() {
-                head.push_str(" for ");
-                head.push_str(&names(&a.principals));
-            }
-            if a.context.is_empty() {
-                vec![head]
-            } else {
-                braced(
-                    &format!("{head} context"),
-                    &attr_items(&a.context),
-                    "",
-                    width,
-                )
-            }
-        }
-        SchemaDecl::Context(c) => braced("context", &attr_items(&c.attrs), "", width),
-    }
-}
-
-/// `head { a, b }tail` on one line when it fits, else one item per line.
-fn braced(head: &str, items: &[String], tail: &str, width: usize) -> Vec<String> {
-    let one_line = if items.is_empty() {
-        format!("{head} {{}}{tail}")
-    } else {
-        format!("{head} {{ {} }}{tail}", items.join(", "))
-    };
-    if one_line.chars().count() <= width || items.is_empty() {
-        return vec![one_line];
-    }
-    let mut lines = vec![format!("{head} {{")];
-    lines.extend(items.iter().map(|i| format!("  {i},")));
-    lines.push(format!("}}{tail}"));
-    lines
-}
-
-fn attr_items(attrs: &[AttrDecl]) -> Vec<String> {
-    attrs.iter().map(attr).collect()
-}
-
-fn attr(a: &AttrDecl) -> String {
-    let optional = if a.optional { "?" } else { "" };
-    format!(
-        "{}{optional}: {}",
-        super::expr::record_key(&a.name.name),
-        type_expr(&a.ty)
-    )
-}
-
-fn type_expr(t: &TypeExpr) -> String {
-    match &t.kind {
-        TypeExprKind::Named(name) => name.name.clone(),
-        TypeExprKind::Set(inner) => format!("Set<{}>", type_expr(inner)),
-        TypeExprKind::Map(inner) => format!("Map<{}>", type_expr(inner)),
-        TypeExprKind::Record(attrs) if attrs.is_empty() => "{}".to_owned(),
-        TypeExprKind::Record(attrs) => format!("{{ {} }}", attr_items(attrs).join(", ")),
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Tests
-// ---------------------------------------------------------------------------------------
-
-fn test_lines(t: &Test) -> Vec<String> {
-    let mut lines = vec![format!("test {} {{", quote(&t.name.value))];
-    lines.extend(request_lines(&t.request));
-    for source in &t.entities {
-        lines.push(match source {
-            TestEntities::File(path) => format!("  entities {}", quote(&path.value)),
-            TestEntities::Inline {
-                uid,
-                attrs,
-                parents,
-                ..
-            } => {
-                let mut line = format!("  entity {}", expr_at(uid, prec::POSTFIX));
-                if let Some(attrs) = attrs {
-                    line.push(' ');
-                    // `entity U ["k"]` would read as the index `U["k"]`.
-                    let min = if matches!(attrs.kind, ExprKind::Set(_)) {
-                        prec::PRIMARY + 1
-                    } else {
-                        prec::POSTFIX
-                    };
-                    line.push_str(&expr_at(attrs, min));
-                }
-                if !parents.is_empty() {
-                    let parents: Vec<String> =
-                        parents.iter().map(|p| expr_at(p, prec::POSTFIX)).collect();
-                    line.push_str(&format!(" in [{}]", parents.join(", ")));
-                }
-                line
-            }
-        });
-    }
-    let mut expect = format!("  expect {}", if t.expect.allow { "allow" } else { "deny" });
-    if let Some(rules) = &t.expect.rules {
-        expect.push_str(&format!(" by [{}]", strings(rules)));
-    }
-    lines.push(expect);
-    lines.push("}".to_owned());
-    lines
-}
-
-/// `  request …` on one line when it fits; else `headers`/`context` on lines of their own.
-fn request_lines(request: &TestRequest) -> Vec<String> {
-    let clause = |keyword: &str, e: &Option<Expr>| {
-        e.as_ref()
-            .map(|e| format!("{keyword} {}", expr_at(e, prec::POSTFIX)))
-    };
-    let (mut head, extra) = match request {
-        TestRequest::Parts {
-            principal,
-            action,
-            resource,
-            context,
-            ..
-        } => {
-            let mut head = String::from("  request");
-            if let Some(p) = clause("principal", principal) {
-                head.push(' ');
-                head.push_str(&p);
-            }
-            head.push_str(&format!(
-                " action {} resource {}",
-                quote(&action.value),
-                expr_at(resource, prec::POSTFIX)
-            ));
-            (head, vec![clause("context", context)])
-        }
-        TestRequest::Http {
-            method,
-            path,
-            principal,
-            headers,
-            context,
-            ..
-        } => {
-            let mut head = format!("  request {} {}", method.name, quote(&path.value));
-            if let Some(p) = clause("principal", principal) {
-                head.push(' ');
-                head.push_str(&p);
-            }
-            (
-                head,
-                vec![clause("headers", headers), clause("context", context)],
-            )
-        }
-    };
-    let extra: Vec<String> = extra.into_iter().flatten().collect();
-    let one_line = extra
-        .iter()
-        .fold(head.clone(), |line, e| format!("{line} {e}"));
-    if one_line.chars().count() <= WIDTH {
-        return vec![one_line];
-    }
-    let mut lines = vec![std::mem::take(&mut head)];
-    lines.extend(extra.into_iter().map(|e| format!("    {e}")));
+    let mut lines = vec![head.render(WIDTH)];
+    lines.extend(clauses.iter().map(Clause::lines));
     lines
 }

@@ -13,6 +13,7 @@ impl Builder<'_> {
         &self,
         pair: Pair<'_, Rule>,
         comments: Vec<Comment>,
+        blank_lines: BlankLines,
     ) -> Result<File, Diagnostic> {
         let mut package = None;
         let mut imports = Vec::new();
@@ -36,6 +37,7 @@ impl Builder<'_> {
             imports,
             items,
             comments,
+            blank_lines,
         })
     }
 

@@ -12,18 +12,32 @@ pub const MAX_DEPTH: usize = 64;
 /// What the scan found.
 pub(super) struct Scan {
     pub comments: Vec<Comment>,
+    /// The offsets of the code and comments that follow a blank line.
+    pub blank_lines: Vec<u32>,
 }
 
-/// Collects comments and checks bracket nesting (`(`, `[`, `{` and the `<` of `Set<`/`Map<`).
+/// Collects comments and blank lines and checks bracket nesting (`(`, `[`, `{` and the `<` of `Set<`/`Map<`).
 pub(super) fn scan(text: &str) -> Result<Scan, Diagnostic> {
     let bytes = text.as_bytes();
     let mut comments = Vec::new();
+    let mut blank_lines = Vec::new();
     // Open brackets; `true` marks the `<` of a generic type (closed only by `>`).
     let mut open: Vec<bool> = Vec::new();
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         match b {
             b'"' => i = skip_string(bytes, i + 1),
+            b'\n' => {
+                i += 1;
+                let after_blanks = skip_blanks(bytes, i);
+                if bytes.get(after_blanks) == Some(&b'\n') {
+                    let next = skip_whitespace(bytes, after_blanks);
+                    if next < bytes.len() {
+                        blank_lines.push(u32::try_from(next).unwrap_or(u32::MAX));
+                    }
+                    i = next;
+                }
+            }
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
                 let end = text
                     .get(i..)
@@ -66,7 +80,10 @@ pub(super) fn scan(text: &str) -> Result<Scan, Diagnostic> {
             _ => i += 1,
         }
     }
-    Ok(Scan { comments })
+    Ok(Scan {
+        comments,
+        blank_lines,
+    })
 }
 
 /// The error for nesting deeper than [`MAX_DEPTH`].
@@ -94,6 +111,22 @@ fn skip_string(bytes: &[u8], mut i: usize) -> usize {
         }
     }
     bytes.len()
+}
+
+/// The index of the first byte at or after `i` that is not a space, tab or carriage return.
+fn skip_blanks(bytes: &[u8], mut i: usize) -> usize {
+    while matches!(bytes.get(i), Some(b' ' | b'\t' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// The index of the first byte at or after `i` that is not white space.
+fn skip_whitespace(bytes: &[u8], mut i: usize) -> usize {
+    while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+        i += 1;
+    }
+    i
 }
 
 /// Where the code before byte `i` on the same line ends; `None` if only blanks precede it.

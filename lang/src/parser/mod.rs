@@ -54,7 +54,11 @@ fn parse_text(text: &str) -> Result<ast::File, Diagnostic> {
     let file_pair = pairs
         .next()
         .ok_or_else(|| Diagnostic::error("E001", "empty parse"))?;
-    builder.file(file_pair, scan.comments.clone())
+    builder.file(
+        file_pair,
+        scan.comments.clone(),
+        ast::BlankLines(scan.blank_lines),
+    )
 }
 
 /// Serialises the re-parses that collect pest's detailed expectations (a process-wide switch,

@@ -5,7 +5,8 @@ use proptest::prelude::*;
 use rampart_engine::TlsVersion;
 use rampart_lang::ast::*;
 
-const KEYWORDS: &[&str] = &[
+/// The language's keywords (never generated as names).
+pub const KEYWORDS: &[&str] = &[
     "package",
     "import",
     "as",
@@ -560,5 +561,6 @@ pub fn file() -> impl Strategy<Value = File> + Clone {
             imports,
             items,
             comments: Vec::new(),
+            blank_lines: BlankLines::default(),
         })
 }

@@ -151,5 +151,8 @@ fn deep_documents_are_refused_before_parsing() {
         error.to_string().contains("nesting too deep (601 levels"),
         "{error}"
     );
-    assert_eq!(json_depth(r#"{"a": "[[[{{", "b": [1, {"c": "\"]"}]}"#), 3);
+    assert_eq!(
+        rampart_engine::json_depth(r#"{"a": "[[[{{", "b": [1, {"c": "\"]"}]}"#),
+        3
+    );
 }
