@@ -98,6 +98,67 @@ impl HttpFacts {
     }
 }
 
+/// The facts of one HTTP request, borrowed from what the gateway decoded, for
+/// [`Engine::request_from_http`](crate::Engine::request_from_http): the typed way to the
+/// engine's [`Request`](crate::Request), without building request JSON.
+///
+/// It reads to the same request as [`Engine::request_from_value`](crate::Engine::request_from_value)
+/// followed by [`Engine::fill_time`](crate::Engine::fill_time) reads from the request JSON
+/// of the same facts: [`HttpFacts::to_request_json`] with `context.tls.cipher` and
+/// `context.auth` added when given. Bad facts (a source that is not an IP address, an
+/// unknown TLS version or package) are the same errors.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RequestFacts<'a> {
+    /// `GET`, `POST`, … (upper-cased by the engine).
+    pub method: &'a str,
+    /// The request target: the path with its query string, if any.
+    pub path: &'a str,
+    /// The `Host` header or `:authority`.
+    pub host: Option<&'a str>,
+    /// The client's address: `context.source.ip`.
+    pub source_ip: Option<&'a str>,
+    /// The client's port: `context.source.port`; only kept with a [`RequestFacts::source_ip`].
+    pub source_port: Option<u32>,
+    /// The TLS facts of the connection: `context.tls`.
+    pub tls: TlsFacts<'a>,
+    /// The `context.auth` record of a verified token, in its JSON form (the sidecar's
+    /// verified claims); `None`: unauthenticated (`method` is `none`).
+    pub auth: Option<&'a Json>,
+    /// Only this package (and its imports) decides.
+    pub package: Option<&'a str>,
+    /// `context.time` in milliseconds since the Unix epoch, when the bundle's context has
+    /// it: the time the gateway saw the request, or now.
+    pub time_ms: Option<i64>,
+}
+
+/// The TLS facts of a connection: `context.tls`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TlsFacts<'a> {
+    /// `TLSv1.3`, `1.2`, …
+    pub version: Option<&'a str>,
+    /// The cipher suite's name.
+    pub cipher: Option<&'a str>,
+    /// True when the client presented a certificate the listener verified. A
+    /// [`TlsFacts::peer`] implies it.
+    pub mtls: bool,
+    /// The identity of the client certificate (its URI SAN, e.g. a SPIFFE id).
+    pub peer: Option<&'a str>,
+}
+
+impl RequestFacts<'_> {
+    /// True when the request carries no authentication: no verified token (or one whose
+    /// `method` is `none`) and no client certificate; [`is_unauthenticated`] of the same
+    /// facts' request JSON.
+    pub fn is_unauthenticated(&self) -> bool {
+        let method = self
+            .auth
+            .and_then(|a| a.get("method"))
+            .and_then(Json::as_str)
+            .unwrap_or("none");
+        method == "none" && !self.tls.mtls && self.tls.peer.is_none()
+    }
+}
+
 /// The request headers as the policy sees them: names lower-cased, pseudo-headers
 /// (`:path`, `:method`, …, which repeat the request line) left out, repeated names joined
 /// with `, ` in arrival order, sorted by name.

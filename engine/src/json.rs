@@ -92,7 +92,8 @@ impl<'e> Reader<'e> {
         result
     }
 
-    fn nested<T>(
+    /// Runs `read` one nesting level deeper (at most [`MAX_DATA_DEPTH`]).
+    pub(crate) fn nested<T>(
         &mut self,
         read: impl FnOnce(&mut Self) -> Result<T, ReadError>,
     ) -> Result<T, ReadError> {
@@ -150,48 +151,69 @@ impl<'e> Reader<'e> {
         object: Option<&JsonMap<String, Json>>,
         ty: &RecordType,
     ) -> Result<Record, ReadError> {
+        self.record_of(
+            object
+                .into_iter()
+                .flatten()
+                .map(|(key, json)| (key.as_str(), json)),
+            ty,
+        )
+    }
+
+    /// Reads named fields, in the order given, as a record: what [`Reader::record`] does
+    /// for a JSON object, for any [`FieldInput`] (the gateway's typed facts read this way
+    /// without a JSON tree, with the same values and the same errors).
+    pub(crate) fn record_of<'k, I: FieldInput>(
+        &mut self,
+        entries: impl IntoIterator<Item = (&'k str, I)>,
+        ty: &RecordType,
+    ) -> Result<Record, ReadError> {
         let mut fields: Vec<(u32, Value)> = Vec::with_capacity(ty.fields.len());
-        for (key, json) in object.into_iter().flatten() {
+        for (key, input) in entries {
             let field = self
                 .engine
                 .names
                 .symbols
-                .get(key.as_str())
+                .get(key)
                 .and_then(|sym| ty.fields.binary_search_by_key(sym, |f| f.name).ok())
                 .and_then(|i| ty.fields.get(i));
             let Some(field) = field else {
                 return Err(self.error(format!("unknown field `{}`", truncate(key, 60))));
             };
-            if json.is_null() {
+            if input.is_null() {
                 continue;
             }
-            let value = self.field(key, |r| r.value(json, &field.ty))?;
+            let value = self.field(key, |r| input.read(r, &field.ty))?;
             fields.push((field.name, value));
         }
         fields.sort_by_key(|(sym, _)| *sym);
-        let mut absent: Vec<(u32, Value)> = Vec::new();
+        // The absent fields go after the given ones (which stay sorted for the search).
+        let given = fields.len();
+        let engine = self.engine;
         for field in &ty.fields {
-            if fields
-                .binary_search_by_key(&field.name, |(sym, _)| *sym)
-                .is_ok()
-            {
+            let is_given = fields.get(..given).is_some_and(|given| {
+                given
+                    .binary_search_by_key(&field.name, |(sym, _)| *sym)
+                    .is_ok()
+            });
+            if is_given {
                 continue;
             }
-            let name = self.engine.symbol_name(field.name).to_string();
             if let Some(default) = &field.default {
-                absent.push((field.name, default.clone()));
+                fields.push((field.name, default.clone()));
             } else if field.optional {
                 continue;
             } else if let Ty::Record(inner) = &field.ty {
                 // A record whose fields all have defaults (the builtin `auth`, `tls`, …) is
                 // always present; otherwise this names the first missing inner field.
-                let record = self.field(&name, |r| r.nested(|r| r.record(None, inner)))?;
-                absent.push((field.name, Value::Record(Arc::new(record))));
+                let name = engine.symbol_name(field.name);
+                let record = self.field(name, |r| r.nested(|r| r.record(None, inner)))?;
+                fields.push((field.name, Value::Record(Arc::new(record))));
             } else {
-                return Err(self.field(&name, |r| Ok(r.error("missing required field")))?);
+                let name = engine.symbol_name(field.name);
+                return Err(self.field(name, |r| Ok(r.error("missing required field")))?);
             }
         }
-        fields.extend(absent);
         Ok(Record::new(fields))
     }
 
@@ -340,6 +362,24 @@ impl<'e> Reader<'e> {
             Json::Object(_) => self.map(json, &Ty::Any),
             Json::Null => Err(self.expected("a value", json)),
         }
+    }
+}
+
+/// A value of a record field, as [`Reader::record_of`] reads it.
+pub(crate) trait FieldInput {
+    /// True for an absent value (JSON `null`): the field takes its default.
+    fn is_null(&self) -> bool;
+    /// Reads the value as a value of type `ty`, at the reader's path.
+    fn read(&self, reader: &mut Reader<'_>, ty: &Ty) -> Result<Value, ReadError>;
+}
+
+impl FieldInput for &Json {
+    fn is_null(&self) -> bool {
+        Json::is_null(self)
+    }
+
+    fn read(&self, reader: &mut Reader<'_>, ty: &Ty) -> Result<Value, ReadError> {
+        reader.value(self, ty)
     }
 }
 

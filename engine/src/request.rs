@@ -7,6 +7,9 @@
 //! `context.request.{method, path, query, host, headers}` (path without its query string,
 //! query without `?` and absent when the target has none, header names lower-cased).
 
+mod facts;
+
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -40,11 +43,14 @@ pub struct Request {
     pub route: Option<u32>,
 }
 
-/// The `http` part of a request.
-struct Http {
-    method: String,
-    path: String,
-    host: Option<String>,
+/// The `http` part of a request, borrowed from the request JSON or the gateway's facts
+/// where it can be.
+struct Http<'a> {
+    /// Upper-cased.
+    method: Cow<'a, str>,
+    /// With its query string, if any.
+    path: Cow<'a, str>,
+    host: Option<Cow<'a, str>>,
     headers: BTreeMap<Arc<str>, Value>,
 }
 
@@ -137,7 +143,7 @@ impl Engine {
             (Some(other), Some(_)) => return Err(expected("context", "an object", other)),
         };
         let context = match http {
-            Some(http) => self.fill_http_context(context, http),
+            Some(http) => self.fill_http_context(context, http, None),
             None => context,
         };
         Ok(Request {
@@ -197,7 +203,7 @@ impl Engine {
     /// Finds the route of a raw HTTP request and builds its resource.
     fn route_request(
         &self,
-        http: &Http,
+        http: &Http<'_>,
         package: Option<PackageId>,
     ) -> Result<(ActionId, EntityUid, u32), RequestError> {
         let path = strip_query(&http.path);
@@ -207,7 +213,9 @@ impl Engine {
             .router
             .route(routes, &http.method, &http.path, &selected)
             .map_err(|e| match e {
-                RouteError::NoMatch => RequestError::from(NoRouteError::new(&http.method, path)),
+                RouteError::NoMatch => {
+                    RequestError::from(NoRouteError::new(http.method.as_ref(), path))
+                }
                 RouteError::BadEncoding { param } => DataError::new(
                     format!("http.path parameter `{param}`"),
                     "invalid percent-encoding",
@@ -218,13 +226,13 @@ impl Engine {
             .ok()
             .and_then(|r| routes.get(r))
         else {
-            return Err(NoRouteError::new(&http.method, path).into());
+            return Err(NoRouteError::new(http.method.as_ref(), path).into());
         };
         let Some(resource) = self
             .route_resources
             .get(usize::try_from(found.route).unwrap_or(usize::MAX))
         else {
-            return Err(NoRouteError::new(&http.method, path).into());
+            return Err(NoRouteError::new(http.method.as_ref(), path).into());
         };
         let no_entities = crate::entities::EntityStore::default();
         let cx = EvalContext::for_route(self, &no_entities, route.action, &found.params);
@@ -247,14 +255,28 @@ impl Engine {
         }
     }
 
-    /// Puts the `http` part into `context.request`, when the schema has those fields.
-    fn fill_http_context(&self, context: Record, http: Http) -> Record {
+    /// Puts the `http` part into `context.request`, when the schema has those fields, and
+    /// `extra` (a field the caller adds, such as `time`) into the context.
+    fn fill_http_context(
+        &self,
+        context: Record,
+        http: Http<'_>,
+        extra: Option<(Sym, Value)>,
+    ) -> Record {
         let known = self.names.well_known;
+        let with_extra = |context: Record| match extra.clone() {
+            Some(field) => {
+                let mut fields = context.fields;
+                fields.push(field);
+                Record::new(fields)
+            }
+            None => context,
+        };
         let Some(request_sym) = known.request else {
-            return context;
+            return with_extra(context);
         };
         let Some(Value::Record(existing)) = context.get(request_sym) else {
-            return context;
+            return with_extra(context);
         };
         let mut fields = existing.fields.clone();
         // `Some(value)` sets the field, `None` removes it.
@@ -276,11 +298,12 @@ impl Engine {
         let mut outer = context.fields;
         outer.retain(|(s, _)| *s != request_sym);
         outer.push((request_sym, Value::Record(Arc::new(Record::new(fields)))));
+        outer.extend(extra);
         Record::new(outer)
     }
 }
 
-fn read_http(json: &Json) -> Result<Http, RequestError> {
+fn read_http(json: &Json) -> Result<Http<'_>, RequestError> {
     let Some(object) = json.as_object() else {
         return Err(expected("http", "an object", json));
     };
@@ -294,9 +317,9 @@ fn read_http(json: &Json) -> Result<Http, RequestError> {
         )
         .into());
     }
-    let text = |name: &str, required: bool| -> Result<Option<String>, RequestError> {
+    let text = |name: &str, required: bool| -> Result<Option<&str>, RequestError> {
         match object.get(name) {
-            Some(Json::String(text)) => Ok(Some(text.clone())),
+            Some(Json::String(text)) => Ok(Some(text.as_str())),
             None | Some(Json::Null) if !required => Ok(None),
             None | Some(Json::Null) => {
                 Err(DataError::new(format!("http.{name}"), "missing required field").into())
@@ -304,11 +327,9 @@ fn read_http(json: &Json) -> Result<Http, RequestError> {
             Some(other) => Err(expected(&format!("http.{name}"), "a string", other)),
         }
     };
-    let method = text("method", true)?
-        .unwrap_or_default()
-        .to_ascii_uppercase();
-    let path = text("path", true)?.unwrap_or_default();
-    let host = text("host", false)?;
+    let method = upper_case(text("method", true)?.unwrap_or_default());
+    let path = Cow::Borrowed(text("path", true)?.unwrap_or_default());
+    let host = text("host", false)?.map(Cow::Borrowed);
     let headers = match object.get("headers") {
         None | Some(Json::Null) => BTreeMap::new(),
         Some(Json::Object(headers)) => read_headers(headers)?,
@@ -362,6 +383,15 @@ fn read_headers(
         .into_iter()
         .map(|(k, v)| (Arc::from(k), Value::string(&v)))
         .collect())
+}
+
+/// `text` in ASCII upper case, borrowed when it already is.
+fn upper_case(text: &str) -> Cow<'_, str> {
+    if text.bytes().any(|b| b.is_ascii_lowercase()) {
+        Cow::Owned(text.to_ascii_uppercase())
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 fn expected(path: &str, what: &str, found: &Json) -> RequestError {

@@ -180,6 +180,50 @@ impl Authenticator {
     }
 }
 
+impl Authenticator {
+    /// [`Authenticator::authenticate`] for a request given as header pairs (the typed
+    /// gateway path): the `Authorization` value as the policy sees it (every header of that
+    /// name, any case, joined with `, `) is verified, and on success the `context.auth`
+    /// facts are returned, as they would be put into the request JSON.
+    pub fn authenticate_headers<'h>(
+        &self,
+        headers: impl Iterator<Item = (&'h str, &'h str)>,
+        now_s: i64,
+    ) -> (Outcome, Option<Json>) {
+        let verifier = self.verifier.load();
+        let Some(verifier) = verifier.as_ref() else {
+            return (Outcome::Disabled, None);
+        };
+        let mut values = headers.filter(|(name, _)| name.eq_ignore_ascii_case("authorization"));
+        let Some((_, first)) = values.next() else {
+            return (Outcome::NoToken, None);
+        };
+        let joined: String;
+        let value = match values.next() {
+            None => first,
+            Some((_, second)) => {
+                let mut all = format!("{first}, {second}");
+                for (_, more) in values {
+                    all.push_str(", ");
+                    all.push_str(more);
+                }
+                joined = all;
+                joined.as_str()
+            }
+        };
+        let Some(token) = bearer_of(value) else {
+            return (Outcome::NoToken, None);
+        };
+        match verifier.verify(token, now_s) {
+            Ok(claims) => (
+                Outcome::Verified,
+                Some(auth_facts(&claims, verifier.method())),
+            ),
+            Err(rejection) => (Outcome::Rejected(rejection), None),
+        }
+    }
+}
+
 /// The bearer token of a raw-HTTP request JSON: `http.headers.authorization` (any case of
 /// the name; a string, or an array with one string) with the `Bearer` scheme.
 fn bearer_token(request: &Json) -> Option<&str> {
@@ -197,6 +241,11 @@ fn bearer_token(request: &Json) -> Option<&str> {
         Json::Array(items) if items.len() == 1 => items.first()?.as_str()?,
         _ => return None,
     };
+    bearer_of(text)
+}
+
+/// The token of an `Authorization` value with the `Bearer` scheme.
+fn bearer_of(text: &str) -> Option<&str> {
     let (scheme, token) = text.trim().split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")

@@ -1,14 +1,16 @@
 //! The decision log: one JSON line per decision, hash-chained, written by a thread of its
 //! own.
 //!
-//! Deciding threads format a record (`record`) and hand it to a bounded queue; they never
-//! wait on the disk. When the queue is full the record is dropped and counted
-//! (`rampart_decision_log_dropped_total`). The writer thread seals each record into the
-//! chain (`chain`: `seq`, `prev`, `hash`) in the order it writes them, and appends it to
-//! the file, rotating by size (`sink`). `verify` reads a chain back and finds the first
+//! Deciding threads hand the owned facts of each decision (an [`Entry`]: ids, the request
+//! summary, the decision) to a bounded queue; they never format, hash or wait on the disk.
+//! When the queue is full the entry is dropped and counted
+//! (`rampart_decision_log_dropped_total`). The writer thread formats each record (`record`),
+//! seals it into the chain (`chain`: `seq`, `prev`, `hash`) in the order it writes them,
+//! and appends it to the file, rotating by size (`sink`). `verify` reads a chain back and finds the first
 //! record that was edited, removed or moved.
 
 mod chain;
+mod entry;
 mod record;
 mod sink;
 pub mod verify;
@@ -22,10 +24,15 @@ use std::time::Duration;
 use rampart_engine::Decision;
 use serde_json::Value as Json;
 
+pub use entry::{Entry, FactValue, RequestSummary};
+pub use record::{cut_path, secrets_from};
 pub use sink::Rotation;
 
 use crate::state::Door;
 use sink::LogFile;
+
+/// The bytes reserved for a record up front: most records fit without growing.
+const RECORD_CAPACITY: usize = 2048;
 
 /// Records waiting to be written before new ones are dropped.
 const QUEUE_RECORDS: usize = 16 * 1024;
@@ -39,7 +46,7 @@ const BATCH_PAUSE: Duration = Duration::from_millis(1);
 /// A running decision-log writer.
 pub struct DecisionLog {
     /// `None` once closed. Deciding threads only take the read lock.
-    sender: RwLock<Option<SyncSender<String>>>,
+    sender: RwLock<Option<SyncSender<Entry>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -58,8 +65,8 @@ impl DecisionLog {
         })
     }
 
-    /// Queues the record of one decision taken on the bundle `revision`. False when it was
-    /// dropped (queue full or closed).
+    /// Queues the record of one decision on a request given as request JSON, taken on the
+    /// bundle `revision`. False when it was dropped (queue full or closed).
     pub fn record(
         &self,
         id: &str,
@@ -69,11 +76,25 @@ impl DecisionLog {
         decision: &Decision,
         elapsed: Duration,
     ) -> bool {
-        let body = record::record_body(id, door, revision, request, decision, elapsed);
+        self.push(Entry::from_json(
+            id.to_owned(),
+            door,
+            revision.to_owned(),
+            request,
+            decision.clone(),
+            elapsed,
+        ))
+    }
+
+    /// Queues an entry. False when it was dropped (queue full or closed).
+    // The queue's slots hold entries by value (no allocation per record); a refused
+    // entry comes back in the error and is dropped here.
+    #[allow(clippy::result_large_err)]
+    pub fn push(&self, entry: Entry) -> bool {
         let Ok(guard) = self.sender.read() else {
             return false;
         };
-        match guard.as_ref().map(|s| s.try_send(body)) {
+        match guard.as_ref().map(|s| s.try_send(entry)) {
             Some(Ok(())) => true,
             Some(Err(TrySendError::Full(_) | TrySendError::Disconnected(_))) | None => false,
         }
@@ -93,24 +114,30 @@ impl DecisionLog {
     }
 }
 
-/// The writer thread: seals and writes each record, flushing whenever the queue is empty,
-/// then rests for [`BATCH_PAUSE`]. After a write error nothing more is written (a gap would
-/// break the chain anyway); the error is reported once.
-fn write_records(receiver: Receiver<String>, mut file: LogFile) {
+/// The writer thread: formats, seals and writes each record (in one reused buffer),
+/// flushing whenever the queue is empty, then rests for [`BATCH_PAUSE`]. After a write
+/// error nothing more is written (a gap would break the chain anyway); the error is
+/// reported once.
+fn write_records(receiver: Receiver<Entry>, mut file: LogFile) {
     let mut failed = false;
     let report = |error: std::io::Error| {
         eprintln!("rampart serve: cannot write the decision log: {error}");
     };
+    let mut buffer = Vec::with_capacity(RECORD_CAPACITY);
     while let Ok(first) = receiver.recv() {
-        let mut body = Some(first);
-        while let Some(text) = body {
+        let mut next = Some(first);
+        while let Some(entry) = next {
             if !failed {
-                if let Err(error) = file.append(text) {
+                buffer.clear();
+                record::write_record(&mut buffer, &entry);
+                if let Err(error) = file.append(&mut buffer) {
                     report(error);
                     failed = true;
                 }
             }
-            body = receiver.try_recv().ok();
+            // Dropped here, on the writer thread.
+            drop(entry);
+            next = receiver.try_recv().ok();
         }
         if !failed {
             if let Err(error) = file.flush() {

@@ -1,10 +1,15 @@
 //! The Envoy door: `envoy.service.auth.v3.Authorization/Check`.
 //!
-//! A `CheckRequest` is mapped field by field to the engine's raw-HTTP request JSON (see
-//! `docs/sidecar.md` for the table); the decision is mapped back to an `ok_response` with
-//! the header obligations, or a `denied_response` with a 401/403 and a JSON body. The
-//! decision id travels in `dynamic_metadata` either way.
+//! A `CheckRequest` is mapped field by field to the engine's typed request facts
+//! ([`RequestFacts`], borrowed from the decoded message: no request JSON, no copies of the
+//! headers; see `docs/sidecar.md` for the table) and read by
+//! `Engine::request_from_http`; the decision is mapped back to an `ok_response` with the
+//! header obligations, or a `denied_response` with a 401/403 and a JSON body. The decision
+//! id travels in `dynamic_metadata` either way. A request without HTTP attributes goes the
+//! JSON way ([`request_json`], the reference mapping), where the engine names what is
+//! missing; either way any error is a deny.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -17,15 +22,16 @@ use envoy_types::pb::envoy::config::core::v3::header_value_option::HeaderAppendA
 use envoy_types::pb::envoy::config::core::v3::socket_address::PortSpecifier;
 use envoy_types::pb::envoy::config::core::v3::{address, Address};
 use envoy_types::pb::envoy::service::auth::v3::attribute_context::HttpRequest;
+use envoy_types::pb::envoy::service::auth::v3::AttributeContext;
 use envoy_types::pb::google::protobuf::{value::Kind, ListValue, Struct, Value as PbValue};
 use envoy_types::pb::google::rpc;
-use rampart_engine::gateway::HttpFacts;
+use rampart_engine::gateway::{HttpFacts, RequestFacts, TlsFacts};
 use rampart_engine::ObligationOut;
 use serde_json::{json, Value as Json};
 
-use crate::enforce::{self, HeaderObligations, CHALLENGE, DECISION_ID_HEADER};
+use crate::enforce::{self, CHALLENGE, DECISION_ID_HEADER};
 use crate::ratelimit::TOO_MANY_REQUESTS;
-use crate::state::{is_unauthenticated, Decided, Door, State};
+use crate::state::{is_unauthenticated, now_ms, Decided, Door, State};
 
 /// `context_extensions` keys that select the package deciding a route, in order.
 const PACKAGE_KEYS: [&str; 2] = ["policy", "package"];
@@ -57,14 +63,110 @@ impl Authorization for ExtAuthz {
         request: tonic::Request<CheckRequest>,
     ) -> Result<tonic::Response<CheckResponse>, tonic::Status> {
         let check = request.into_inner();
-        let mut mapped = request_json(&check);
-        self.state.authenticate(&mut mapped.request);
-        let decided = self
-            .state
-            .decide(Door::ExtAuthz, &mapped.request, mapped.time_ms);
-        let response = check_response(&decided, is_unauthenticated(&mapped.request));
-        Ok(tonic::Response::new(response))
+        Ok(tonic::Response::new(decide_check(&self.state, &check)))
     }
+}
+
+/// Decides a `CheckRequest` and maps the decision back to Envoy; never fails (an error is
+/// a deny).
+pub fn decide_check(state: &State, check: &CheckRequest) -> CheckResponse {
+    let attributes = check.attributes.as_ref();
+    let http = attributes.and_then(|a| a.request.as_ref()?.http.as_ref());
+    match (attributes, http) {
+        (Some(attributes), Some(http)) if http.headers.is_empty() => {
+            // `encode_raw_headers: true`: values as bytes, decoded (lossily) once here.
+            let raw = raw_header_values(http);
+            let headers = raw.iter().map(|(name, value)| (*name, value.as_ref()));
+            decide_http(state, attributes, http, headers)
+        }
+        (Some(attributes), Some(http)) => {
+            let headers = http.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+            decide_http(state, attributes, http, headers)
+        }
+        _ => decide_json(state, check),
+    }
+}
+
+/// The JSON way, for a request without HTTP attributes.
+fn decide_json(state: &State, check: &CheckRequest) -> CheckResponse {
+    let mut mapped = request_json(check);
+    state.authenticate(&mut mapped.request);
+    let decided = state.decide(Door::ExtAuthz, &mapped.request, mapped.time_ms);
+    check_response(&decided, is_unauthenticated(&mapped.request))
+}
+
+/// The typed way: the facts borrowed from the request (see [`request_facts`]), the bearer
+/// token verified, decided, answered, and then logged (the decision moves into the log).
+fn decide_http<'h>(
+    state: &State,
+    attributes: &'h AttributeContext,
+    http: &'h HttpRequest,
+    headers: impl Iterator<Item = (&'h str, &'h str)> + Clone,
+) -> CheckResponse {
+    let auth = state.authenticate_headers(headers.clone());
+    let target = request_target(http);
+    let mut facts = request_facts(attributes, http, &target);
+    facts.auth = auth.as_ref();
+    facts.time_ms = Some(request_time_ms(attributes).unwrap_or_else(now_ms));
+    let (decided, pending) = state.decide_http(Door::ExtAuthz, &facts, headers);
+    let response = check_response(&decided, facts.is_unauthenticated());
+    state.log_decided(pending, decided);
+    response
+}
+
+/// The request target: the path with its query (from `query` when the path has none).
+fn request_target(http: &HttpRequest) -> Cow<'_, str> {
+    if !http.query.is_empty() && !http.path.contains('?') {
+        Cow::Owned(format!("{}?{}", http.path, http.query))
+    } else {
+        Cow::Borrowed(&http.path)
+    }
+}
+
+/// The facts of a `CheckRequest` with HTTP attributes, borrowed from it, as
+/// [`request_json`] maps them: method, the request `target`, host (else `:authority`), the
+/// source address (when it is an IP address) and port, the peer's principal (mTLS),
+/// `context_extensions` (`tls_version`; `policy` or `package`). No auth and no time yet.
+pub fn request_facts<'a>(
+    attributes: &'a AttributeContext,
+    http: &'a HttpRequest,
+    target: &'a str,
+) -> RequestFacts<'a> {
+    let host = if http.host.is_empty() {
+        http.headers.get(":authority").map(String::as_str)
+    } else {
+        Some(http.host.as_str())
+    };
+    let source = attributes.source.as_ref();
+    let address = source.and_then(|s| socket_address_text(s.address.as_ref()));
+    let extensions = &attributes.context_extensions;
+    RequestFacts {
+        method: &http.method,
+        path: target,
+        host,
+        source_ip: address.map(|(ip, _)| ip),
+        source_port: address.and_then(|(_, port)| port),
+        tls: TlsFacts {
+            version: extensions.get(TLS_VERSION_KEY).map(String::as_str),
+            peer: source
+                .map(|s| s.principal.as_str())
+                .filter(|p| !p.is_empty()),
+            ..TlsFacts::default()
+        },
+        package: PACKAGE_KEYS
+            .iter()
+            .find_map(|k| extensions.get(*k))
+            .map(String::as_str),
+        ..RequestFacts::default()
+    }
+}
+
+/// The time Envoy saw the request, in milliseconds since the Unix epoch.
+fn request_time_ms(attributes: &AttributeContext) -> Option<i64> {
+    let time = attributes.request.as_ref()?.time.as_ref()?;
+    time.seconds
+        .checked_mul(1000)?
+        .checked_add(i64::from(time.nanos / 1_000_000))
 }
 
 /// A `CheckRequest` as engine request JSON, with the time Envoy saw the request.
@@ -116,15 +218,7 @@ pub fn request_json(check: &CheckRequest) -> Mapped {
         }
     }
 
-    let time_ms = attributes
-        .request
-        .as_ref()
-        .and_then(|r| r.time.as_ref())
-        .and_then(|t| {
-            t.seconds
-                .checked_mul(1000)?
-                .checked_add(i64::from(t.nanos / 1_000_000))
-        });
+    let time_ms = request_time_ms(attributes);
     Mapped { request, time_ms }
 }
 
@@ -159,6 +253,15 @@ fn http_facts(http: &HttpRequest) -> HttpFacts {
 }
 
 fn raw_headers(http: &HttpRequest) -> Vec<(String, String)> {
+    raw_header_values(http)
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.into_owned()))
+        .collect()
+}
+
+/// The `header_map` of a request (`encode_raw_headers: true`): `raw_value` as UTF-8
+/// (lossily), else `value`; borrowed where it can be.
+fn raw_header_values(http: &HttpRequest) -> Vec<(&str, Cow<'_, str>)> {
     let Some(map) = &http.header_map else {
         return Vec::new();
     };
@@ -166,26 +269,32 @@ fn raw_headers(http: &HttpRequest) -> Vec<(String, String)> {
         .iter()
         .map(|h| {
             let value = if h.raw_value.is_empty() {
-                h.value.clone()
+                Cow::Borrowed(h.value.as_str())
             } else {
-                String::from_utf8_lossy(&h.raw_value).into_owned()
+                String::from_utf8_lossy(&h.raw_value)
             };
-            (h.key.clone(), value)
+            (h.key.as_str(), value)
         })
         .collect()
 }
 
 /// The IP address and port of a socket address; `None` for pipes and unparsable addresses.
 fn socket_address(address: Option<&Address>) -> Option<(IpAddr, Option<u32>)> {
+    let (text, port) = socket_address_text(address)?;
+    Some((text.parse().ok()?, port))
+}
+
+/// [`socket_address`] with the address as Envoy wrote it (it parses as an IP address).
+fn socket_address_text(address: Option<&Address>) -> Option<(&str, Option<u32>)> {
     let Some(address::Address::SocketAddress(socket)) = address?.address.as_ref() else {
         return None;
     };
-    let ip: IpAddr = socket.address.parse().ok()?;
+    socket.address.parse::<IpAddr>().ok()?;
     let port = match socket.port_specifier {
         Some(PortSpecifier::PortValue(port)) => Some(port),
         _ => None,
     };
-    Some((ip, port))
+    Some((socket.address.as_str(), port))
 }
 
 /// Maps a decision back to Envoy: allow → `ok_response` with the header obligations;
@@ -194,21 +303,24 @@ fn socket_address(address: Option<&Address>) -> Option<(IpAddr, Option<u32>)> {
 pub fn check_response(decided: &Decided, unauthenticated: bool) -> CheckResponse {
     let metadata = dynamic_metadata(decided);
     if decided.decision.is_allow() {
-        let headers = HeaderObligations::of(&decided.decision);
-        let ok = OkHttpResponse {
-            headers: headers
-                .set_upstream
-                .iter()
-                .map(|(k, v)| header(k, v, HeaderAppendAction::OverwriteIfExistsOrAdd))
-                .collect(),
-            headers_to_remove: headers.remove_upstream,
-            response_headers_to_add: headers
-                .add_to_response
-                .iter()
-                .map(|(k, v)| header(k, v, HeaderAppendAction::AppendIfExistsOrAdd))
-                .collect(),
-            ..OkHttpResponse::default()
-        };
+        // The header obligations (as `HeaderObligations::of` sorts them), each copied once.
+        let mut ok = OkHttpResponse::default();
+        for obligation in &decided.decision.obligations {
+            match obligation {
+                ObligationOut::RequestHeader { name, value, .. } => ok.headers.push(header(
+                    name,
+                    value,
+                    HeaderAppendAction::OverwriteIfExistsOrAdd,
+                )),
+                ObligationOut::RemoveHeader { name, .. } => {
+                    ok.headers_to_remove.push(name.clone());
+                }
+                ObligationOut::ResponseHeader { name, value, .. } => ok
+                    .response_headers_to_add
+                    .push(header(name, value, HeaderAppendAction::AppendIfExistsOrAdd)),
+                ObligationOut::Mask { .. } | ObligationOut::RateLimit { .. } => {}
+            }
+        }
         return CheckResponse {
             status: Some(rpc::Status {
                 code: GRPC_OK,
@@ -278,7 +390,7 @@ fn dynamic_metadata(decided: &Decided) -> Struct {
         kind: Some(Kind::ListValue(ListValue { values: items })),
     };
     let decision = &decided.decision;
-    let mut fields = HashMap::new();
+    let mut fields = HashMap::with_capacity(4);
     fields.insert("decision_id".to_owned(), string(&decided.id));
     let effect = if decision.is_allow() { "allow" } else { "deny" };
     fields.insert("decision".to_owned(), string(effect));

@@ -1,17 +1,20 @@
 //! What every door shares: the policy snapshot, the metrics, the decision log, and the one
 //! function that decides.
 
+use std::cell::RefCell;
+use std::net::IpAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
-use rampart_engine::{Decision, Engine, EntityStore};
+use rampart_engine::gateway::RequestFacts;
+use rampart_engine::{Decision, DecisionBuffer, Effect, Engine, EntityStore};
 use serde_json::Value as Json;
 
 use crate::auth::{Authenticator, Outcome};
-use crate::decision_log::DecisionLog;
+use crate::decision_log::{DecisionLog, Entry, FactValue, RequestSummary};
 use crate::enforce;
 use crate::metrics::Metrics;
 use crate::ratelimit::{self, RateLimited, RateLimiter};
@@ -135,6 +138,26 @@ impl State {
         }
     }
 
+    /// [`State::authenticate`] for a request given as header pairs (the typed path):
+    /// returns the `context.auth` facts of a verified bearer token, if any.
+    pub fn authenticate_headers<'h>(
+        &self,
+        headers: impl Iterator<Item = (&'h str, &'h str)>,
+    ) -> Option<Json> {
+        if !self.auth.is_enabled() {
+            return None;
+        }
+        let (outcome, facts) = self
+            .auth
+            .authenticate_headers(headers, now_ms().div_euclid(1000));
+        match outcome {
+            Outcome::Verified => self.metrics.jwt_verified(),
+            Outcome::Rejected(rejection) => self.metrics.jwt_invalid(rejection),
+            Outcome::Disabled | Outcome::NoToken | Outcome::StatedByCaller => {}
+        }
+        facts
+    }
+
     /// Reloads the policy with `reloader`.
     pub fn with_reloader(mut self, reloader: Reloader) -> State {
         self.reloader = Some(reloader);
@@ -192,11 +215,105 @@ impl State {
                     policy
                         .engine
                         .fill_time(&mut parsed, time_ms.unwrap_or_else(now_ms));
-                    policy.engine.decide(&parsed, &policy.entities)
+                    decide_reusing_buffer(policy, &parsed)
                 }
                 Err(error) => Decision::error(error.to_string()),
             }
         }));
+        let (decided, elapsed) = self.settle(door, outcome, started);
+        if let Some(log) = &self.log {
+            let logged = log.record(
+                &decided.id,
+                door,
+                policy.revision(),
+                request,
+                &decided.decision,
+                elapsed,
+            );
+            if !logged {
+                self.metrics.log_dropped();
+            }
+        }
+        decided
+    }
+
+    /// Decides a raw-HTTP request given as typed facts and its header pairs (see
+    /// [`Engine::request_from_http`]): the same decision [`State::decide`] gives for the
+    /// request JSON of the same facts, without that JSON. Never fails, like
+    /// [`State::decide`].
+    ///
+    /// The decision is not logged yet, so that the door can answer from it without a
+    /// copy: pass both halves to [`State::log_decided`] once the answer is built.
+    pub fn decide_http<'h>(
+        &self,
+        door: Door,
+        facts: &RequestFacts<'_>,
+        headers: impl Iterator<Item = (&'h str, &'h str)> + Clone,
+    ) -> (Decided, PendingLog) {
+        let policy = self.policy.load();
+        let started = Instant::now();
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            match policy.engine.request_from_http(facts, headers.clone()) {
+                Ok(request) => decide_reusing_buffer(&policy, &request),
+                Err(error) => Decision::error(error.to_string()),
+            }
+        }));
+        let (mut decided, elapsed) = self.settle(door, outcome, started);
+        let Some(_) = &self.log else {
+            return (decided, PendingLog(None));
+        };
+        if !decided.decision.errors.is_empty() {
+            let joined = rampart_engine::gateway::request_headers(headers);
+            let secrets =
+                crate::decision_log::secrets_from(joined.values(), Some(facts.path), facts.auth);
+            Entry::redact_errors(&mut decided.decision, &secrets);
+        }
+        let text = |text: &str| Some(FactValue::Text(text.to_owned()));
+        let request = RequestSummary {
+            method: text(facts.method),
+            path: text(crate::decision_log::cut_path(facts.path)),
+            host: facts.host.and_then(text),
+            package: facts.package.and_then(text),
+            source_ip: facts.source_ip.and_then(|ip| match ip.parse::<IpAddr>() {
+                Ok(ip) => Some(FactValue::Text(ip.to_string())),
+                Err(_) => text(ip),
+            }),
+            tls_peer: facts.tls.peer.and_then(text),
+            ..RequestSummary::default()
+        };
+        let entry = Entry {
+            id: String::new(),
+            time_ms: now_ms(),
+            door,
+            revision: policy.revision().to_owned(),
+            request,
+            decision: empty_decision(),
+            elapsed,
+        };
+        (decided, PendingLog(Some(entry)))
+    }
+
+    /// Queues the decision-log record of a decision of [`State::decide_http`].
+    pub fn log_decided(&self, pending: PendingLog, decided: Decided) {
+        let (Some(log), PendingLog(Some(mut entry))) = (&self.log, pending) else {
+            return;
+        };
+        entry.id = decided.id;
+        entry.decision = decided.decision;
+        if !log.push(entry) {
+            self.metrics.log_dropped();
+        }
+    }
+
+    /// What every door does with the engine's outcome: fail closed on an unsendable allow
+    /// or a panic, enforce rate limits, name the decision and count it. Returns the time
+    /// deciding took.
+    fn settle(
+        &self,
+        door: Door,
+        outcome: std::thread::Result<Decision>,
+        started: Instant,
+    ) -> (Decided, Duration) {
         let decision = match outcome {
             // Fail closed: an allow whose header obligations cannot be sent is a deny.
             Ok(decision) if decision.is_allow() => match enforce::unsendable_header(&decision) {
@@ -220,16 +337,12 @@ impl State {
         };
         let id = self.ids.next();
         self.metrics.decided(door, &decision, elapsed);
-        if let Some(log) = &self.log {
-            if !log.record(&id, door, policy.revision(), request, &decision, elapsed) {
-                self.metrics.log_dropped();
-            }
-        }
-        Decided {
+        let decided = Decided {
             id,
             decision,
             rate_limited,
-        }
+        };
+        (decided, elapsed)
     }
 
     /// Closes the decision log, writing out what is queued.
@@ -238,6 +351,39 @@ impl State {
             log.close();
         }
     }
+}
+
+/// The decision-log entry of a decision of [`State::decide_http`], waiting for the decision
+/// itself ([`State::log_decided`]); empty when there is no decision log.
+pub struct PendingLog(Option<Entry>);
+
+/// A placeholder decision that allocates nothing.
+fn empty_decision() -> Decision {
+    Decision {
+        decision: Effect::Deny,
+        rules: Vec::new(),
+        reasons: Vec::new(),
+        errors: Vec::new(),
+        obligations: Vec::new(),
+        controls: Vec::new(),
+    }
+}
+
+thread_local! {
+    /// The decision buffer of this thread: deciding reuses its lists.
+    static DECISION_BUFFER: RefCell<DecisionBuffer> = RefCell::new(DecisionBuffer::new());
+}
+
+/// [`Engine::decide`] with this thread's reused [`DecisionBuffer`].
+fn decide_reusing_buffer(policy: &Policy, request: &rampart_engine::Request) -> Decision {
+    DECISION_BUFFER.with(|buffer| match buffer.try_borrow_mut() {
+        Ok(mut buffer) => policy
+            .engine
+            .decide_into(request, &policy.entities, &mut buffer)
+            .to_decision(),
+        // Only when deciding re-entered itself: a buffer of its own.
+        Err(_) => policy.engine.decide(request, &policy.entities),
+    })
 }
 
 /// The current time in milliseconds since the Unix epoch.

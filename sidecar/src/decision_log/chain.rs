@@ -9,7 +9,7 @@
 //! bytes are hashed exactly as written: any change to a record, even of white space, breaks
 //! its hash.
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
@@ -50,13 +50,23 @@ impl ChainHead {
     /// Seals a record: `body` is a JSON object without its closing brace (`{"id":…,"x":1`).
     /// Appends `seq`, `prev` and `hash`, the closing brace and a newline, and moves the head
     /// to the new record.
+    #[cfg(test)]
     pub fn seal(&mut self, body: &mut String) {
+        let mut bytes = std::mem::take(body).into_bytes();
+        self.seal_bytes(&mut bytes);
+        // Sealing appends ASCII only.
+        *body = String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    }
+
+    /// [`ChainHead::seal`] on the bytes of a record (valid UTF-8), as the writer holds it.
+    pub fn seal_bytes(&mut self, body: &mut Vec<u8>) {
         let seq = self.seq.saturating_add(1);
         let _ = write!(body, ",\"seq\":{seq},\"prev\":\"{}\"", self.hash);
-        let hash = hash_hex(body.as_bytes());
-        body.push_str(",\"hash\":\"");
-        body.push_str(&hash);
-        body.push_str("\"}\n");
+        let hash = hash_hex(body);
+        body.extend_from_slice(b",\"hash\":\"");
+        body.extend_from_slice(hash.as_bytes());
+        body.extend_from_slice(b"\"}\n");
         self.seq = seq;
         self.hash = hash;
     }

@@ -6,12 +6,16 @@
 //! and any header value, query string or `context.auth` value that an error message quotes
 //! is cut out of it.
 
+#[cfg(test)]
 use std::time::Duration;
 
 use rampart_engine::{Decision, ObligationOut};
 use serde_json::Value as Json;
 
-use crate::state::{now_ms, Door};
+#[cfg(test)]
+use crate::state::Door;
+
+use super::entry::{Entry, FactValue, RequestSummary};
 
 /// What a masked fact is written as.
 const MASKED: &str = "***";
@@ -21,13 +25,14 @@ const MASKED: &str = "***";
 const MIN_SECRET_LEN: usize = 4;
 
 /// A fact kept from the request: its name in the record and where it comes from in the
-/// request JSON (every path a `mask` obligation may name it by).
-struct Fact {
+/// request JSON (every path a `mask` obligation may name it by). [`RequestSummary`] holds
+/// their values in this order.
+pub struct Fact {
     name: &'static str,
     paths: &'static [&'static str],
 }
 
-const FACTS: [Fact; 9] = [
+pub const FACTS: [Fact; 9] = [
     Fact {
         name: "method",
         paths: &["http.method", "context.request.method"],
@@ -66,15 +71,10 @@ const FACTS: [Fact; 9] = [
     },
 ];
 
-/// The bytes reserved for a record up front: most records fit without growing.
-const RECORD_CAPACITY: usize = 1024;
-
-/// One record as a JSON object without its closing brace: the chain fields are appended by
-/// the writer (see `chain`).
-///
-/// Called on the deciding thread for every decision, so it writes the JSON text straight
-/// into one buffer (serde_json escapes each string) instead of building a `Value` tree: the
-/// bytes are the same as serde_json's compact form of the object, fields in this order.
+/// One record as a JSON object without its closing brace (the chain fields are appended by
+/// the writer, see `chain`), for a request given as request JSON: [`Entry::from_json`] and
+/// [`write_record`] in one step.
+#[cfg(test)]
 pub fn record_body(
     id: &str,
     door: Door,
@@ -83,51 +83,69 @@ pub fn record_body(
     decision: &Decision,
     elapsed: Duration,
 ) -> String {
-    let mut out = Vec::with_capacity(RECORD_CAPACITY);
+    let entry = Entry::from_json(
+        id.to_owned(),
+        door,
+        revision.to_owned(),
+        request,
+        decision.clone(),
+        elapsed,
+    );
+    let mut out = Vec::new();
+    write_record(&mut out, &entry);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes the record of `entry` into `out`: a JSON object without its closing brace.
+///
+/// Runs on the writer thread, into one reused buffer, writing the JSON text straight
+/// (serde_json escapes each string) instead of building a `Value` tree: the bytes are the
+/// same as serde_json's compact form of the object, fields in this order.
+pub fn write_record(out: &mut Vec<u8>, entry: &Entry) {
+    let decision = &entry.decision;
     out.extend_from_slice(b"{\"id\":");
-    write_json(&mut out, id);
+    write_json(out, &entry.id);
     out.extend_from_slice(b",\"time\":");
-    write_json(&mut out, &rampart_engine::time::format_timestamp(now_ms()));
+    write_json(out, &rampart_engine::time::format_timestamp(entry.time_ms));
     out.extend_from_slice(b",\"door\":");
-    write_json(&mut out, door.label());
+    write_json(out, entry.door.label());
     out.extend_from_slice(b",\"revision\":");
-    write_json(&mut out, revision);
+    write_json(out, &entry.revision);
     out.extend_from_slice(b",\"request\":");
-    write_request_facts(&mut out, request, &masked_fields(decision));
+    write_request_facts(out, &entry.request, &masked_fields(decision));
     out.extend_from_slice(b",\"decision\":");
-    write_json(&mut out, &decision.decision);
+    write_json(out, &decision.decision);
     out.extend_from_slice(b",\"rules\":");
-    write_json(&mut out, &decision.rules);
+    write_json(out, &decision.rules);
     out.extend_from_slice(b",\"reasons\":");
-    write_json(&mut out, &decision.reasons);
+    write_json(out, &decision.reasons);
     out.extend_from_slice(b",\"errors\":");
-    if decision.errors.is_empty() {
-        out.extend_from_slice(b"[]");
-    } else {
-        let secrets = secrets_of(request);
-        let errors: Vec<String> = decision
-            .errors
-            .iter()
-            .map(|e| redact(&e.message, &secrets))
-            .collect();
-        write_json(&mut out, &errors);
-    }
+    // Already redacted (see `Entry`).
+    let errors = decision.errors.iter().map(|e| e.message.as_str());
+    write_json(out, &ListOf(errors));
     out.extend_from_slice(b",\"obligations\":[");
     for (index, obligation) in decision.obligations.iter().enumerate() {
         if index > 0 {
             out.push(b',');
         }
-        write_obligation_summary(&mut out, obligation);
+        write_obligation_summary(out, obligation);
     }
     out.extend_from_slice(b"],\"controls\":");
-    write_json(&mut out, &decision.controls);
+    write_json(out, &decision.controls);
     out.extend_from_slice(b",\"latency_us\":");
     write_json(
-        &mut out,
-        &u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        out,
+        &u64::try_from(entry.elapsed.as_micros()).unwrap_or(u64::MAX),
     );
-    // serde_json writes UTF-8 only, and the literals above are ASCII.
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// A JSON array of the strings an iterator gives.
+struct ListOf<I>(I);
+
+impl<'a, I: Iterator<Item = &'a str> + Clone> serde::Serialize for ListOf<I> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.clone())
+    }
 }
 
 /// Appends the compact JSON of `value`. Strings, numbers, string lists and JSON values
@@ -136,20 +154,13 @@ fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     let _ = serde_json::to_writer(&mut *out, value);
 }
 
-/// The facts of a request that are safe to keep: method, path without its query, host,
-/// package, named principal/action/resource, source address and mTLS peer. A fact whose
+/// The facts of a request that are safe to keep (see [`RequestSummary`]). A fact whose
 /// name or request path (or a parent of it) is a `mask` field is written as `"***"`.
-fn write_request_facts(out: &mut Vec<u8>, request: &Json, masked: &[&str]) {
+fn write_request_facts(out: &mut Vec<u8>, request: &RequestSummary, masked: &[&str]) {
     out.push(b'{');
     let mut first = true;
-    for fact in &FACTS {
-        let value = match fact.name {
-            "path" => lookup(request, "http.path")
-                .and_then(Json::as_str)
-                .map(|p| FactValue::Path(p.split(['?', '#']).next().unwrap_or_default())),
-            _ => lookup(request, fact.paths[0]).map(FactValue::Value),
-        };
-        let Some(value) = value.filter(|v| !matches!(v, FactValue::Value(Json::Null))) else {
+    for (fact, value) in FACTS.iter().zip(request.values()) {
+        let Some(value) = value else {
             continue;
         };
         if !first {
@@ -163,17 +174,11 @@ fn write_request_facts(out: &mut Vec<u8>, request: &Json, masked: &[&str]) {
             .any(|field| *field == fact.name || fact.paths.iter().any(|path| covers(field, path)));
         match value {
             _ if is_masked => write_json(out, MASKED),
-            FactValue::Path(path) => write_json(out, path),
-            FactValue::Value(value) => write_json(out, value),
+            FactValue::Text(text) => write_json(out, text),
+            FactValue::Json(value) => write_json(out, value),
         }
     }
     out.push(b'}');
-}
-
-/// A request fact as found: the path (its query cut off) or a value of the request JSON.
-enum FactValue<'a> {
-    Path(&'a str),
-    Value(&'a Json),
 }
 
 /// The value at a dotted path of the request JSON.
@@ -201,24 +206,64 @@ fn masked_fields(decision: &Decision) -> Vec<&str> {
         .collect()
 }
 
+impl RequestSummary {
+    /// The facts kept from request JSON: each at the first of its [`FACTS`] paths, the
+    /// path without its query string or fragment; `null` and absent facts left out.
+    pub fn from_json(request: &Json) -> RequestSummary {
+        let mut summary = RequestSummary::default();
+        for (fact, slot) in FACTS.iter().zip(summary.slots_mut()) {
+            *slot = match fact.name {
+                "path" => lookup(request, "http.path")
+                    .and_then(Json::as_str)
+                    .map(|p| FactValue::Text(cut_path(p).to_owned())),
+                _ => lookup(request, fact.paths[0])
+                    .filter(|v| !v.is_null())
+                    .map(|v| match v {
+                        Json::String(text) => FactValue::Text(text.clone()),
+                        other => FactValue::Json(Box::new(other.clone())),
+                    }),
+            };
+        }
+        summary
+    }
+}
+
+/// The path of a request target: without its query string and fragment.
+pub fn cut_path(target: &str) -> &str {
+    target.split(['?', '#']).next().unwrap_or_default()
+}
+
 /// The values of a request that may be secret: every header value, the query string, and
 /// every string under `context.auth`. Longest first, so that a value containing another is
 /// cut out whole.
-fn secrets_of(request: &Json) -> Vec<String> {
+pub fn secrets_of(request: &Json) -> Vec<String> {
+    let headers = match lookup(request, "http.headers") {
+        Some(Json::Object(headers)) => Some(headers),
+        _ => None,
+    };
+    secrets_from(
+        headers.into_iter().flat_map(|h| h.values()),
+        lookup(request, "http.path").and_then(Json::as_str),
+        lookup(request, "context.auth"),
+    )
+}
+
+/// [`secrets_of`] from the parts: the header values (as the policy sees them, repeated
+/// names joined), the request target and the `context.auth` value.
+pub fn secrets_from<'a>(
+    header_values: impl Iterator<Item = &'a Json>,
+    target: Option<&str>,
+    auth: Option<&Json>,
+) -> Vec<String> {
     let mut secrets = Vec::new();
-    if let Some(Json::Object(headers)) = lookup(request, "http.headers") {
-        for value in headers.values() {
-            collect_strings(value, &mut secrets);
-        }
+    for value in header_values {
+        collect_strings(value, &mut secrets);
     }
-    if let Some((_, query)) = lookup(request, "http.path")
-        .and_then(Json::as_str)
-        .and_then(|p| p.split_once('?'))
-    {
+    if let Some((_, query)) = target.and_then(|p| p.split_once('?')) {
         secrets.push(query.to_owned());
         secrets.extend(query.split('&').map(str::to_owned));
     }
-    if let Some(auth) = lookup(request, "context.auth") {
+    if let Some(auth) = auth {
         collect_strings(auth, &mut secrets);
     }
     secrets.retain(|s| s.len() >= MIN_SECRET_LEN);
@@ -237,7 +282,7 @@ fn collect_strings(value: &Json, out: &mut Vec<String>) {
 }
 
 /// `message` with every secret replaced by `***`.
-fn redact(message: &str, secrets: &[String]) -> String {
+pub fn redact(message: &str, secrets: &[String]) -> String {
     let mut message = message.to_owned();
     for secret in secrets {
         if message.contains(secret.as_str()) {

@@ -303,3 +303,148 @@ fn a_rate_limited_request_becomes_a_429_with_retry_after() {
     assert_eq!(body["rules"], json!(["r1"]));
     assert_eq!(body["retry_after_s"], 12);
 }
+
+/// The JSON the typed facts of `check` stand for (the engine reads both alike, see
+/// `engine/tests/gateway_facts.rs`), through the same `HttpFacts` mapping.
+fn facts_as_json(check: &CheckRequest) -> Json {
+    let attributes = check
+        .attributes
+        .as_ref()
+        .unwrap_or_else(|| panic!("attributes"));
+    let http = attributes
+        .request
+        .as_ref()
+        .and_then(|r| r.http.as_ref())
+        .unwrap_or_else(|| panic!("http attributes"));
+    let target = request_target(http);
+    let facts = request_facts(attributes, http, &target);
+    let headers = if http.headers.is_empty() {
+        raw_headers(http)
+    } else {
+        http.headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    let owned = |text: Option<&str>| text.map(str::to_owned);
+    HttpFacts {
+        method: facts.method.to_owned(),
+        path: facts.path.to_owned(),
+        host: owned(facts.host),
+        headers,
+        source_ip: facts.source_ip.and_then(|ip| ip.parse().ok()),
+        source_port: facts.source_port,
+        tls_peer: owned(facts.tls.peer),
+        mtls: facts.tls.mtls,
+        tls_version: owned(facts.tls.version),
+        package: owned(facts.package),
+    }
+    .to_request_json()
+}
+
+#[test]
+fn the_typed_facts_of_a_check_request_are_its_request_json() {
+    let mut checks = vec![envoy_check()];
+    // Raw header map, query split off, a source that is not an IP address, no principal.
+    let mut raw = envoy_check();
+    let attributes = raw.attributes.get_or_insert_with(Default::default);
+    attributes.source = Some(peer("not-an-ip", 1, ""));
+    attributes.context_extensions = [
+        ("package".to_owned(), "payments".to_owned()),
+        ("tls_version".to_owned(), "1.3".to_owned()),
+    ]
+    .into_iter()
+    .collect();
+    let http = attributes
+        .request
+        .get_or_insert_with(Default::default)
+        .http
+        .get_or_insert_with(Default::default);
+    http.headers.clear();
+    http.header_map = Some(HeaderMap {
+        headers: vec![
+            HeaderValue {
+                key: "X-Tag".into(),
+                raw_value: b"a\xff".to_vec(),
+                ..HeaderValue::default()
+            },
+            HeaderValue {
+                key: "x-tag".into(),
+                value: "b".into(),
+                ..HeaderValue::default()
+            },
+        ],
+    });
+    http.path = "/v1/orders".into();
+    http.query = "page=2".into();
+    http.host = String::new();
+    checks.push(raw);
+    // IPv6 source, no host but an `:authority`, `policy` beats `package`.
+    let mut v6 = envoy_check();
+    let attributes = v6.attributes.get_or_insert_with(Default::default);
+    attributes.source = Some(peer("0:0::1", 7, "spiffe://x"));
+    attributes
+        .context_extensions
+        .insert("package".into(), "other".into());
+    if let Some(http) = attributes.request.as_mut().and_then(|r| r.http.as_mut()) {
+        http.host = String::new();
+    }
+    checks.push(v6);
+    for check in &checks {
+        assert_eq!(facts_as_json(check), request_json(check).request);
+    }
+}
+
+#[test]
+fn the_typed_and_json_ways_answer_alike() {
+    let policy = crate::state::Policy {
+        engine: rampart_engine::Engine::new(rampart_engine::Bundle {
+            format: rampart_engine::bundle::BUNDLE_FORMAT.into(),
+            version: rampart_engine::bundle::BUNDLE_VERSION,
+            revision: "r".into(),
+            symbols: vec![],
+            schema: rampart_engine::bundle::Schema {
+                entity_types: vec![rampart_engine::bundle::EntityType {
+                    name: rampart_engine::bundle::ANONYMOUS_TYPE.into(),
+                    attrs: Default::default(),
+                    parents: vec![],
+                }],
+                enums: vec![],
+                actions: vec![],
+                context: Default::default(),
+            },
+            packages: vec![],
+            rules: vec![],
+            obligations: vec![],
+            routes: vec![],
+            principals: vec![],
+        })
+        .unwrap_or_else(|e| panic!("{e}")),
+        entities: rampart_engine::EntityStore::default(),
+    };
+    let state = State::new(policy, None);
+    let mut no_principal = envoy_check();
+    if let Some(source) = no_principal
+        .attributes
+        .as_mut()
+        .and_then(|a| a.source.as_mut())
+    {
+        source.principal.clear();
+    }
+    for check in [envoy_check(), no_principal, CheckRequest::default()] {
+        let typed = decide_check(&state, &check);
+        let by_json = decide_json(&state, &check);
+        let status = |r: &CheckResponse| {
+            let http = match &r.http_response {
+                Some(HttpResponse::DeniedResponse(d)) => d.status.as_ref().map(|s| s.code),
+                _ => None,
+            };
+            (r.status.as_ref().map(|s| s.code), http)
+        };
+        assert_eq!(status(&typed), status(&by_json));
+        assert_eq!(
+            metadata_string(&typed, "decision"),
+            metadata_string(&by_json, "decision")
+        );
+    }
+}
