@@ -182,3 +182,27 @@ fn lint_reports_in_sarif_too() {
     let ids: Vec<Option<&str>> = results.iter().map(|r| r.rule_id.as_deref()).collect();
     assert_eq!(ids, vec![Some("L002")]);
 }
+
+#[test]
+fn security_lints_carry_a_security_severity() {
+    let (_, _, raw) = sarif(&["check", "--format", "sarif", "tests/fixtures/sarif/warning"]);
+    let rules = raw["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no rules: {raw}"));
+    let rule = |id: &str| {
+        rules
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("no rule {id}"))
+    };
+    assert_eq!(rule("L001")["properties"]["security-severity"], "8.0");
+    assert_eq!(rule("L001")["properties"]["tags"][0], "security");
+    assert_eq!(rule("L003")["properties"]["security-severity"], "7.5");
+    assert!(rule("L004")["properties"]
+        .get("security-severity")
+        .is_none());
+    assert_eq!(rule("L004")["properties"]["tags"][0], "maintainability");
+    assert!(rule("E005")["properties"]
+        .get("security-severity")
+        .is_none());
+}

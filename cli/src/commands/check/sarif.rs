@@ -113,11 +113,16 @@ fn rule_json(rule: &Rule) -> Value {
     } else {
         rule.description.clone()
     };
-    let tags: &[&str] = if rule.lint {
-        &["security", "lint"]
-    } else {
-        &["correctness"]
+    let severity = security_severity(&rule.code);
+    let tags: &[&str] = match (rule.lint, severity) {
+        (true, Some(_)) => &["security", "lint"],
+        (true, None) => &["maintainability", "lint"],
+        (false, _) => &["correctness"],
     };
+    let mut properties = json!({ "tags": tags });
+    if let Some(severity) = severity {
+        properties["security-severity"] = json!(severity);
+    }
     json!({
         "id": rule.code,
         "name": rule.name,
@@ -126,7 +131,21 @@ fn rule_json(rule: &Rule) -> Value {
         "help": { "text": help },
         "helpUri": format!("{DOCS_URL}/{}", rule.code),
         "defaultConfiguration": { "level": rule.level },
-        "properties": { "tags": tags },
+        "properties": properties,
+    })
+}
+
+/// The CVSS-like score (0.0–10.0) GitHub code scanning turns into an alert's security
+/// severity (9.0+ critical, 7.0+ high, 4.0+ medium, else low), for the lints about security;
+/// `None` for lints about dead or unmapped policy text.
+fn security_severity(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "L001" => "8.0",          // anyone who reaches the API is let in
+        "L003" => "7.5",          // a credential in policy text, bundles and logs
+        "L007" => "7.0",          // classified data over plaintext or old TLS
+        "L002" | "L005" => "6.0", // least privilege broken by wildcards
+        "L008" => "5.0",          // leaked tokens keep working
+        _ => return None,
     })
 }
 
