@@ -9,9 +9,8 @@
 #   1. ext_authz: h2load sends a pre-framed CheckRequest (sidecar/examples/
 #      frame_check_request.rs) at full speed to an empty ext_authz server (sidecar/examples/
 #      empty_ext_authz.rs: the same tonic + envoy-types stack answering OK) and to
-#      `rampart serve cli/tests/fixtures/gateway --decision-log FILE`, in turns; for
-#      information, also to the same sidecar with jemalloc instead of glibc's malloc
-#      (LD_PRELOAD of Debian's libjemalloc2, which e2e-setup.sh --load unpacks for h2load);
+#      `rampart serve cli/tests/fixtures/gateway --decision-log FILE`, in turns (the
+#      `rampart` binary allocates with mimalloc, built in);
 #   2. h2load at half of the sidecar's throughput, paced (--rps), against the sidecar and
 #      the empty server alike: latency percentiles from h2load's per-request log;
 #   3. POST /v1/decide against Cerbos's POST /api/check/resources on the same policy
@@ -205,27 +204,17 @@ SIDECAR_PID=$LAST_PID
 READY=$(wait_for_line sidecar 'ready grpc=')
 SIDECAR_GRPC=$(printf '%s' "$READY" | sed 's/.*grpc=\([^ ]*\).*/\1/')
 SIDECAR_HTTP=$(printf '%s' "$READY" | sed 's/.*http=\([^ ]*\).*/\1/')
-JEMALLOC="$REPO/target/e2e/load/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
-start sidecar-jemalloc "$(server_cpus)" env LD_PRELOAD="$JEMALLOC" "$RAMPART" serve \
-  cli/tests/fixtures/gateway --grpc 127.0.0.1:0 --http 127.0.0.1:0 \
-  --decision-log "$WORK/jemalloc-decisions.jsonl"
-JEMALLOC_PID=$LAST_PID
-JEMALLOC_GRPC=$(wait_for_line sidecar-jemalloc 'ready grpc=' | sed 's/.*grpc=\([^ ]*\).*/\1/')
 [ "$(check_once "$EMPTY_ADDR" empty-check)" = "allow 200" ] || fail "the empty server did not allow"
 [ "$(check_once "$SIDECAR_GRPC" sidecar-check)" = "allow 200" ] ||
   fail "the sidecar did not allow the framed request: $(tail -n 1 "$WORK/decisions.jsonl")"
-[ "$(check_once "$JEMALLOC_GRPC" jemalloc-check)" = "allow 200" ] ||
-  fail "the sidecar with jemalloc did not allow the framed request"
 
 ALLOWS_BEFORE=$(metric "$SIDECAR_HTTP" 'rampart_decisions_total{door="ext_authz",effect="allow"}')
 echo "load_ext_authz=$(load_average)" >>"$WORK/run.env"
 for round in $(seq 1 "$ROUNDS"); do
-  note "ext_authz round $round/$ROUNDS: empty server, the sidecar, the sidecar on jemalloc (${DURATION}s each)"
+  note "ext_authz round $round/$ROUNDS: empty server, then the sidecar (${DURATION}s each)"
   h2load_max "$EMPTY_ADDR" "empty-$round"
   h2load_max "$SIDECAR_GRPC" "sidecar-$round"
-  h2load_max "$JEMALLOC_GRPC" "jemalloc-$round"
 done
-stop "$JEMALLOC_PID"
 
 # --- 2. latency at half the sidecar's throughput, the empty server at the same rate --------
 # Half of the best round, the figure report.py gives as the sidecar's throughput.
@@ -266,7 +255,7 @@ stop "$SIDECAR_PID"
   fail "the decision log does not verify: $(cat "$WORK/log-verify.txt")"
 # A full run logs hundreds of MB: keep the last records as a sample.
 tail -n 3 "$WORK/decisions.jsonl" >"$WORK/decisions.tail.jsonl"
-rm -f "$WORK/decisions.jsonl" "$WORK/jemalloc-decisions.jsonl"
+rm -f "$WORK/decisions.jsonl"
 
 # --- 3. POST /v1/decide against Cerbos ----------------------------------------------------
 note "decide: rampart serve scripts/load/policy and Cerbos on the same policy"

@@ -144,7 +144,6 @@ def main(argv):
 
     empty = rounds(work, "empty", h2load)
     sidecar = rounds(work, "sidecar", h2load)
-    jemalloc = rounds(work, "jemalloc", h2load)
     half = h2load(work / "half-sidecar.txt")
     half_latency = latency_log(work / "half-sidecar.log")
     half_empty = h2load(work / "half-empty.txt")
@@ -158,7 +157,6 @@ def main(argv):
 
     empty_rps = best([r["requests_per_s"] for r in empty])
     sidecar_rps = best([r["requests_per_s"] for r in sidecar])
-    jemalloc_rps = best([r["requests_per_s"] for r in jemalloc])
     cerbos_rps = best([r["requests_per_s"] for r in cerbos])
     decide_rps = best([r["requests_per_s"] for r in decide])
     plain_p50 = fastest([r["p50_ms"] for r in plain_c1])
@@ -168,7 +166,7 @@ def main(argv):
     versus_cerbos = decide_rps / cerbos_rps
     half_rate = int(env["half_rate"])
 
-    failures = sum(r["failed"] for r in empty + sidecar + jemalloc + cerbos + decide)
+    failures = sum(r["failed"] for r in empty + sidecar + cerbos + decide)
     failures += half["failed"] + half_empty["failed"]
     failures += sum(r["non_2xx"] for r in plain_c1 + authz_c1 + plain_c16 + authz_c16)
 
@@ -221,7 +219,6 @@ def main(argv):
             "h2load": {"clients": int(env["h2load_clients"]), "streams": int(env["h2load_streams"])},
             "empty": empty,
             "sidecar": sidecar,
-            "sidecar_jemalloc": jemalloc,
             "half_rate": {
                 "target_per_s": half_rate,
                 "sidecar": {**half, "latency": half_latency},
@@ -265,10 +262,6 @@ def main(argv):
             f"{'met' if t['met'] else 'MISSED':<6} | {t['detail']}"
         )
     print()
-    print(
-        f"ext_authz: the same sidecar on jemalloc (LD_PRELOAD): {fmt(jemalloc_rps)} checks/s, "
-        f"{jemalloc_rps / empty_rps:.3f} of the empty server's"
-    )
     c16_plain = best([r["requests_per_s"] for r in plain_c16])
     c16_authz = best([r["requests_per_s"] for r in authz_c16])
     print(

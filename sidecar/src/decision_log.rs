@@ -124,12 +124,13 @@ fn write_records(receiver: Receiver<Entry>, mut file: LogFile) {
         eprintln!("rampart serve: cannot write the decision log: {error}");
     };
     let mut buffer = Vec::with_capacity(RECORD_CAPACITY);
+    let mut time = record::TimeText::default();
     while let Ok(first) = receiver.recv() {
         let mut next = Some(first);
         while let Some(entry) = next {
             if !failed {
                 buffer.clear();
-                record::write_record(&mut buffer, &entry);
+                record::write_record(&mut buffer, &entry, &mut time);
                 if let Err(error) = file.append(&mut buffer) {
                     report(error);
                     failed = true;

@@ -91,8 +91,8 @@ pub fn decide_check(state: &State, check: &CheckRequest) -> CheckResponse {
 fn decide_json(state: &State, check: &CheckRequest) -> CheckResponse {
     let mut mapped = request_json(check);
     state.authenticate(&mut mapped.request);
-    let decided = state.decide(Door::ExtAuthz, &mapped.request, mapped.time_ms);
-    check_response(&decided, is_unauthenticated(&mapped.request))
+    let mut decided = state.decide(Door::ExtAuthz, &mapped.request, mapped.time_ms);
+    check_response(&mut decided, is_unauthenticated(&mapped.request))
 }
 
 /// The typed way: the facts borrowed from the request (see [`request_facts`]), the bearer
@@ -108,8 +108,8 @@ fn decide_http<'h>(
     let mut facts = request_facts(attributes, http, &target);
     facts.auth = auth.as_ref();
     facts.time_ms = Some(request_time_ms(attributes).unwrap_or_else(now_ms));
-    let (decided, pending) = state.decide_http(Door::ExtAuthz, &facts, headers);
-    let response = check_response(&decided, facts.is_unauthenticated());
+    let (mut decided, pending) = state.decide_http(Door::ExtAuthz, &facts, headers);
+    let response = check_response(&mut decided, facts.is_unauthenticated());
     state.log_decided(pending, decided);
     response
 }
@@ -300,24 +300,32 @@ fn socket_address_text(address: Option<&Address>) -> Option<(&str, Option<u32>)>
 /// Maps a decision back to Envoy: allow → `ok_response` with the header obligations;
 /// deny → `denied_response` (401 or 403, 429 with `retry-after` when rate-limited) with a
 /// JSON body.
-pub fn check_response(decided: &Decided, unauthenticated: bool) -> CheckResponse {
+///
+/// The values of the header obligations move into the answer (left empty in `decided`):
+/// the decision log keeps obligations without their values.
+pub fn check_response(decided: &mut Decided, unauthenticated: bool) -> CheckResponse {
     let metadata = dynamic_metadata(decided);
     if decided.decision.is_allow() {
-        // The header obligations (as `HeaderObligations::of` sorts them), each copied once.
+        // The header obligations (as `HeaderObligations::of` sorts them): names copied,
+        // values moved.
         let mut ok = OkHttpResponse::default();
-        for obligation in &decided.decision.obligations {
+        for obligation in &mut decided.decision.obligations {
             match obligation {
                 ObligationOut::RequestHeader { name, value, .. } => ok.headers.push(header(
-                    name,
-                    value,
+                    name.clone(),
+                    std::mem::take(value),
                     HeaderAppendAction::OverwriteIfExistsOrAdd,
                 )),
                 ObligationOut::RemoveHeader { name, .. } => {
                     ok.headers_to_remove.push(name.clone());
                 }
-                ObligationOut::ResponseHeader { name, value, .. } => ok
-                    .response_headers_to_add
-                    .push(header(name, value, HeaderAppendAction::AppendIfExistsOrAdd)),
+                ObligationOut::ResponseHeader { name, value, .. } => {
+                    ok.response_headers_to_add.push(header(
+                        name.clone(),
+                        std::mem::take(value),
+                        HeaderAppendAction::AppendIfExistsOrAdd,
+                    ));
+                }
                 ObligationOut::Mask { .. } | ObligationOut::RateLimit { .. } => {}
             }
         }
@@ -337,14 +345,14 @@ pub fn check_response(decided: &Decided, unauthenticated: bool) -> CheckResponse
     };
     let append = HeaderAppendAction::OverwriteIfExistsOrAdd;
     let mut headers = vec![
-        header("content-type", "application/json", append),
-        header(DECISION_ID_HEADER, &decided.id, append),
+        header("content-type".into(), "application/json".into(), append),
+        header(DECISION_ID_HEADER.into(), decided.id.clone(), append),
     ];
     if let Some(limited) = limited {
         let seconds = limited.retry_after_s.to_string();
-        headers.push(header("retry-after", &seconds, append));
+        headers.push(header("retry-after".into(), seconds, append));
     } else if unauthenticated {
-        headers.push(header("www-authenticate", CHALLENGE, append));
+        headers.push(header("www-authenticate".into(), CHALLENGE.into(), append));
     }
     let denied = DeniedHttpResponse {
         status: Some(HttpStatus {
@@ -368,11 +376,11 @@ pub fn check_response(decided: &Decided, unauthenticated: bool) -> CheckResponse
     }
 }
 
-fn header(key: &str, value: &str, action: HeaderAppendAction) -> HeaderValueOption {
+fn header(key: String, value: String, action: HeaderAppendAction) -> HeaderValueOption {
     HeaderValueOption {
         header: Some(HeaderValue {
-            key: key.to_owned(),
-            value: value.to_owned(),
+            key,
+            value,
             ..HeaderValue::default()
         }),
         append_action: action as i32,

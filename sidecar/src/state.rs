@@ -418,9 +418,23 @@ impl DecisionIds {
         }
     }
 
+    /// The prefix and a counter, each as 16 lowercase hex digits (written without the
+    /// formatting machinery: this runs for every decision).
     fn next(&self) -> String {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        format!("{:016x}{:016x}", self.prefix, n)
+        let mut id = String::with_capacity(32);
+        push_hex16(&mut id, self.prefix);
+        push_hex16(&mut id, n);
+        id
+    }
+}
+
+/// Appends `value` as 16 lowercase hex digits, leading zeros included.
+fn push_hex16(out: &mut String, value: u64) {
+    const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for shift in (0..16).rev() {
+        let digit = (value >> (shift * 4)) & 0xf;
+        out.push(char::from(HEX_DIGITS[digit as usize]));
     }
 }
 
@@ -458,5 +472,11 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 32);
         assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        // The same digits `format!` gives.
+        assert_eq!(b, format!("{:016x}{:016x}", ids.prefix, 1));
+        let mut hex = String::new();
+        push_hex16(&mut hex, 0x0123_4567_89ab_cdef);
+        push_hex16(&mut hex, 0xa);
+        assert_eq!(hex, "0123456789abcdef000000000000000a");
     }
 }

@@ -63,28 +63,34 @@ impl ChainHead {
     pub fn seal_bytes(&mut self, body: &mut Vec<u8>) {
         let seq = self.seq.saturating_add(1);
         let _ = write!(body, ",\"seq\":{seq},\"prev\":\"{}\"", self.hash);
-        let hash = hash_hex(body);
+        // The new hash replaces the old one in place: no allocation per record.
+        write_hash_hex(body, &mut self.hash);
         body.extend_from_slice(b",\"hash\":\"");
-        body.extend_from_slice(hash.as_bytes());
+        body.extend_from_slice(self.hash.as_bytes());
         body.extend_from_slice(b"\"}\n");
         self.seq = seq;
-        self.hash = hash;
     }
 }
 
 /// SHA-256 in hex of `body` followed by `}`: the hash of a record whose bytes without the
 /// `hash` field are `body}`.
 fn hash_hex(body: &[u8]) -> String {
+    let mut hex = String::with_capacity(HASH_HEX_LEN);
+    write_hash_hex(body, &mut hex);
+    hex
+}
+
+/// [`hash_hex`] into `hex`, replacing what it held.
+fn write_hash_hex(body: &[u8], hex: &mut String) {
     let mut hasher = Sha256::new();
     hasher.update(body);
     hasher.update(b"}");
     let digest = hasher.finalize();
-    let mut hex = String::with_capacity(HASH_HEX_LEN);
+    hex.clear();
     for byte in digest {
         hex.push(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
         hex.push(char::from(HEX_DIGITS[usize::from(byte & 0x0f)]));
     }
-    hex
 }
 
 /// A line read back from a log, its chain fields checked.

@@ -92,7 +92,7 @@ pub fn record_body(
         elapsed,
     );
     let mut out = Vec::new();
-    write_record(&mut out, &entry);
+    write_record(&mut out, &entry, &mut TimeText::default());
     String::from_utf8(out).unwrap_or_default()
 }
 
@@ -101,12 +101,12 @@ pub fn record_body(
 /// Runs on the writer thread, into one reused buffer, writing the JSON text straight
 /// (serde_json escapes each string) instead of building a `Value` tree: the bytes are the
 /// same as serde_json's compact form of the object, fields in this order.
-pub fn write_record(out: &mut Vec<u8>, entry: &Entry) {
+pub fn write_record(out: &mut Vec<u8>, entry: &Entry, time: &mut TimeText) {
     let decision = &entry.decision;
     out.extend_from_slice(b"{\"id\":");
     write_json(out, &entry.id);
     out.extend_from_slice(b",\"time\":");
-    write_json(out, &rampart_engine::time::format_timestamp(entry.time_ms));
+    write_json(out, time.of(entry.time_ms));
     out.extend_from_slice(b",\"door\":");
     write_json(out, entry.door.label());
     out.extend_from_slice(b",\"revision\":");
@@ -137,6 +137,26 @@ pub fn write_record(out: &mut Vec<u8>, entry: &Entry) {
         out,
         &u64::try_from(entry.elapsed.as_micros()).unwrap_or(u64::MAX),
     );
+}
+
+/// The text of the last record time written: records of the same millisecond (most of
+/// them, under load) reuse it instead of formatting it again.
+#[derive(Default)]
+pub struct TimeText {
+    /// The time `text` states, in milliseconds since the Unix epoch.
+    ms: Option<i64>,
+    text: String,
+}
+
+impl TimeText {
+    /// The RFC 3339 text of `ms` (as `rampart_engine::time::format_timestamp` writes it).
+    pub fn of(&mut self, ms: i64) -> &str {
+        if self.ms != Some(ms) {
+            self.text = rampart_engine::time::format_timestamp(ms);
+            self.ms = Some(ms);
+        }
+        &self.text
+    }
 }
 
 /// A JSON array of the strings an iterator gives.
@@ -339,6 +359,24 @@ mod tests {
     use super::*;
     use rampart_engine::Effect;
     use serde_json::json;
+
+    #[test]
+    fn record_times_are_formatted_once_per_millisecond() {
+        let mut time = TimeText::default();
+        for ms in [
+            0,
+            1_795_804_325_856,
+            1_795_804_325_856,
+            1_795_804_325_857,
+            0,
+        ] {
+            assert_eq!(
+                time.of(ms),
+                rampart_engine::time::format_timestamp(ms),
+                "{ms}"
+            );
+        }
+    }
 
     fn record(request: &Json, decision: &Decision) -> Json {
         let mut body = record_body(

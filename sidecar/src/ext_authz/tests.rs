@@ -180,7 +180,7 @@ fn metadata_string(response: &CheckResponse, key: &str) -> Option<String> {
 #[test]
 fn an_allow_becomes_an_ok_response_with_header_obligations() {
     let response = check_response(
-        &decided(
+        &mut decided(
             Effect::Allow,
             vec![
                 ObligationOut::RequestHeader {
@@ -247,7 +247,7 @@ fn a_deny_becomes_a_denied_response_401_or_403() {
         (false, 403, GRPC_PERMISSION_DENIED),
         (true, 401, GRPC_UNAUTHENTICATED),
     ] {
-        let response = check_response(&decided(Effect::Deny, Vec::new()), unauthenticated);
+        let response = check_response(&mut decided(Effect::Deny, Vec::new()), unauthenticated);
         assert_eq!(response.status.as_ref().map(|s| s.code), Some(grpc));
         let Some(HttpResponse::DeniedResponse(denied)) = &response.http_response else {
             panic!("expected a denied_response: {response:?}");
@@ -282,7 +282,7 @@ fn a_rate_limited_request_becomes_a_429_with_retry_after() {
         retry_after_s: 12,
     });
     // Rate limits apply to requests the policy allowed, authenticated or not: no challenge.
-    let response = check_response(&limited, true);
+    let response = check_response(&mut limited, true);
     assert_eq!(
         response.status.as_ref().map(|s| s.code),
         Some(GRPC_RESOURCE_EXHAUSTED)
