@@ -267,6 +267,16 @@ pub fn unsendable_header(decision: &Decision) -> Option<String> {
     })
 }
 
+/// The fixed half of a door's decision ids (`{prefix:016x}{counter:016x}`): SplitMix64's
+/// finaliser over a per-process seed (start time, process facts), so that two processes
+/// started together still give different ids. The sidecar and the proxy-wasm filter share it.
+pub fn decision_id_prefix(mut seed: u64) -> u64 {
+    seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    seed = (seed ^ (seed >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    seed = (seed ^ (seed >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    seed ^ (seed >> 31)
+}
+
 /// The HTTP status of a deny: 401 when the request carried no authentication at all
 /// (authenticating may change the answer), 403 otherwise.
 pub fn deny_status(unauthenticated: bool) -> u16 {

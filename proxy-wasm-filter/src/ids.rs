@@ -18,7 +18,7 @@ impl DecisionIds {
         let mut hasher = RandomState::new().build_hasher();
         hasher.write_u64(start_nanos);
         DecisionIds {
-            prefix: mix(hasher.finish() ^ start_nanos),
+            prefix: rampart_engine::gateway::decision_id_prefix(hasher.finish() ^ start_nanos),
             next: Cell::new(0),
         }
     }
@@ -29,14 +29,6 @@ impl DecisionIds {
         self.next.set(n.wrapping_add(1));
         format!("{:016x}{n:016x}", self.prefix)
     }
-}
-
-/// SplitMix64's finaliser: spreads the bits of the seed.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

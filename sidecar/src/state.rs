@@ -413,7 +413,7 @@ impl DecisionIds {
         // Truncation is intended: the low bits carry the entropy.
         let seed = (nanos as u64) ^ (u64::from(std::process::id()) << 32);
         DecisionIds {
-            prefix: mix(seed),
+            prefix: rampart_engine::gateway::decision_id_prefix(seed),
             next: AtomicU64::new(0),
         }
     }
@@ -436,14 +436,6 @@ fn push_hex16(out: &mut String, value: u64) {
         let digit = (value >> (shift * 4)) & 0xf;
         out.push(char::from(HEX_DIGITS[digit as usize]));
     }
-}
-
-/// SplitMix64's finaliser: spreads the bits of the seed.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]
