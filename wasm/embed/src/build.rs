@@ -35,6 +35,7 @@ pub struct WasmPackageBuild<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuildError {
     message: String,
+    target_missing: bool,
 }
 
 impl fmt::Display for BuildError {
@@ -49,8 +50,40 @@ impl BuildError {
     fn new(message: impl Into<String>) -> Self {
         BuildError {
             message: message.into(),
+            target_missing: false,
         }
     }
+
+    /// Whether the build failed only because the target's standard library is not
+    /// installed (`rustup target add` fixes it). A build script may then build without
+    /// the module instead of failing (`cli/build.rs`).
+    pub fn is_target_missing(&self) -> bool {
+        self.target_missing
+    }
+}
+
+/// Why a build script should not start the nested wasm build at all, if it should not:
+/// `RAMPART_SKIP_WASM_BUILD=1`, or an outer build that only checks code (clippy, whose
+/// driver cargo passes as `RUSTC_WORKSPACE_WRAPPER`, and rust-analyzer, which sets
+/// `RA_RUSTC_WRAPPER`). An LTO build of the engine on every edit is what this avoids.
+pub fn skip_reason() -> Option<&'static str> {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+    println!("cargo:rerun-if-env-changed=RAMPART_SKIP_WASM_BUILD");
+    if set("RAMPART_SKIP_WASM_BUILD") {
+        return Some("RAMPART_SKIP_WASM_BUILD is set");
+    }
+    let wrapper = |name: &str| {
+        std::env::var_os(name)
+            .map(|v| v.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    if wrapper("RUSTC_WORKSPACE_WRAPPER").contains("clippy-driver") {
+        return Some("clippy only checks code");
+    }
+    if set("RA_RUSTC_WRAPPER") || wrapper("RUSTC_WRAPPER").contains("rust-analyzer") {
+        return Some("rust-analyzer only checks code");
+    }
+    None
 }
 
 /// Variables the outer cargo sets for build scripts (or a user for the outer build) that
@@ -206,12 +239,14 @@ impl WasmPackageBuild<'_> {
             .join("rustlib")
             .join(self.target);
         if output.status.success() && !sysroot.is_empty() && !lib.is_dir() {
-            return Err(BuildError::new(format!(
+            let mut error = BuildError::new(format!(
                 "the Rust target `{target}` is not installed; run `rustup target add {target}` \
                  (or set {env} to a prebuilt module)",
                 target = self.target,
                 env = self.override_env
-            )));
+            ));
+            error.target_missing = true;
+            return Err(error);
         }
         Ok(())
     }
@@ -244,6 +279,10 @@ mod tests {
             "{error}"
         );
         assert!(error.contains("RAMPART_TEST_UNSET_OVERRIDE"), "{error}");
+        let error = spec("wasm99-unknown-nothing", "RAMPART_TEST_UNSET_OVERRIDE")
+            .run()
+            .unwrap_err();
+        assert!(error.is_target_missing());
     }
 
     #[test]
