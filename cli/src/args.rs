@@ -260,6 +260,12 @@ pub struct ServeArgs {
     /// forgotten first); 0 returns `rate_limit` obligations without enforcing them
     #[arg(long, value_name = "N", default_value_t = rampart_sidecar::DEFAULT_RATE_LIMIT_KEYS)]
     pub rate_limit_keys: usize,
+    /// The gateway in front of /v1/authz, which says where the original request is read:
+    /// nginx (X-Original-Method/-URI/-Host), traefik and apisix (X-Forwarded-Method/-Uri/
+    /// -Host), envoy (the request line), or headers:METHOD,URI[,HOST]; without it /v1/authz
+    /// denies every request
+    #[arg(long, value_name = "MODE", default_value = "off")]
+    pub forward_auth: rampart_sidecar::ForwardAuth,
 }
 
 /// `context.auth.method` values a verified bearer token may give.

@@ -23,12 +23,19 @@ static PROXY_WASM_FILTER: Result<&[u8], &str> = Ok(include_bytes!(env!("RAMPART_
 static PROXY_WASM_FILTER: Result<&[u8], &str> = Err(env!("RAMPART_FILTER_WASM_MISSING"));
 
 /// The module, or an error saying how to build a `rampart` that carries it.
-fn carried(module: Result<&'static [u8], &'static str>, target: &str) -> Result<&'static [u8], CliError> {
+fn carried(
+    module: Result<&'static [u8], &'static str>,
+    target: &str,
+) -> Result<&'static [u8], CliError> {
     module.map_err(|why| {
         CliError::Input(format!(
             "this rampart was built without the `{target}` module ({why}); install the target \
              with `rustup target add {triple}` and rebuild rampart (docs/wasm.md)",
-            triple = if target == "wasm" { "wasm32-unknown-unknown" } else { "wasm32-wasip1" },
+            triple = if target == "wasm" {
+                "wasm32-unknown-unknown"
+            } else {
+                "wasm32-wasip1"
+            },
         ))
     })
 }
@@ -57,6 +64,9 @@ pub fn proxy_wasm_filter(
     entity_json: Option<&str>,
 ) -> Result<Vec<u8>, CliError> {
     let payload = policy_payload(bundle_json, entity_json)?;
-    join(carried(PROXY_WASM_FILTER, "proxy-wasm")?, &payload.to_bytes())
-        .map_err(|e| CliError::Input(format!("cannot join the policy to the filter module: {e}")))
+    join(
+        carried(PROXY_WASM_FILTER, "proxy-wasm")?,
+        &payload.to_bytes(),
+    )
+    .map_err(|e| CliError::Input(format!("cannot join the policy to the filter module: {e}")))
 }

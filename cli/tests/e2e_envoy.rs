@@ -244,7 +244,7 @@ fn grpc_ext_authz_through_a_real_envoy() {
 #[ignore = "needs scripts/e2e-setup.sh"]
 fn http_mode_forward_auth_through_a_real_envoy() {
     let scratch = Scratch::new("e2e-envoy-http");
-    let sidecar = Sidecar::start(&gateway_fixture(), &[]);
+    let sidecar = Sidecar::start(&gateway_fixture(), &["--forward-auth", "envoy"]);
     let upstream = EchoUpstream::start();
     let config = template(
         &example("envoy/envoy-http.yaml"),
@@ -355,7 +355,7 @@ fn rate_limits_answer_429_through_envoy() {
     make_certs(dir, &[("docs", DOCS_EDITOR), ("billing", BILLING)]);
     // `limited`: anyone may read /limited/{id}, twice a minute (one shared bucket).
     let policy = serve_support::repo().join("cli/tests/fixtures/ratelimit");
-    let sidecar = Sidecar::start(&policy, &[]);
+    let sidecar = Sidecar::start(&policy, &["--forward-auth", "envoy"]);
     let upstream = EchoUpstream::start();
     let envoy = Envoy::start(
         dir,

@@ -87,7 +87,10 @@ fn nginx_auth_request_asks_the_sidecar() {
         &["token".into(), idp, claims.to_string()],
     );
     let jwks = scratch.0.join("idp/jwks.json").display().to_string();
-    let sidecar = Sidecar::start(&gateway_fixture(), &["--jwks", &jwks]);
+    let sidecar = Sidecar::start(
+        &gateway_fixture(),
+        &["--jwks", &jwks, "--forward-auth", "nginx"],
+    );
     let upstream = EchoUpstream::start();
     let mut nginx = Nginx::start(&scratch.0, sidecar.http, &upstream);
 
@@ -164,7 +167,7 @@ fn nginx_turns_an_exhausted_rate_limit_into_429() {
     let scratch = Scratch::new("e2e-nginx-rate");
     // `limited`: anyone may read /limited/{id}, twice a minute (one shared bucket).
     let policy = serve_support::repo().join("cli/tests/fixtures/ratelimit");
-    let sidecar = Sidecar::start(&policy, &[]);
+    let sidecar = Sidecar::start(&policy, &["--forward-auth", "nginx"]);
     let upstream = EchoUpstream::start();
     let mut nginx = Nginx::start(&scratch.0, sidecar.http, &upstream);
 
@@ -182,6 +185,95 @@ fn nginx_turns_an_exhausted_rate_limit_into_429() {
         .unwrap_or_else(|| panic!("no retry-after: {reply:?}"));
     assert!((1..=60).contains(&retry_after), "retry-after {retry_after}");
     assert_eq!(upstream.hits(), 2);
+}
+
+/// F1: behind NGINX, a client's own forwarding headers never choose what is authorized
+/// (before the fix, `X-Forwarded-Uri`/`-Method` turned a denied request into an allowed
+/// one and the upstream served it).
+#[test]
+#[ignore = "needs scripts/e2e-setup.sh"]
+fn nginx_ignores_forwarding_headers_a_client_sends() {
+    let scratch = Scratch::new("e2e-nginx-spoof");
+    let sidecar = Sidecar::start(&gateway_fixture(), &["--forward-auth", "nginx"]);
+    let upstream = EchoUpstream::start();
+    let mut nginx = Nginx::start(&scratch.0, sidecar.http, &upstream);
+    let frozen = [("x-service", DOCS_EDITOR), ("x-change-ticket", "CHG-1")];
+    // The frozen document cannot be written...
+    let reply = nginx.request("PUT", "/docs/handbook?frozen=1", &frozen);
+    assert_eq!(reply.status, 401, "{reply:?}");
+    // ...however the client dresses the request up as a read of something else.
+    for spoof in [
+        vec![
+            ("x-forwarded-method", "GET"),
+            ("x-forwarded-uri", "/docs/handbook"),
+        ],
+        vec![
+            ("x-original-method", "GET"),
+            ("x-original-uri", "/docs/handbook"),
+        ],
+        vec![
+            ("x-forwarded-host", "internal"),
+            ("x-original-host", "internal"),
+        ],
+        vec![
+            ("x-original-uri", "/docs/handbook"),
+            ("x-original-uri", "/docs/handbook"),
+        ],
+    ] {
+        let mut headers = frozen.to_vec();
+        headers.extend(spoof.iter().copied());
+        let reply = nginx.request("PUT", "/docs/handbook?frozen=1", &headers);
+        assert_eq!(reply.status, 401, "{spoof:?}: {reply:?}");
+    }
+    assert_eq!(upstream.hits(), 0, "a denied request reached the upstream");
+    // The same headers on an allowed request change nothing either: still allowed.
+    let reply = nginx.request(
+        "GET",
+        "/docs/handbook",
+        &[
+            ("x-service", DOCS_EDITOR),
+            ("x-forwarded-uri", "/status"),
+            ("x-original-method", "DELETE"),
+        ],
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json()["target"], "/docs/handbook");
+}
+
+/// F2: behind NGINX, no spelling of a denied path is allowed (`//admin`, `/%61dmin`,
+/// `/x/../admin`, `;` parameters, escaped slashes), and the upstream is never reached.
+#[test]
+#[ignore = "needs scripts/e2e-setup.sh"]
+fn nginx_denies_every_spelling_of_a_denied_path() {
+    let scratch = Scratch::new("e2e-nginx-paths");
+    let policy = serve_support::repo().join("cli/tests/fixtures/paths");
+    let sidecar = Sidecar::start(&policy, &["--forward-auth", "nginx"]);
+    let upstream = EchoUpstream::start();
+    let mut nginx = Nginx::start(&scratch.0, sidecar.http, &upstream);
+    let reply = nginx.request("GET", "/docs/index.html", &[]);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let hits = upstream.hits();
+    for target in [
+        "/admin/users",
+        "//admin/users",
+        "/./admin/users",
+        "/%61dmin/users",
+        "/x/../admin/users",
+        "/x/%2e%2e/admin/users",
+        "/ADMIN/users",
+        "/admin;x/users",
+        "/admin%2Fusers",
+        "/%2egit/config",
+        "//secret/x",
+        "/./secret/x",
+    ] {
+        let reply = nginx.request("GET", target, &[]);
+        assert!(
+            reply.status == 401 || reply.status == 403 || reply.status == 400,
+            "{target}: {reply:?}"
+        );
+    }
+    assert_eq!(upstream.hits(), hits, "a denied path reached the upstream");
 }
 
 #[test]

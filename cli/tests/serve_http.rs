@@ -88,7 +88,7 @@ fn malformed_json_is_a_400_and_oversized_bodies_a_413() {
 
 #[test]
 fn forward_auth_allows_with_obligation_headers() {
-    let sidecar = Sidecar::start(&gateway_fixture(), &[]);
+    let sidecar = Sidecar::start(&gateway_fixture(), &["--forward-auth", "traefik"]);
     // Traefik / APISIX: X-Forwarded-*.
     let reply = sidecar.http(
         "GET",
@@ -112,7 +112,8 @@ fn forward_auth_allows_with_obligation_headers() {
     assert!(reply.header("x-rampart-decision-id").is_some());
 
     // Envoy HTTP mode: the original path follows the prefix, the method is the client's.
-    let reply = sidecar.http(
+    let envoy = Sidecar::start(&gateway_fixture(), &["--forward-auth", "envoy"]);
+    let reply = envoy.http(
         "PUT",
         "/v1/authz/docs/handbook?draft=1",
         &[
@@ -126,7 +127,7 @@ fn forward_auth_allows_with_obligation_headers() {
 
 #[test]
 fn forward_auth_denies_with_401_or_403_only() {
-    let sidecar = Sidecar::start(&gateway_fixture(), &[]);
+    let sidecar = Sidecar::start(&gateway_fixture(), &["--forward-auth", "nginx"]);
     // NGINX auth_request: always GET, the original request in X-Original-*.
     let reply = sidecar.http(
         "GET",
@@ -155,8 +156,51 @@ fn forward_auth_denies_with_401_or_403_only() {
     assert!(reply.header("x-envoy-auth-headers-to-remove").is_none());
 
     // No route for the forwarded request: still a deny, never a 404 or 500.
-    let reply = sidecar.http("POST", "/v1/authz/nowhere", &[], b"");
+    let envoy = Sidecar::start(&gateway_fixture(), &["--forward-auth", "envoy"]);
+    let reply = envoy.http("POST", "/v1/authz/nowhere", &[], b"");
     assert_eq!(reply.status, 401);
+}
+
+/// F1: the client's own forwarding headers never choose what is authorized.
+#[test]
+fn forward_auth_reads_only_the_headers_of_its_gateway() {
+    let spoofed = [
+        ("X-Original-Method", "PUT"),
+        ("X-Original-URI", "/docs/handbook?frozen=1"),
+        // What a client adds to turn the frozen PUT into an allowed GET.
+        ("X-Forwarded-Method", "GET"),
+        ("X-Forwarded-Uri", "/docs/handbook"),
+        ("X-Service", "spiffe://corp/docs-editor"),
+        ("X-Change-Ticket", "CHG-1"),
+    ];
+    let nginx = Sidecar::start(&gateway_fixture(), &["--forward-auth", "nginx"]);
+    let reply = nginx.http("GET", "/v1/authz", &spoofed, b"");
+    assert_eq!(reply.status, 401, "{}", reply.text());
+    assert_eq!(reply.json()["rules"], json!(["frozen"]));
+
+    // Envoy's HTTP mode reads the request line: the same headers change nothing.
+    let envoy = Sidecar::start(&gateway_fixture(), &["--forward-auth", "envoy"]);
+    let reply = envoy.http("PUT", "/v1/authz/docs/handbook?frozen=1", &spoofed, b"");
+    assert_eq!(reply.json()["rules"], json!(["frozen"]), "{}", reply.text());
+
+    // A trusted header given twice (the gateway's and a client's copy) is refused.
+    let twice = [
+        ("X-Original-Method", "GET"),
+        ("X-Original-URI", "/docs/handbook"),
+        ("X-Original-URI", "/docs/handbook"),
+    ];
+    let reply = nginx.http("GET", "/v1/authz", &twice, b"");
+    assert_eq!(reply.status, 403, "{}", reply.text());
+
+    // Not configured: every forward-auth request is denied, whatever it carries.
+    let unconfigured = Sidecar::start(&gateway_fixture(), &[]);
+    let reply = unconfigured.http("GET", "/v1/authz", &spoofed, b"");
+    assert_eq!(reply.status, 403, "{}", reply.text());
+    let metrics = unconfigured.http("GET", "/metrics", &[], b"").text();
+    assert!(
+        metrics.contains("rampart_decisions_total{door=\"forward_auth\",effect=\"deny\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[test]
@@ -253,6 +297,8 @@ fn a_bundle_file_is_served_and_sigterm_stops_the_server_writing_the_decision_log
             entities.to_str().unwrap_or_default(),
             "--decision-log",
             log.to_str().unwrap_or_default(),
+            "--forward-auth",
+            "traefik",
         ],
     );
     let allow = post_json(&sidecar, "/v1/decide", &request_file("pay-http.json"));
@@ -261,6 +307,7 @@ fn a_bundle_file_is_served_and_sigterm_stops_the_server_writing_the_decision_log
         "GET",
         "/v1/authz",
         &[
+            ("X-Forwarded-Method", "GET"),
             ("X-Forwarded-Uri", "/v1/accounts/a1?token=s3cret"),
             ("Authorization", "Bearer s3cret"),
         ],

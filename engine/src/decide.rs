@@ -18,7 +18,7 @@
 use std::ops::ControlFlow;
 
 use crate::buffer::{DecisionBuffer, DecisionView};
-use crate::bundle::{PackageId, RuleKind, TypeId};
+use crate::bundle::{ObligationKind, PackageId, RuleKind, TypeId};
 use crate::decision::{Decision, DecisionError, Effect};
 use crate::engine::Engine;
 use crate::entities::EntityStore;
@@ -26,6 +26,10 @@ use crate::eval::{EvalContext, EvalError};
 use crate::index::principal_in_scope;
 use crate::program::{CompiledObligation, CompiledRule, Span};
 use crate::request::Request;
+
+/// What a header obligation's value is called in messages; also tells the decision
+/// procedure which obligation values must be sendable as HTTP header values.
+pub(crate) const HEADER_VALUE: &str = "a header value";
 use crate::val::{Resolved, Subject};
 use crate::value::{EntityUid, Value};
 
@@ -311,6 +315,25 @@ impl Engine {
                     ObligationOutcome::ValueError(EvalError::new(format!(
                         "{what} must be a single value, found {}",
                         value.kind()
+                    )))
+                }
+                // A header value computed from request or entity data could otherwise
+                // smuggle a line break into what the gateway sends on: every door, and
+                // every caller of the library, gets the same deny.
+                Value::String(text) | Value::Entity(EntityUid { id: text, .. })
+                    if what == HEADER_VALUE && !crate::gateway::is_header_value(text) =>
+                {
+                    let name = usize::try_from(obligation.bundle_index)
+                        .ok()
+                        .and_then(|i| self.bundle.obligations.get(i))
+                        .and_then(|o| match &o.kind {
+                            ObligationKind::RequestHeader { name, .. }
+                            | ObligationKind::ResponseHeader { name, .. } => Some(name.as_str()),
+                            _ => None,
+                        })
+                        .unwrap_or_default();
+                    ObligationOutcome::ValueError(EvalError::new(format!(
+                        "the value of header `{name}` has control characters"
                     )))
                 }
                 _ => ObligationOutcome::Applied(verdict),

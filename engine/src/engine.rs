@@ -68,6 +68,7 @@ pub(crate) struct WellKnown {
     pub request: Option<Sym>,
     pub method: Option<Sym>,
     pub path: Option<Sym>,
+    pub raw_path: Option<Sym>,
     pub query: Option<Sym>,
     pub host: Option<Sym>,
     pub headers: Option<Sym>,
@@ -116,7 +117,7 @@ impl Engine {
             let value = compiler.obligation_value(&obligation.kind)?;
             let what = match obligation.kind {
                 ObligationKind::RateLimit { .. } => "a rate-limit key",
-                _ => "a header value",
+                _ => crate::decide::HEADER_VALUE,
             };
             obligations.push(CompiledObligation {
                 bundle_index,
@@ -371,6 +372,7 @@ impl Names {
             request: symbols.get("request").copied(),
             method: symbols.get("method").copied(),
             path: symbols.get("path").copied(),
+            raw_path: symbols.get("raw_path").copied(),
             query: symbols.get("query").copied(),
             host: symbols.get("host").copied(),
             headers: symbols.get("headers").copied(),

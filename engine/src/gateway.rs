@@ -12,6 +12,12 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::decision::{Decision, ObligationOut};
 
+pub mod headers;
+pub mod path;
+
+pub use headers::{join_headers, HeaderError, JoinedHeaders, MAX_HEADERS, MAX_HEADER_BYTES};
+pub use path::{canonicalize, CanonicalTarget, PathError, MAX_TARGET_BYTES};
+
 /// The `www-authenticate` challenge sent with a 401.
 pub const CHALLENGE: &str = "Bearer realm=\"rampart\"";
 
@@ -61,7 +67,7 @@ impl HttpFacts {
             http.insert("host".into(), json!(host));
         }
         let pairs = self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-        http.insert("headers".into(), Json::Object(request_headers(pairs)));
+        http.insert("headers".into(), Json::Object(grouped_headers(pairs)));
 
         let mut context = Map::new();
         if let Some(ip) = self.source_ip {
@@ -159,25 +165,40 @@ impl RequestFacts<'_> {
     }
 }
 
-/// The request headers as the policy sees them: names lower-cased, pseudo-headers
-/// (`:path`, `:method`, …, which repeat the request line) left out, repeated names joined
-/// with `, ` in arrival order, sorted by name.
-pub fn request_headers<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Map<String, Json> {
-    let mut joined: Vec<(String, String)> = Vec::new();
-    for (name, value) in pairs.filter(|(name, _)| !name.starts_with(':')) {
-        let name = name.to_ascii_lowercase();
-        match joined.iter_mut().find(|(seen, _)| *seen == name) {
-            Some((_, slot)) => {
-                slot.push_str(", ");
-                slot.push_str(value);
-            }
-            None => joined.push((name, value.to_owned())),
-        }
-    }
-    joined.sort_by(|a, b| a.0.cmp(&b.0));
-    joined
+/// The request headers as the policy sees them, as JSON ([`join_headers`]: names
+/// lower-cased, pseudo-headers left out, repeated names joined with `, ` in arrival order,
+/// sorted by name), or why they are refused.
+pub fn request_headers<'a>(
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Result<Map<String, Json>, HeaderError> {
+    Ok(join_headers(pairs)?
         .into_iter()
-        .map(|(k, v)| (k, Json::from(v)))
+        .map(|(k, v)| (k.into_owned(), Json::from(v.into_owned())))
+        .collect())
+}
+
+/// The request headers as request JSON: names lower-cased, pseudo-headers left out, a name
+/// seen once a string, a repeated name an array of its values in arrival order (the
+/// engine joins them with `, ` and counts every value against [`MAX_HEADERS`]). Linear in
+/// the number of headers (one map insertion each).
+pub fn grouped_headers<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Map<String, Json> {
+    let mut grouped: std::collections::BTreeMap<std::borrow::Cow<'a, str>, Vec<&'a str>> =
+        std::collections::BTreeMap::new();
+    for (name, value) in pairs.filter(|(name, _)| !name.starts_with(':')) {
+        grouped
+            .entry(headers::lower_case(name))
+            .or_default()
+            .push(value);
+    }
+    grouped
+        .into_iter()
+        .map(|(name, values)| {
+            let value = match values.as_slice() {
+                [one] => Json::from(*one),
+                _ => Json::from(values),
+            };
+            (name.into_owned(), value)
+        })
         .collect()
 }
 
@@ -233,21 +254,27 @@ impl HeaderObligations {
     }
 }
 
-/// Why an allow's header obligations cannot be sent, if they cannot: a name that is not an
-/// HTTP token or a value with control characters (a header value computed from request
-/// data could otherwise smuggle a line break). The caller turns such an allow into a deny.
-pub fn unsendable_header(decision: &Decision) -> Option<String> {
-    let is_token = |name: &str| {
-        !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-    };
-    let is_value = |value: &str| {
-        value
+/// True when `name` is an HTTP field name (a token: RFC 9110, 5.1).
+pub fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
             .bytes()
-            .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
-    };
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// True when `value` can be sent as an HTTP field value: no control characters but tab
+/// (a line break would end the header and start another).
+pub fn is_header_value(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+/// Why an allow's header obligations cannot be sent, if they cannot: a name that is not an
+/// HTTP token or a value with control characters. The engine already refuses both (a
+/// bundle with such a name does not load; such a value makes the decision a deny); doors
+/// check again before they send, as defence in depth.
+pub fn unsendable_header(decision: &Decision) -> Option<String> {
     decision.obligations.iter().find_map(|obligation| {
         let (name, value, rule) = match obligation {
             ObligationOut::RequestHeader { name, value, rule }
@@ -255,9 +282,9 @@ pub fn unsendable_header(decision: &Decision) -> Option<String> {
             ObligationOut::RemoveHeader { name, rule } => (name, None, rule),
             ObligationOut::Mask { .. } | ObligationOut::RateLimit { .. } => return None,
         };
-        if !is_token(name) {
+        if !is_header_name(name) {
             Some(format!("obligation `{rule}`: invalid header name `{name}`"))
-        } else if value.is_some_and(|v| !is_value(v)) {
+        } else if value.is_some_and(|v| !is_header_value(v)) {
             Some(format!(
                 "obligation `{rule}`: the value of header `{name}` has control characters"
             ))
@@ -339,7 +366,7 @@ mod tests {
             facts.to_request_json(),
             json!({
                 "http": {"method": "PUT", "path": "/docs/a?frozen=1", "host": "api.local",
-                         "headers": {"content-type": "text/plain", "x-tag": "a, b"}},
+                         "headers": {"content-type": "text/plain", "x-tag": ["a", "b"]}},
                 "context": {"source": {"ip": "127.0.0.1", "port": 4242},
                             "tls": {"mtls": true, "peer": "spiffe://corp/docs",
                                     "version": "TLSv1.3"}},

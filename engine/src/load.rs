@@ -153,9 +153,25 @@ pub(crate) fn check_bundle(bundle: &mut Bundle) -> Result<RegexTable, LoadError>
                 }
                 checker.expr(key, 0, None)?;
             }
-            ObligationKind::RequestHeader { value, .. }
-            | ObligationKind::ResponseHeader { value, .. } => checker.expr(value, 0, None)?,
-            ObligationKind::Mask { .. } | ObligationKind::RemoveHeader { .. } => {}
+            ObligationKind::RequestHeader { value, name }
+            | ObligationKind::ResponseHeader { value, name } => {
+                if !crate::gateway::is_header_name(name) {
+                    return Err(checker.error(format!(
+                        "`{}` is not an HTTP header name",
+                        crate::display::truncate(name, 60)
+                    )));
+                }
+                checker.expr(value, 0, None)?;
+            }
+            ObligationKind::RemoveHeader { name } => {
+                if !crate::gateway::is_header_name(name) {
+                    return Err(checker.error(format!(
+                        "`{}` is not an HTTP header name",
+                        crate::display::truncate(name, 60)
+                    )));
+                }
+            }
+            ObligationKind::Mask { .. } => {}
         }
     }
     for route in &mut bundle.routes {

@@ -48,10 +48,23 @@ pub struct Request {
 struct Http<'a> {
     /// Upper-cased.
     method: Cow<'a, str>,
-    /// With its query string, if any.
+    /// The canonical path ([`crate::gateway::path`]) with its query string, if any.
     path: Cow<'a, str>,
+    /// The path as received, without its query string.
+    raw_path: &'a str,
     host: Option<Cow<'a, str>>,
     headers: BTreeMap<Arc<str>, Value>,
+}
+
+/// The canonical form of a request target, or the error that denies the request.
+fn canonical_target(target: &str) -> Result<crate::gateway::CanonicalTarget<'_>, RequestError> {
+    crate::gateway::canonicalize(target).map_err(|e| {
+        DataError::new(
+            "http.path",
+            format!("`{}`: {e}", crate::display::truncate(target, 80)),
+        )
+        .into()
+    })
 }
 
 impl Engine {
@@ -288,6 +301,7 @@ impl Engine {
         };
         set(known.method, Some(Value::string(&http.method)));
         set(known.path, Some(Value::string(strip_query(&http.path))));
+        set(known.raw_path, Some(Value::string(http.raw_path)));
         // The query belongs to the same request target as the path: a target without one
         // leaves no `query` behind, even when the context gave one.
         set(known.query, query_string(&http.path).map(Value::string));
@@ -328,7 +342,7 @@ fn read_http(json: &Json) -> Result<Http<'_>, RequestError> {
         }
     };
     let method = upper_case(text("method", true)?.unwrap_or_default());
-    let path = Cow::Borrowed(text("path", true)?.unwrap_or_default());
+    let canonical = canonical_target(text("path", true)?.unwrap_or_default())?;
     let host = text("host", false)?.map(Cow::Borrowed);
     let headers = match object.get("headers") {
         None | Some(Json::Null) => BTreeMap::new(),
@@ -337,18 +351,26 @@ fn read_http(json: &Json) -> Result<Http<'_>, RequestError> {
     };
     Ok(Http {
         method,
-        path,
+        path: canonical.target,
+        raw_path: canonical.raw_path,
         host,
         headers,
     })
 }
 
 /// Header names lower-cased; a value is a string or an array of strings (joined with `, `,
-/// as are repeated names).
+/// as are repeated names). Every string counts as one header field against
+/// [`crate::gateway::MAX_HEADERS`], and names and values against
+/// [`crate::gateway::MAX_HEADER_BYTES`], as when a gateway's header pairs are joined.
 fn read_headers(
     headers: &JsonMap<String, Json>,
 ) -> Result<BTreeMap<Arc<str>, Value>, RequestError> {
+    use crate::gateway::{HeaderError, MAX_HEADERS, MAX_HEADER_BYTES};
+    let refused =
+        |e: HeaderError| RequestError::from(DataError::new("http.headers", e.to_string()));
     let mut joined: BTreeMap<String, String> = BTreeMap::new();
+    let mut count: usize = 0;
+    let mut bytes: usize = 0;
     for (name, value) in headers {
         let parts: Vec<&str> = match value {
             Json::String(text) => vec![text.as_str()],
@@ -371,12 +393,28 @@ fn read_headers(
                 ))
             }
         };
-        let slot = joined.entry(name.to_ascii_lowercase()).or_default();
+        count = count.saturating_add(parts.len());
+        bytes = parts.iter().fold(bytes, |sum, part| {
+            sum.saturating_add(name.len()).saturating_add(part.len())
+        });
+        if count > MAX_HEADERS {
+            return Err(refused(HeaderError::TooMany(count)));
+        }
+        if bytes > MAX_HEADER_BYTES {
+            return Err(refused(HeaderError::TooLarge(bytes)));
+        }
+        // Joined exactly as a gateway's pairs are: an empty value still takes its place.
         for part in parts {
-            if !slot.is_empty() {
-                slot.push_str(", ");
+            match joined.entry(name.to_ascii_lowercase()) {
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(part.to_owned());
+                }
+                std::collections::btree_map::Entry::Occupied(mut slot) => {
+                    let slot = slot.get_mut();
+                    slot.push_str(", ");
+                    slot.push_str(part);
+                }
             }
-            slot.push_str(part);
         }
     }
     Ok(joined

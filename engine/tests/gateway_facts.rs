@@ -71,7 +71,7 @@ impl Case {
         let pairs = self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
         http.insert(
             "headers".into(),
-            Json::Object(rampart_engine::gateway::request_headers(pairs)),
+            Json::Object(rampart_engine::gateway::grouped_headers(pairs)),
         );
         let mut context = Map::new();
         if let Some(ip) = &self.source_ip {

@@ -41,7 +41,8 @@ token=$(sh "$here/demo-idp.sh" token "$work/idp" \
 pids=""
 trap 'kill $pids 2>/dev/null' EXIT
 trap 'exit 130' INT TERM
-"$rampart" serve "$policy" --jwks "$work/idp/jwks.json" &
+# Envoy's HTTP mode puts the original path after /v1/authz: --forward-auth envoy.
+"$rampart" serve "$policy" --jwks "$work/idp/jwks.json" --forward-auth envoy &
 pids="$pids $!"
 python3 "$here/echo-upstream.py" 8080 &
 pids="$pids $!"

@@ -149,7 +149,7 @@ mod tests {
                     "path": "/v1/orders/42?expand=true",
                     "host": "api.local:10443",
                     "headers": {"authorization": "Bearer x", "content-type": "application/json",
-                                "x-tag": "a, b"}
+                                "x-tag": ["a", "b"]}
                 },
                 "context": {
                     "source": {"ip": "127.0.0.1", "port": 52248},

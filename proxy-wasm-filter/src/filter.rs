@@ -40,6 +40,10 @@ pub struct Decided {
     pub id: String,
     pub decision: Decision,
     pub verdict: Verdict,
+    /// On an allow of a request whose target is not canonical (`//admin`, `/%61dmin`):
+    /// the canonical target the decision was taken on, for the host to forward instead of
+    /// the raw one, so that the upstream serves exactly what was decided.
+    pub canonical_target: Option<String>,
 }
 
 /// The filter of one VM: the policy its configuration loaded (or why it did not), and
@@ -77,10 +81,16 @@ impl Filter {
         let decision = decide_request(policy, &request, now_ms);
         if decision.is_allow() {
             let headers = HeaderObligations::of(&decision);
+            // The engine canonicalised the same target to decide (an allow means it could).
+            let canonical_target = rampart_engine::gateway::canonicalize(&facts.path)
+                .ok()
+                .filter(|c| c.target != facts.path.as_str())
+                .map(|c| c.target.into_owned());
             return Decided {
                 id,
                 decision,
                 verdict: Verdict::Continue(headers),
+                canonical_target,
             };
         }
         deny(id, decision, is_unauthenticated(&request))
@@ -138,6 +148,7 @@ fn deny(id: String, decision: Decision, unauthenticated: bool) -> Decided {
             headers,
             body,
         }),
+        canonical_target: None,
     }
 }
 

@@ -140,6 +140,11 @@ impl HttpContext for Stream {
         }
         match decided.verdict {
             Verdict::Continue(headers) => {
+                if let Some(target) = &decided.canonical_target {
+                    // Envoy forwards `:path` as received unless told otherwise: forward
+                    // the canonical target the decision was taken on.
+                    self.set_http_request_header(":path", Some(target));
+                }
                 for (name, value) in &headers.set_upstream {
                     self.set_http_request_header(name, Some(value));
                 }

@@ -24,7 +24,7 @@ pub mod embedded;
 pub mod facts;
 pub mod filter;
 pub mod host;
-mod ids;
+pub mod ids;
 
 #[cfg(test)]
 mod fake;

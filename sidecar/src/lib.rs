@@ -47,6 +47,7 @@ mod tls;
 
 pub use auth::{JwksError, JwtConfig, TokenMethod, DEFAULT_LEEWAY, MAX_LEEWAY};
 pub use decision_log::{verify as log_verify, Rotation};
+pub use forward_auth::{ForwardAuth, ForwardHeaders};
 pub use ratelimit::DEFAULT_MAX_KEYS as DEFAULT_RATE_LIMIT_KEYS;
 pub use reload::{PolicyLoader, Reload, Watched};
 pub use server::{serve, Config, Ready, ServeError, Sidecar};

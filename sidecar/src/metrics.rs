@@ -29,12 +29,15 @@ enum ErrorKind {
     BadRequest = 1,
     /// Something failed inside the sidecar; the answer was deny.
     Internal = 2,
+    /// Deciding took longer than the request timeout; the answer was deny.
+    Timeout = 3,
 }
 
-const ERROR_KINDS: [(ErrorKind, &str); 3] = [
+const ERROR_KINDS: [(ErrorKind, &str); 4] = [
     (ErrorKind::Decision, "decision"),
     (ErrorKind::BadRequest, "bad_request"),
     (ErrorKind::Internal, "internal"),
+    (ErrorKind::Timeout, "timeout"),
 ];
 
 /// Everything `/metrics` reports, except the bundle revision (read from the policy).
@@ -85,6 +88,11 @@ impl Metrics {
     /// Counts an internal failure (it was answered with a deny).
     pub fn internal_error(&self, door: Door) {
         self.error(door, ErrorKind::Internal);
+    }
+
+    /// Counts a decision that took longer than the request timeout (answered deny).
+    pub fn timed_out(&self, door: Door) {
+        self.error(door, ErrorKind::Timeout);
     }
 
     /// Counts a decision-log record dropped because the writer's queue was full.
@@ -138,7 +146,8 @@ impl Metrics {
 
         out.push_str(
             "# HELP rampart_errors_total Errors, by door and kind: decision (the decision \
-             lists errors), bad_request (unreadable input), internal (answered deny).\n",
+             lists errors), bad_request (unreadable input), internal (answered deny), timeout \
+             (deciding took longer than the request timeout; answered deny).\n",
         );
         out.push_str("# TYPE rampart_errors_total counter\n");
         for door in Door::ALL {

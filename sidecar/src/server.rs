@@ -15,6 +15,7 @@ use crate::auth::{Authenticator, JwksError, JwtConfig};
 use crate::decision_log::{DecisionLog, Rotation};
 use crate::decisions::DecisionApi;
 use crate::ext_authz::ExtAuthz;
+use crate::forward_auth::ForwardAuth;
 use crate::proto::rampart::v1::decisions_server::DecisionsServer;
 use crate::ratelimit::RateLimiter;
 use crate::reload::Reload;
@@ -51,6 +52,8 @@ pub struct Config {
     /// The most rate-limit buckets kept (`--rate-limit-keys`); 0 leaves `rate_limit`
     /// obligations unenforced.
     pub rate_limit_keys: usize,
+    /// Where forward-auth reads the request being authorized (`--forward-auth`).
+    pub forward_auth: ForwardAuth,
 }
 
 /// What a sidecar that is ready to serve listens on.
@@ -135,7 +138,9 @@ impl Sidecar {
             state: crate::reload::start(
                 State::new(policy, log)
                     .with_auth(auth)
-                    .with_rate_limiter(limits),
+                    .with_rate_limiter(limits)
+                    .with_forward_auth(config.forward_auth.clone())
+                    .with_decision_timeout(config.request_timeout),
                 config.reload.as_ref(),
             )?,
             grpc,

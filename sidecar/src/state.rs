@@ -16,6 +16,7 @@ use serde_json::Value as Json;
 use crate::auth::{Authenticator, Outcome};
 use crate::decision_log::{DecisionLog, Entry, FactValue, RequestSummary};
 use crate::enforce;
+use crate::forward_auth::ForwardAuth;
 use crate::metrics::Metrics;
 use crate::ratelimit::{self, RateLimited, RateLimiter};
 use crate::reload::Reloader;
@@ -73,6 +74,9 @@ impl Door {
     }
 }
 
+/// The decision timeout of a [`State`] not given one (`--request-timeout`'s default).
+pub const DEFAULT_DECISION_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A decision with the id it is known by in logs, metadata and headers.
 pub struct Decided {
     pub id: String,
@@ -96,6 +100,12 @@ pub struct State {
     limits: Option<RateLimiter>,
     /// Reloads the policy (SIGHUP, file changes, `POST /v1/reload`); `None`: no reloads.
     reloader: Option<Reloader>,
+    /// Where forward-auth reads the request being authorized (`--forward-auth`).
+    pub forward_auth: ForwardAuth,
+    /// A decision that takes longer than this (`--request-timeout`) is answered deny,
+    /// whatever the engine said: an answer that late is one the gateway may have given up
+    /// on, and input that makes deciding slow is an attack until shown otherwise.
+    decision_timeout: Duration,
 }
 
 impl State {
@@ -109,7 +119,21 @@ impl State {
             auth: Authenticator::disabled(),
             limits: Some(RateLimiter::new(ratelimit::DEFAULT_MAX_KEYS)),
             reloader: None,
+            forward_auth: ForwardAuth::default(),
+            decision_timeout: DEFAULT_DECISION_TIMEOUT,
         }
+    }
+
+    /// Denies decisions that take longer than `timeout`.
+    pub fn with_decision_timeout(mut self, timeout: Duration) -> State {
+        self.decision_timeout = timeout;
+        self
+    }
+
+    /// Reads forward-auth requests as `mode` says.
+    pub fn with_forward_auth(mut self, mode: ForwardAuth) -> State {
+        self.forward_auth = mode;
+        self
     }
 
     /// Verifies bearer tokens with `auth`.
@@ -237,6 +261,29 @@ impl State {
         decided
     }
 
+    /// Answers deny, without asking the engine, for a request a door cannot read (a
+    /// forward-auth request without the headers its gateway mode trusts): counted, logged
+    /// and named like any decision, with `message` as its error.
+    pub fn refuse(&self, door: Door, request: &Json, message: String) -> Decided {
+        let policy = self.policy.load();
+        let started = Instant::now();
+        let (decided, elapsed) = self.settle(door, Ok(Decision::error(message)), started);
+        if let Some(log) = &self.log {
+            let logged = log.record(
+                &decided.id,
+                door,
+                policy.revision(),
+                request,
+                &decided.decision,
+                elapsed,
+            );
+            if !logged {
+                self.metrics.log_dropped();
+            }
+        }
+        decided
+    }
+
     /// Decides a raw-HTTP request given as typed facts and its header pairs (see
     /// [`Engine::request_from_http`]): the same decision [`State::decide`] gives for the
     /// request JSON of the same facts, without that JSON. Never fails, like
@@ -263,7 +310,7 @@ impl State {
             return (decided, PendingLog(None));
         };
         if !decided.decision.errors.is_empty() {
-            let joined = rampart_engine::gateway::request_headers(headers);
+            let joined = rampart_engine::gateway::request_headers(headers).unwrap_or_default();
             let secrets =
                 crate::decision_log::secrets_from(joined.values(), Some(facts.path), facts.auth);
             Entry::redact_errors(&mut decided.decision, &secrets);
@@ -327,6 +374,15 @@ impl State {
             }
         };
         let elapsed = started.elapsed();
+        let decision = if elapsed > self.decision_timeout {
+            self.metrics.timed_out(door);
+            Decision::error(format!(
+                "deciding took {} ms, longer than the request timeout",
+                elapsed.as_millis()
+            ))
+        } else {
+            decision
+        };
         let rate_limited = self.limits.as_ref().and_then(|l| l.enforce(&decision));
         let decision = match &rate_limited {
             Some(limited) => {

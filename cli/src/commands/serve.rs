@@ -66,6 +66,7 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
             ..JwtConfig::new(jwks)
         }),
         rate_limit_keys: args.rate_limit_keys,
+        forward_auth: args.forward_auth,
     };
     rampart_sidecar::serve(config, Policy { engine, entities }, print_ready)
         .map_err(|e| CliError::Input(e.to_string()))?;

@@ -45,11 +45,13 @@ impl Engine {
                 )
             })?),
         };
+        let canonical = super::canonical_target(facts.path)?;
         let http = Http {
             method: upper_case(facts.method),
-            path: Cow::Borrowed(facts.path),
+            path: canonical.target,
+            raw_path: canonical.raw_path,
             host: facts.host.map(Cow::Borrowed),
-            headers: header_map(headers),
+            headers: header_map(headers)?,
         };
         let (action, resource, route) = self.route_request(&http, package)?;
         let context_type = usize::try_from(action)
@@ -114,37 +116,17 @@ fn read_context(
     Reader::new(engine, "context").record_of(entries.into_iter().flatten(), ty)
 }
 
-/// The request headers as the policy sees them (see [`crate::gateway::request_headers`]):
-/// names lower-cased, pseudo-headers left out, repeated names joined with `, `.
+/// The request headers as the policy sees them ([`crate::gateway::join_headers`]), or the
+/// error that denies a request with too many.
 fn header_map<'h>(
     pairs: impl IntoIterator<Item = (&'h str, &'h str)>,
-) -> BTreeMap<Arc<str>, Value> {
-    let pairs = pairs.into_iter();
-    let mut joined: Vec<(Cow<'h, str>, Cow<'h, str>)> = Vec::with_capacity(pairs.size_hint().0);
-    for (name, value) in pairs.filter(|(name, _)| !name.starts_with(':')) {
-        let name = lower_case(name);
-        match joined.iter_mut().find(|(seen, _)| *seen == name) {
-            Some((_, slot)) => {
-                let slot = slot.to_mut();
-                slot.push_str(", ");
-                slot.push_str(value);
-            }
-            None => joined.push((name, Cow::Borrowed(value))),
-        }
-    }
-    joined
+) -> Result<BTreeMap<Arc<str>, Value>, RequestError> {
+    let joined = crate::gateway::join_headers(pairs)
+        .map_err(|e| RequestError::from(DataError::new("http.headers", e.to_string())))?;
+    Ok(joined
         .into_iter()
         .map(|(name, value)| (Arc::from(name.as_ref()), Value::string(&value)))
-        .collect()
-}
-
-/// `text` in ASCII lower case, borrowed when it already is.
-fn lower_case(text: &str) -> Cow<'_, str> {
-    if text.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(text.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(text)
-    }
+        .collect())
 }
 
 /// The present fields of a fact record, in order.

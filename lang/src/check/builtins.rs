@@ -128,7 +128,10 @@ pub fn builtin_context() -> RecordTy {
     ]);
     let request = record(vec![
         ("method", optional(Type::String)),
+        // The canonical path (engine::gateway::path), what routes and rules see.
         ("path", optional(Type::String)),
+        // The path as the gateway received it, before canonicalisation.
+        ("raw_path", optional(Type::String)),
         // The raw query string (without `?`), kept out of `path` so rules can inspect it.
         ("query", optional(Type::String)),
         ("host", optional(Type::String)),
