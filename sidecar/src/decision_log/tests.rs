@@ -431,3 +431,64 @@ fn an_optional_log_on_a_full_disk_changes_no_decision() {
     space.store(u64::MAX, Ordering::SeqCst);
     state.close_log();
 }
+
+/// The cost of each fsync policy (docs/sidecar.md, "Durability"): the latency of one
+/// append-and-`fdatasync` on the temp folder's disk, and the records a second the writer
+/// sustains under each policy when fed faster than it writes (drops are declared, the
+/// chain stays sound). A measurement, run by hand:
+/// `cargo test -p rampart-sidecar --lib fsync_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement: run with --ignored --nocapture"]
+fn fsync_cost() {
+    use std::io::Write as _;
+    let scratch = Scratch::new("fsync-cost");
+    let raw = scratch.0.join("raw");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&raw)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let record = [b'x'; 600];
+    let rounds = 200;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        file.write_all(&record).unwrap_or_else(|e| panic!("{e}"));
+        file.sync_data().unwrap_or_else(|e| panic!("{e}"));
+    }
+    let per_sync = started.elapsed() / rounds;
+    eprintln!("append + fdatasync: {per_sync:?} each");
+    let policies = [
+        ("never", Fsync::Never),
+        ("interval 1s", Fsync::Interval(Duration::from_secs(1))),
+        ("always", Fsync::Always),
+    ];
+    for (name, fsync) in policies {
+        let path = scratch.0.join(name.replace(' ', "-"));
+        let options = LogOptions {
+            fsync,
+            ..LogOptions::default()
+        };
+        let log = DecisionLog::open(&path, options).unwrap_or_else(|e| panic!("{e}"));
+        let status = log.status();
+        let started = Instant::now();
+        let mut accepted = 0u64;
+        let mut i = 0;
+        while started.elapsed() < Duration::from_secs(2) {
+            if log.push(entry(i)) {
+                accepted += 1;
+            } else {
+                std::thread::yield_now();
+            }
+            i += 1;
+        }
+        log.close();
+        let elapsed = started.elapsed().as_secs_f64();
+        let report = verify(std::slice::from_ref(&path));
+        assert!(!report.is_tampered(), "{report:?}");
+        assert_eq!(report.lost, status.dropped(GapReason::QueueFull));
+        eprintln!(
+            "{name}: {:.0} records/s written ({accepted} in {elapsed:.2} s)",
+            accepted as f64 / elapsed
+        );
+    }
+}
