@@ -86,10 +86,9 @@ fn a_required_log_on_a_full_device_denies_and_is_unready() {
     );
     assert!(metric(&sidecar, "rampart_decision_log_write_errors_total") >= 1.0);
     assert_eq!(metric(&sidecar, "rampart_decision_log_writable"), 0.0);
-    // Shutting down with a disk that stays full gives up after a few seconds.
-    let started = Instant::now();
+    // Shutting down with a disk that stays full gives up after a few seconds (terminate
+    // fails the test after 15).
     assert!(sidecar.terminate().success());
-    assert!(started.elapsed() < Duration::from_secs(14));
 }
 
 /// Without `--decision-log-required` the same full device changes no decision and no

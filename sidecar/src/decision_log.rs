@@ -25,7 +25,7 @@ pub mod verify;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -219,7 +219,16 @@ impl DecisionLog {
     #[allow(clippy::result_large_err)]
     pub fn push(&self, entry: Entry) -> bool {
         let sent = match self.sender.read() {
-            Ok(guard) => matches!(guard.as_ref().map(|s| s.try_send(entry)), Some(Ok(()))),
+            Ok(guard) => match guard.as_ref().map(|s| s.try_send(entry)) {
+                Some(Ok(())) => true,
+                Some(Err(TrySendError::Full(_))) => false,
+                // The writer is gone: nothing will be written any more.
+                Some(Err(TrySendError::Disconnected(_))) => {
+                    self.status.writable.store(false, Ordering::SeqCst);
+                    false
+                }
+                None => false,
+            },
             Err(_) => false,
         };
         if !sent {
@@ -378,7 +387,9 @@ impl Writer {
             Fsync::Always => true,
             Fsync::Interval(every) => self.last_sync.elapsed() >= every,
         };
-        if (due || sync_now) && self.fsync != Fsync::Never && self.file.is_unsynced() {
+        // `sync_now`: an interval elapsed while idle, or the log is being closed (every
+        // policy syncs then).
+        if ((due && self.fsync != Fsync::Never) || sync_now) && self.file.is_unsynced() {
             self.file.sync()?;
             self.last_sync = Instant::now();
         }

@@ -308,6 +308,7 @@ impl Verifier {
         });
         self.unreadable = self.unreadable.saturating_add(1);
         self.relaxed = true;
+        self.report.closed = false;
     }
 
     /// Checks that `record` links to the anchor; reports how it does not.
