@@ -492,3 +492,61 @@ fn fsync_cost() {
         );
     }
 }
+
+/// With `--decision-log-required`, a decision whose record the queue cannot take is denied,
+/// on the JSON path and on the typed (ext_authz) path, where the record is queued before
+/// the answer; the refusals are counted and declared.
+#[test]
+fn a_required_log_denies_what_its_queue_cannot_take() {
+    let scratch = Scratch::new("required-queue");
+    let path = scratch.0.join("log.jsonl");
+    // A queue of the usual size, filled before any writer runs.
+    let (sender, receiver) = sync_channel(QUEUE_RECORDS);
+    let log = DecisionLog {
+        sender: RwLock::new(Some(sender)),
+        writer: Mutex::new(None),
+        status: Arc::new(LogStatus::default()),
+        required: true,
+    };
+    for i in 0..QUEUE_RECORDS {
+        assert!(log.push(entry(i)));
+    }
+    let status = log.status();
+    let state = crate::state::State::new(empty_policy(), Some(log));
+    let full = "the decision log cannot take the record of this decision";
+    let request = serde_json::json!({"principal": null, "action": "read", "resource": null});
+    let decided = state.decide(Door::Decide, &request, None);
+    assert!(
+        decided.decision.errors.iter().any(|e| e.message.starts_with(full)),
+        "{:?}",
+        decided.decision
+    );
+    let facts = rampart_engine::gateway::RequestFacts {
+        method: "GET",
+        path: "/a",
+        host: None,
+        source_ip: None,
+        source_port: None,
+        tls: Default::default(),
+        auth: None,
+        package: None,
+        time_ms: None,
+    };
+    let (decided, pending) = state.decide_http(Door::ExtAuthz, &facts, std::iter::empty());
+    assert!(
+        decided.decision.errors.iter().any(|e| e.message.starts_with(full)),
+        "{:?}",
+        decided.decision
+    );
+    state.log_decided(pending, decided);
+    assert_eq!(status.dropped(GapReason::QueueFull), 2);
+    // The metrics count what was answered: two denials.
+    let metrics = state.metrics.render("r");
+    assert!(
+        metrics.contains("rampart_decisions_total{door=\"decide\",effect=\"deny\"} 1")
+            && metrics.contains("rampart_decisions_total{door=\"ext_authz\",effect=\"deny\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("rampart_decision_log_dropped_total{reason=\"queue_full\"} 2"));
+    drop(receiver);
+}
