@@ -307,26 +307,60 @@ pub fn rotated_path(path: &Path, n: usize) -> PathBuf {
 }
 
 /// The chain head stated by the last record of a log, and whether that record is a stop
-/// record; `None` (with a note) when that line is not a sealed record: a new chain starts.
+/// record. When that line is not a sealed record (a partial write after a torn line, or a
+/// log from an older version), the chain goes on from the last sealed record of the
+/// file's last [`SCAN_BACK_BYTES`], or, when there is none, a new chain starts (with a
+/// note either way).
 fn head_of(path: &Path, line: &[u8]) -> (Option<ChainHead>, bool) {
+    let head = |record: super::chain::SealedRecord| ChainHead {
+        seq: record.seq,
+        hash: record.hash,
+    };
     match read_sealed(line) {
         Ok(record) => {
             let stop = matches!(record.event, Some(Ok(Event::Stop)));
-            let head = ChainHead {
-                seq: record.seq,
-                hash: record.hash,
-            };
-            (Some(head), stop)
+            (Some(head(record)), stop)
         }
-        Err(_) => {
-            eprintln!(
-                "rampart serve: the last line of `{}` is not a sound chained record; \
-                 a new chain starts",
-                path.display()
-            );
-            (None, false)
-        }
+        Err(_) => match last_sealed(path) {
+            Some(record) => {
+                eprintln!(
+                    "rampart serve: the last line of `{}` is not a sound chained record; \
+                     the chain goes on from the record with seq {}",
+                    path.display(),
+                    record.seq
+                );
+                (Some(head(record)), false)
+            }
+            None => {
+                eprintln!(
+                    "rampart serve: the last line of `{}` is not a sound chained record; \
+                     a new chain starts",
+                    path.display()
+                );
+                (None, false)
+            }
+        },
     }
+}
+
+/// How far back from the end of a log the last sealed record is searched for when its
+/// last line is not one.
+const SCAN_BACK_BYTES: u64 = 1 << 20;
+
+/// The last sealed record among the complete lines of the last [`SCAN_BACK_BYTES`] of the
+/// file at `path`.
+fn last_sealed(path: &Path) -> Option<super::chain::SealedRecord> {
+    let mut file = File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let start = len.saturating_sub(SCAN_BACK_BYTES);
+    file.seek(SeekFrom::Start(start)).ok()?;
+    let mut buf = Vec::new();
+    file.take(len - start).read_to_end(&mut buf).ok()?;
+    let end = buf.iter().rposition(|b| *b == b'\n')?;
+    buf.get(..end)?
+        .split(|b| *b == b'\n')
+        .rev()
+        .find_map(|line| read_sealed(line).ok())
 }
 
 /// The end of a log file.

@@ -144,6 +144,29 @@ fn a_cut_off_last_line_is_noted_by_the_next_run_and_verify_goes_on_past_it() {
     );
 }
 
+/// A start that crashed again while noting a torn line (it closed the line, its crash
+/// record did not make it) does not restart the chain: the next start goes on from the
+/// last sound record and notes the crash.
+#[test]
+fn a_closed_torn_line_does_not_restart_the_chain() {
+    let scratch = Scratch::new("torn-closed");
+    let path = scratch.0.join("log.jsonl");
+    write(&path, None, 3);
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let torn = format!("{}\n{}\n", lines[..2].join("\n"), &lines[2][..30]);
+    std::fs::write(&path, torn).unwrap_or_else(|e| panic!("{e}"));
+    write(&path, None, 1);
+    let report = verify(std::slice::from_ref(&path));
+    assert_eq!(
+        kinds(&report),
+        vec![(3, ProblemKind::BadJson), (4, ProblemKind::Crash)],
+        "{report:?}"
+    );
+    // The chain runs on: seq 3 is the crash record, after records 1 and 2.
+    assert_eq!(report.last.map(|l| l.seq), Some(5));
+}
+
 #[test]
 fn a_run_that_ends_without_a_stop_record_is_noted_as_a_crash() {
     let scratch = Scratch::new("crash");
@@ -498,8 +521,6 @@ fn fsync_cost() {
 /// the answer; the refusals are counted and declared.
 #[test]
 fn a_required_log_denies_what_its_queue_cannot_take() {
-    let scratch = Scratch::new("required-queue");
-    let path = scratch.0.join("log.jsonl");
     // A queue of the usual size, filled before any writer runs.
     let (sender, receiver) = sync_channel(QUEUE_RECORDS);
     let log = DecisionLog {
@@ -517,7 +538,11 @@ fn a_required_log_denies_what_its_queue_cannot_take() {
     let request = serde_json::json!({"principal": null, "action": "read", "resource": null});
     let decided = state.decide(Door::Decide, &request, None);
     assert!(
-        decided.decision.errors.iter().any(|e| e.message.starts_with(full)),
+        decided
+            .decision
+            .errors
+            .iter()
+            .any(|e| e.message.starts_with(full)),
         "{:?}",
         decided.decision
     );
@@ -534,7 +559,11 @@ fn a_required_log_denies_what_its_queue_cannot_take() {
     };
     let (decided, pending) = state.decide_http(Door::ExtAuthz, &facts, std::iter::empty());
     assert!(
-        decided.decision.errors.iter().any(|e| e.message.starts_with(full)),
+        decided
+            .decision
+            .errors
+            .iter()
+            .any(|e| e.message.starts_with(full)),
         "{:?}",
         decided.decision
     );
