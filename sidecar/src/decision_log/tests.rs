@@ -518,7 +518,7 @@ fn fsync_cost() {
 
 /// With `--decision-log-required`, a decision whose record the queue cannot take is denied,
 /// on the JSON path and on the typed (ext_authz) path, where the record is queued before
-/// the answer; the refusals are counted and declared.
+/// the answer; the refusals are counted.
 #[test]
 fn a_required_log_denies_what_its_queue_cannot_take() {
     // A queue of the usual size, filled before any writer runs.
