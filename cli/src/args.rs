@@ -228,7 +228,13 @@ pub struct ServeArgs {
     )]
     pub decision_log_fsync: DecisionLogFsync,
     /// How often `--decision-log-fsync interval` syncs (`1s`, `200ms`)
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_timeout)]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "1s",
+        value_parser = parse_timeout,
+        requires = "decision_log"
+    )]
     pub decision_log_fsync_interval: std::time::Duration,
     /// Deny every decision, and answer 503 on /readyz, while decision-log records cannot be
     /// written (a full disk); without it decisions go on and the records lost are counted
