@@ -242,13 +242,14 @@ stop "$EMPTY_PID"
 # Every Check was decided (allowed) and logged: the sidecar's counters against h2load's.
 ALLOWS_AFTER=$(metric "$SIDECAR_HTTP" 'rampart_decisions_total{door="ext_authz",effect="allow"}')
 DENIES=$(metric "$SIDECAR_HTTP" 'rampart_decisions_total{door="ext_authz",effect="deny"}')
-DROPPED=$(metric "$SIDECAR_HTTP" 'rampart_decision_log_dropped_total')
+DROPPED=$(($(metric "$SIDECAR_HTTP" 'rampart_decision_log_dropped_total{reason="queue_full"}') +
+  $(metric "$SIDECAR_HTTP" 'rampart_decision_log_dropped_total{reason="write_error"}')))
 stop "$SIDECAR_PID"
 {
   echo "sidecar_allows=$((ALLOWS_AFTER - ALLOWS_BEFORE))"
   echo "sidecar_denies=$DENIES"
   echo "log_dropped=$DROPPED"
-  echo "log_records=$(wc -l <"$WORK/decisions.jsonl")"
+  echo "log_records=$(grep -c '^{"id":' "$WORK/decisions.jsonl")"
   echo "log_bytes=$(wc -c <"$WORK/decisions.jsonl")"
 } >>"$WORK/run.env"
 "$RAMPART" log verify "$WORK/decisions.jsonl" >"$WORK/log-verify.txt" 2>&1 ||

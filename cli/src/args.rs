@@ -216,6 +216,30 @@ pub struct ServeArgs {
         requires = "decision_log_max_bytes"
     )]
     pub decision_log_keep: usize,
+    /// When written decision-log records are made durable (fdatasync): `never` (the OS
+    /// writes them back), `interval` (every --decision-log-fsync-interval), `always`
+    /// (after every batch, about one a millisecond under load)
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "interval",
+        requires = "decision_log"
+    )]
+    pub decision_log_fsync: DecisionLogFsync,
+    /// How often `--decision-log-fsync interval` syncs (`1s`, `200ms`)
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "1s",
+        value_parser = parse_timeout,
+        requires = "decision_log"
+    )]
+    pub decision_log_fsync_interval: std::time::Duration,
+    /// Deny every decision, and answer 503 on /readyz, while decision-log records cannot be
+    /// written (a full disk); without it decisions go on and the records lost are counted
+    #[arg(long, requires = "decision_log")]
+    pub decision_log_required: bool,
     /// Do not watch the policy, bundle and entities files for changes (SIGHUP and
     /// POST /v1/reload still reload)
     #[arg(long)]
@@ -266,6 +290,14 @@ pub struct ServeArgs {
     /// denies every request
     #[arg(long, value_name = "MODE", default_value = "off")]
     pub forward_auth: rampart_sidecar::ForwardAuth,
+}
+
+/// When decision-log records are synced to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DecisionLogFsync {
+    Never,
+    Interval,
+    Always,
 }
 
 /// `context.auth.method` values a verified bearer token may give.

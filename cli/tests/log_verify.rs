@@ -84,18 +84,23 @@ fn an_untouched_log_verifies_and_each_tampering_is_caught() {
 
     let output = verify(&[&log], &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    // Six decisions and the stop record of a clean shutdown.
     assert!(
-        stdout(&output).starts_with("intact: 6 records (seq 1 to 6), last hash "),
+        stdout(&output).starts_with("intact: 7 records (seq 1 to 7), last hash "),
         "{}",
         stdout(&output)
     );
     let output = verify(&[&log], &["--format", "json"]);
     let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
     assert_eq!(report["intact"], true);
-    assert_eq!(report["records"], 6);
+    assert_eq!(report["records"], 7);
     assert_eq!(report["problem"], Value::Null);
+    assert_eq!(report["closed"], true);
 
-    let original = lines(&log);
+    let mut original = lines(&log);
+    // The tampered copies below are of the decision records.
+    let stop = original.pop().unwrap_or_default();
+    assert!(stop.starts_with("{\"event\":\"stop\""), "{stop}");
     assert!(
         original[0].contains("\"decision\":\"allow\""),
         "{}",
@@ -160,6 +165,40 @@ fn an_untouched_log_verifies_and_each_tampering_is_caught() {
     );
 }
 
+/// F9: an edit after a cut-off line is still found: verification goes on past it.
+#[test]
+fn an_edit_after_a_cut_off_line_is_found() {
+    let scratch = Scratch::new("log-torn-edit");
+    let log = scratch.0.join("decisions.jsonl");
+    serve_and_decide(&["--decision-log", log.to_str().unwrap_or_default()], 6);
+    let mut lines = lines(&log);
+    let half = lines[2].len() / 2;
+    lines[2].truncate(half);
+    lines[4] = lines[4].replace("\"decision\":\"allow\"", "\"decision\":\"deny\"");
+    let path = tampered(&scratch, "torn-edit", &lines, false);
+    let output = verify(&[&path], &["--format", "json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    let found: Vec<(u64, &str)> = report["problems"]
+        .as_array()
+        .map(|p| {
+            p.iter()
+                .map(|p| {
+                    (
+                        p["line"].as_u64().unwrap_or(0),
+                        p["kind"].as_str().unwrap_or(""),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(found, vec![(3, "bad_json"), (5, "edited")], "{report}");
+    assert_eq!(report["status"], "broken");
+    let human = stdout(&verify(&[&path], &[]));
+    assert!(human.contains(":5: edited: "), "{human}");
+    assert!(human.contains("broken: "), "{human}");
+}
+
 #[test]
 fn rotated_files_and_restarts_keep_one_chain() {
     let scratch = Scratch::new("log-rotate");
@@ -195,8 +234,9 @@ fn rotated_files_and_restarts_keep_one_chain() {
     let output = verify(&paths, &["--format", "json"]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
-    assert_eq!(report["records"], 24);
-    assert_eq!(report["last"]["seq"], 24);
+    // 24 decisions and the stop records of both runs.
+    assert_eq!(report["records"], 26);
+    assert_eq!(report["last"]["seq"], 26);
 
     // Out of order, the files do not chain.
     let mut shuffled = paths.clone();

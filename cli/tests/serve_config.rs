@@ -39,7 +39,9 @@ fn settings_come_from_the_file_and_flags_win() {
     // request path, so a reply can come before its record is on disk).
     sidecar.terminate();
     let logged = std::fs::read_to_string(&log).expect("the decision log named in the file");
-    assert_eq!(logged.lines().count(), 1, "{logged}");
+    // One decision record and the stop record.
+    let decisions = logged.lines().filter(|l| l.starts_with("{\"id\":")).count();
+    assert_eq!((decisions, logged.lines().count()), (1, 2), "{logged}");
 }
 
 #[test]

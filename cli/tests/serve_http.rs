@@ -320,10 +320,15 @@ fn a_bundle_file_is_served_and_sigterm_stops_the_server_writing_the_decision_log
 
     let text = std::fs::read_to_string(&log).expect("read the decision log");
     assert!(!text.contains("s3cret"), "secrets in the log:\n{text}");
-    let records: Vec<Value> = text
+    let mut records: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect();
+    // The decision records, then the stop record of the graceful stop.
+    assert_eq!(
+        records.pop().map(|r| r["event"].clone()),
+        Some(json!("stop"))
+    );
     assert_eq!(records.len(), 2, "{text}");
     assert_eq!(
         records[0]["id"].as_str(),

@@ -3,32 +3,43 @@
 //!
 //! Deciding threads hand the owned facts of each decision (an [`Entry`]: ids, the request
 //! summary, the decision) to a bounded queue; they never format, hash or wait on the disk.
-//! When the queue is full the entry is dropped and counted
-//! (`rampart_decision_log_dropped_total`). The writer thread formats each record (`record`),
-//! seals it into the chain (`chain`: `seq`, `prev`, `hash`) in the order it writes them,
-//! and appends it to the file, rotating by size (`sink`). `verify` reads a chain back and finds the first
-//! record that was edited, removed or moved.
+//! The writer thread formats each record (`record`), seals it into the chain (`chain`:
+//! `seq`, `prev`, `hash`) in the order it writes them, and appends it to the file, rotating
+//! by size (`sink`). `verify` reads a chain back, finds every record that was edited,
+//! removed or moved, and reports what the writer recorded about itself (`event`).
+//!
+//! **Key design decision:** a loss is never silent. A record that cannot be queued is
+//! dropped and counted by reason (`rampart_decision_log_dropped_total{reason}`), and the
+//! writer seals a gap record saying how many were lost once it can write again. A write
+//! that fails (a full disk) is retried with backoff, from the byte where it stopped, until
+//! it succeeds; meanwhile the queue fills, and the sidecar is unwritable: with
+//! `--decision-log-required` decisions are denied and `/readyz` answers 503. A run that
+//! ends without closing the log (kill -9) is noted by the next run in a crash record.
 
 mod chain;
 mod entry;
+mod event;
 mod record;
 mod sink;
 pub mod verify;
 
 use std::path::Path;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rampart_engine::Decision;
 use serde_json::Value as Json;
 
 pub use entry::{Entry, FactValue, RequestSummary};
+pub use event::GapReason;
 pub use record::{cut_path, secrets_from};
 pub use sink::Rotation;
 
 use crate::state::Door;
+use event::Event;
 use sink::LogFile;
 
 /// The bytes reserved for a record up front: most records fit without growing.
@@ -43,26 +54,141 @@ const QUEUE_RECORDS: usize = 16 * 1024;
 /// any rate below 16 million decisions a second.
 const BATCH_PAUSE: Duration = Duration::from_millis(1);
 
+/// The first wait before a failed write is tried again; it doubles up to
+/// [`RETRY_MAX_PAUSE`].
+const RETRY_FIRST_PAUSE: Duration = Duration::from_millis(10);
+const RETRY_MAX_PAUSE: Duration = Duration::from_secs(1);
+
+/// Attempts left for a failing write once the log is being closed (at most about 3 s with
+/// the backoff), after which what is pending is given up and reported.
+const CLOSING_ATTEMPTS: u32 = 3;
+
+/// When written records are made durable with `fdatasync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fsync {
+    /// Never: the operating system writes them back in its own time (a process crash
+    /// loses nothing written, a power loss may lose the last seconds).
+    Never,
+    /// At most once per interval, when something was written since.
+    Interval(Duration),
+    /// After every batch the writer writes (about one per millisecond under load).
+    Always,
+}
+
+/// How a decision log is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogOptions {
+    pub rotation: Option<Rotation>,
+    pub fsync: Fsync,
+    /// Deny decisions (and be unready) while records cannot be written.
+    pub required: bool,
+}
+
+impl Default for LogOptions {
+    fn default() -> LogOptions {
+        LogOptions {
+            rotation: None,
+            fsync: Fsync::Interval(Duration::from_secs(1)),
+            required: false,
+        }
+    }
+}
+
+/// What the deciding threads, the writer and `/metrics` share about a log.
+#[derive(Debug)]
+pub struct LogStatus {
+    /// False from a failed write until a write succeeds again.
+    writable: AtomicBool,
+    /// Records dropped, by [`GapReason`].
+    dropped: [AtomicU64; 2],
+    /// Write (or sync) attempts that failed.
+    write_errors: AtomicU64,
+    /// Set by [`DecisionLog::close`]: a failing writer gives up after a few attempts.
+    closing: AtomicBool,
+}
+
+impl Default for LogStatus {
+    fn default() -> LogStatus {
+        LogStatus {
+            writable: AtomicBool::new(true),
+            dropped: Default::default(),
+            write_errors: AtomicU64::new(0),
+            closing: AtomicBool::new(false),
+        }
+    }
+}
+
+impl LogStatus {
+    /// False while the writer cannot write.
+    pub fn is_writable(&self) -> bool {
+        self.writable.load(Ordering::SeqCst)
+    }
+
+    /// Records dropped for `reason`.
+    pub fn dropped(&self, reason: GapReason) -> u64 {
+        self.dropped[reason.index()].load(Ordering::Relaxed)
+    }
+
+    /// Failed write attempts.
+    pub fn write_errors(&self) -> u64 {
+        self.write_errors.load(Ordering::Relaxed)
+    }
+
+    fn drop_record(&self) {
+        let reason = if self.is_writable() {
+            GapReason::QueueFull
+        } else {
+            GapReason::WriteError
+        };
+        self.dropped[reason.index()].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// A running decision-log writer.
 pub struct DecisionLog {
     /// `None` once closed. Deciding threads only take the read lock.
     sender: RwLock<Option<SyncSender<Entry>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    status: Arc<LogStatus>,
+    required: bool,
 }
 
 impl DecisionLog {
     /// Opens (creating or appending to) the file, picks up the chain where the file (or
     /// its last rotated file) ends, and starts the writer thread.
-    pub fn open(path: &Path, rotation: Option<Rotation>) -> std::io::Result<DecisionLog> {
-        let file = LogFile::open(path, rotation)?;
+    pub fn open(path: &Path, options: LogOptions) -> std::io::Result<DecisionLog> {
+        let file = LogFile::open(path, options.rotation)?;
+        DecisionLog::start(file, options)
+    }
+
+    fn start(file: LogFile, options: LogOptions) -> std::io::Result<DecisionLog> {
         let (sender, receiver) = sync_channel(QUEUE_RECORDS);
+        let status = Arc::new(LogStatus::default());
+        let writer = Writer::new(file, Arc::clone(&status), options.fsync);
         let writer = std::thread::Builder::new()
             .name("rampart-decision-log".into())
-            .spawn(move || write_records(receiver, file))?;
+            .spawn(move || writer.run(receiver))?;
         Ok(DecisionLog {
             sender: RwLock::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
+            status,
+            required: options.required,
         })
+    }
+
+    /// The counters and state `/metrics` and `/readyz` report.
+    pub fn status(&self) -> Arc<LogStatus> {
+        Arc::clone(&self.status)
+    }
+
+    /// True with `--decision-log-required`.
+    pub fn is_required(&self) -> bool {
+        self.required
+    }
+
+    /// True when decisions must be denied: the log is required and cannot be written.
+    pub fn refuses_decisions(&self) -> bool {
+        self.required && !self.status.is_writable()
     }
 
     /// Queues the record of one decision on a request given as request JSON, taken on the
@@ -86,22 +212,35 @@ impl DecisionLog {
         ))
     }
 
-    /// Queues an entry. False when it was dropped (queue full or closed).
+    /// Queues an entry. False when it was dropped (queue full or closed); the drop is
+    /// counted, and declared in the chain by the next gap record.
     // The queue's slots hold entries by value (no allocation per record); a refused
     // entry comes back in the error and is dropped here.
     #[allow(clippy::result_large_err)]
     pub fn push(&self, entry: Entry) -> bool {
-        let Ok(guard) = self.sender.read() else {
-            return false;
+        let sent = match self.sender.read() {
+            Ok(guard) => match guard.as_ref().map(|s| s.try_send(entry)) {
+                Some(Ok(())) => true,
+                Some(Err(TrySendError::Full(_))) => false,
+                // The writer is gone: nothing will be written any more.
+                Some(Err(TrySendError::Disconnected(_))) => {
+                    self.status.writable.store(false, Ordering::SeqCst);
+                    false
+                }
+                None => false,
+            },
+            Err(_) => false,
         };
-        match guard.as_ref().map(|s| s.try_send(entry)) {
-            Some(Ok(())) => true,
-            Some(Err(TrySendError::Full(_) | TrySendError::Disconnected(_))) | None => false,
+        if !sent {
+            self.status.drop_record();
         }
+        sent
     }
 
-    /// Stops accepting records, writes out the queue and waits for the writer to finish.
+    /// Stops accepting records, writes out the queue and a stop record, and waits for the
+    /// writer to finish (a few seconds at most when writes keep failing).
     pub fn close(&self) {
+        self.status.closing.store(true, Ordering::SeqCst);
         if let Ok(mut sender) = self.sender.write() {
             sender.take();
         }
@@ -114,149 +253,187 @@ impl DecisionLog {
     }
 }
 
-/// The writer thread: formats, seals and writes each record (in one reused buffer),
-/// flushing whenever the queue is empty, then rests for [`BATCH_PAUSE`]. After a write
-/// error nothing more is written (a gap would break the chain anyway); the error is
-/// reported once.
-fn write_records(receiver: Receiver<Entry>, mut file: LogFile) {
-    let mut failed = false;
-    let report = |error: std::io::Error| {
-        eprintln!("rampart serve: cannot write the decision log: {error}");
-    };
-    let mut buffer = Vec::with_capacity(RECORD_CAPACITY);
-    let mut time = record::TimeText::default();
-    while let Ok(first) = receiver.recv() {
-        let mut next = Some(first);
-        while let Some(entry) = next {
-            if !failed {
-                buffer.clear();
-                record::write_record(&mut buffer, &entry, &mut time);
-                if let Err(error) = file.append(&mut buffer) {
-                    report(error);
-                    failed = true;
+/// The writer thread's state.
+struct Writer {
+    file: LogFile,
+    status: Arc<LogStatus>,
+    fsync: Fsync,
+    /// Drops already declared in gap records, by reason.
+    declared: [u64; 2],
+    /// The last write error, for the next gap record.
+    last_error: Option<String>,
+    last_sync: Instant,
+    /// Set when writing was given up on exit: nothing more is tried.
+    abandoned: bool,
+    buffer: Vec<u8>,
+    time: record::TimeText,
+}
+
+impl Writer {
+    fn new(file: LogFile, status: Arc<LogStatus>, fsync: Fsync) -> Writer {
+        Writer {
+            file,
+            status,
+            fsync,
+            declared: [0; 2],
+            last_error: None,
+            last_sync: Instant::now(),
+            abandoned: false,
+            buffer: Vec::with_capacity(RECORD_CAPACITY),
+            time: record::TimeText::default(),
+        }
+    }
+
+    /// Formats, seals and writes each record (in one reused buffer); after each batch
+    /// declares new drops, writes the batch out and syncs per the policy, then rests for
+    /// [`BATCH_PAUSE`]. Ends with a stop record once the queue is closed.
+    fn run(mut self, receiver: Receiver<Entry>) {
+        loop {
+            let first = match self.sync_wait() {
+                Some(wait) => match receiver.recv_timeout(wait) {
+                    Ok(entry) => entry,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.commit(true);
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+                None => match receiver.recv() {
+                    Ok(entry) => entry,
+                    Err(_) => break,
+                },
+            };
+            let mut next = Some(first);
+            while let Some(entry) = next {
+                self.buffer.clear();
+                record::write_record(&mut self.buffer, &entry, &mut self.time);
+                // Dropped here, on the writer thread.
+                drop(entry);
+                self.append();
+                next = receiver.try_recv().ok();
+            }
+            self.declare_gaps();
+            self.commit(false);
+            std::thread::sleep(BATCH_PAUSE);
+        }
+        self.declare_gaps();
+        self.write_event(&Event::Stop);
+        self.commit(true);
+    }
+
+    /// How long the writer may wait for a record before an interval sync is due; `None`
+    /// when nothing waits to be synced.
+    fn sync_wait(&self) -> Option<Duration> {
+        match self.fsync {
+            Fsync::Interval(every) if self.file.is_unsynced() => {
+                Some(every.saturating_sub(self.last_sync.elapsed()))
+            }
+            _ => None,
+        }
+    }
+
+    /// Seals the record in `buffer` and queues it for writing, waiting out a failing
+    /// write.
+    fn append(&mut self) {
+        if self.abandoned {
+            return;
+        }
+        if let Err(error) = self.file.append(&mut self.buffer) {
+            self.recover(error, false);
+        }
+    }
+
+    fn write_event(&mut self, event: &Event) {
+        self.buffer.clear();
+        event.write(&mut self.buffer, crate::state::now_ms(), &mut self.time);
+        self.append();
+    }
+
+    /// Seals a gap record for each reason records were dropped for since the last one.
+    fn declare_gaps(&mut self) {
+        for reason in GapReason::ALL {
+            let dropped = self.status.dropped(reason);
+            let lost = dropped.saturating_sub(self.declared[reason.index()]);
+            if lost > 0 {
+                self.declared[reason.index()] = dropped;
+                let error = match reason {
+                    GapReason::WriteError => self.last_error.clone(),
+                    GapReason::QueueFull => None,
+                };
+                self.write_event(&Event::Gap {
+                    reason,
+                    lost,
+                    error,
+                });
+            }
+        }
+    }
+
+    /// Writes out the batch and syncs it when the policy (or `sync_now`) says so; on
+    /// failure waits until it works.
+    fn commit(&mut self, sync_now: bool) {
+        if self.abandoned {
+            return;
+        }
+        if let Err(error) = self.write_out(sync_now) {
+            self.recover(error, sync_now);
+        }
+    }
+
+    fn write_out(&mut self, sync_now: bool) -> std::io::Result<()> {
+        self.file.flush()?;
+        let due = match self.fsync {
+            Fsync::Never => false,
+            Fsync::Always => true,
+            Fsync::Interval(every) => self.last_sync.elapsed() >= every,
+        };
+        // `sync_now`: an interval elapsed while idle, or the log is being closed (every
+        // policy syncs then).
+        if ((due && self.fsync != Fsync::Never) || sync_now) && self.file.is_unsynced() {
+            self.file.sync()?;
+            self.last_sync = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// After a failed write: marks the log unwritable, then tries again with backoff
+    /// (10 ms doubling to 1 s) until a write succeeds. While closing, gives up after
+    /// [`CLOSING_ATTEMPTS`] and reports the records lost.
+    fn recover(&mut self, error: std::io::Error, sync_now: bool) {
+        self.status.write_errors.fetch_add(1, Ordering::Relaxed);
+        self.status.writable.store(false, Ordering::SeqCst);
+        eprintln!("rampart serve: cannot write the decision log: {error}; retrying");
+        self.last_error = Some(error.to_string());
+        let mut pause = RETRY_FIRST_PAUSE;
+        let mut closing_attempts = 0;
+        loop {
+            std::thread::sleep(pause);
+            pause = pause.saturating_mul(2).min(RETRY_MAX_PAUSE);
+            match self.write_out(sync_now) {
+                Ok(()) => break,
+                Err(error) => {
+                    self.status.write_errors.fetch_add(1, Ordering::Relaxed);
+                    self.last_error = Some(error.to_string());
                 }
             }
-            // Dropped here, on the writer thread.
-            drop(entry);
-            next = receiver.try_recv().ok();
-        }
-        if !failed {
-            if let Err(error) = file.flush() {
-                report(error);
-                failed = true;
+            if self.status.closing.load(Ordering::SeqCst) {
+                closing_attempts += 1;
+                if closing_attempts >= CLOSING_ATTEMPTS {
+                    eprintln!(
+                        "rampart serve: gave up writing the decision log on exit: {} records \
+                         lost ({}); the next start records a crash",
+                        self.file.pending_records(),
+                        self.last_error.as_deref().unwrap_or_default()
+                    );
+                    self.abandoned = true;
+                    return;
+                }
             }
         }
-        std::thread::sleep(BATCH_PAUSE);
+        self.status.writable.store(true, Ordering::SeqCst);
+        eprintln!("rampart serve: the decision log is written again");
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::decision_log::verify::{verify_files, ProblemKind};
-    use std::path::PathBuf;
-
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn new(name: &str) -> Scratch {
-            let dir = std::env::temp_dir().join(format!(
-                "rampart-decision-log-{name}-{}",
-                std::process::id()
-            ));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-            Scratch(dir)
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn write(path: &Path, rotation: Option<Rotation>, n: usize) {
-        let log = DecisionLog::open(path, rotation).unwrap_or_else(|e| panic!("{e}"));
-        let request = serde_json::json!({"http": {"method": "GET", "path": "/a"}});
-        for i in 0..n {
-            let decision = Decision::error(format!("record {i}"));
-            assert!(log.record(
-                &format!("id{i}"),
-                Door::Decide,
-                "r",
-                &request,
-                &decision,
-                Duration::ZERO
-            ));
-        }
-        log.close();
-    }
-
-    #[test]
-    fn the_chain_survives_a_restart_and_a_cut_off_last_line() {
-        let scratch = Scratch::new("restart");
-        let path = scratch.0.join("log.jsonl");
-        write(&path, None, 3);
-        write(&path, None, 2);
-        let report =
-            verify_files(std::slice::from_ref(&path), None).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            (report.records, report.problem.is_none()),
-            (5, true),
-            "{report:?}"
-        );
-
-        // A crash cut the last record: the next run closes the line and goes on; the cut
-        // record stays visible to `verify`.
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        std::fs::write(&path, &text[..text.len() - 20]).unwrap_or_else(|e| panic!("{e}"));
-        write(&path, None, 1);
-        let report = verify_files(&[path], None).unwrap_or_else(|e| panic!("{e}"));
-        let problem = report.problem.unwrap_or_else(|| panic!("not detected"));
-        assert_eq!((problem.line, problem.kind), (5, ProblemKind::BadJson));
-    }
-
-    #[test]
-    fn rotation_keeps_the_chain_across_files_and_bounds_their_number() {
-        let scratch = Scratch::new("rotation");
-        let path = scratch.0.join("log.jsonl");
-        let rotation = Rotation {
-            max_bytes: 2000,
-            keep: 2,
-        };
-        write(&path, Some(rotation), 20);
-        let rotated = |n| sink::rotated_path(&path, n);
-        assert!(rotated(1).exists() && rotated(2).exists());
-        assert!(!rotated(3).exists());
-        for file in [path.clone(), rotated(1), rotated(2)] {
-            let len = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
-            assert!(len > 0 && len <= 2000, "{} has {len} bytes", file.display());
-        }
-        // The oldest file kept links to a deleted one: verify from its `prev`.
-        let files = [rotated(2), rotated(1), path.clone()];
-        let first = std::fs::read_to_string(&files[0]).unwrap_or_default();
-        let first: Json =
-            serde_json::from_str(first.lines().next().unwrap_or_default()).unwrap_or_default();
-        let start = first["prev"].as_str().map(str::to_owned);
-        let report = verify_files(&files, start.as_deref()).unwrap_or_else(|e| panic!("{e}"));
-        assert!(report.problem.is_none(), "{report:?}");
-        assert_eq!(report.last.as_ref().map(|l| l.seq), Some(20));
-        // Without the start, the missing beginning is reported.
-        let report = verify_files(&files, None).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(report.problem.map(|p| p.kind), Some(ProblemKind::Removed));
-
-        // Moved away by hand (as logrotate does), the file is missing at the next start:
-        // the chain goes on from the last record of `FILE.1`.
-        std::fs::rename(&path, rotated(1)).unwrap_or_else(|e| panic!("{e}"));
-        write(&path, None, 1);
-        let text = std::fs::read_to_string(rotated(1)).unwrap_or_default();
-        let first: Json =
-            serde_json::from_str(text.lines().next().unwrap_or_default()).unwrap_or_default();
-        let start = first["prev"].as_str().map(str::to_owned);
-        let report = verify_files(&[rotated(1), path.clone()], start.as_deref())
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(report.problem.is_none(), "{report:?}");
-        assert_eq!(report.last.map(|l| l.seq), Some(21));
-    }
-}
+mod tests;

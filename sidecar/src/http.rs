@@ -107,10 +107,16 @@ async fn healthz() -> Response {
     text_response(StatusCode::OK, "ok\n")
 }
 
-/// 200 while serving; 503 once shutdown has begun.
+/// 200 while serving; 503 once shutdown has begun, and while a required decision log
+/// cannot be written.
 async fn readyz(Shared(state): Shared<Arc<State>>) -> Response {
     if state.is_shutting_down() {
         text_response(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+    } else if state.log_refuses_decisions() {
+        text_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the decision log cannot be written\n",
+        )
     } else {
         text_response(StatusCode::OK, "ready\n")
     }

@@ -46,7 +46,7 @@ mod state;
 mod tls;
 
 pub use auth::{JwksError, JwtConfig, TokenMethod, DEFAULT_LEEWAY, MAX_LEEWAY};
-pub use decision_log::{verify as log_verify, Rotation};
+pub use decision_log::{verify as log_verify, Fsync, LogOptions, Rotation};
 pub use forward_auth::{ForwardAuth, ForwardHeaders};
 pub use ratelimit::DEFAULT_MAX_KEYS as DEFAULT_RATE_LIMIT_KEYS;
 pub use reload::{PolicyLoader, Reload, Watched};

@@ -10,7 +10,9 @@ use std::time::Duration;
 use rampart_engine::Decision;
 
 use crate::auth::Rejection;
+use crate::decision_log::{GapReason, LogStatus};
 use crate::state::Door;
+use std::sync::Arc;
 
 const DOORS: usize = Door::ALL.len();
 
@@ -50,7 +52,8 @@ pub struct Metrics {
     latency_buckets: [AtomicU64; BUCKETS.len() + 1],
     latency_sum_ns: AtomicU64,
     latency_count: AtomicU64,
-    log_dropped: AtomicU64,
+    /// The decision log's counters, when there is a log.
+    log: Option<Arc<LogStatus>>,
     /// Policy reloads: [success, failure].
     reloads: [AtomicU64; 2],
     /// Bearer tokens verified (`--jwks`).
@@ -95,9 +98,10 @@ impl Metrics {
         self.error(door, ErrorKind::Timeout);
     }
 
-    /// Counts a decision-log record dropped because the writer's queue was full.
-    pub fn log_dropped(&self) {
-        self.log_dropped.fetch_add(1, Ordering::Relaxed);
+    /// Reports the counters of the decision log `status` too.
+    pub fn with_log(mut self, status: Option<Arc<LogStatus>>) -> Metrics {
+        self.log = status;
+        self
     }
 
     /// Counts a policy reload that succeeded or failed (the old policy kept serving).
@@ -124,6 +128,44 @@ impl Metrics {
 
     fn error(&self, door: Door, kind: ErrorKind) {
         self.errors[door.index()][kind as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The decision log's drops (by reason), failed writes, and whether it can write.
+    fn render_log(&self, out: &mut String) {
+        let status = self.log.as_deref();
+        out.push_str(
+            "# HELP rampart_decision_log_dropped_total Decision-log records not written, by \
+             reason: queue_full (the writer fell behind), write_error (writes were failing).\n",
+        );
+        out.push_str("# TYPE rampart_decision_log_dropped_total counter\n");
+        for reason in GapReason::ALL {
+            let _ = writeln!(
+                out,
+                "rampart_decision_log_dropped_total{{reason=\"{}\"}} {}",
+                reason.label(),
+                status.map_or(0, |s| s.dropped(reason))
+            );
+        }
+        out.push_str(
+            "# HELP rampart_decision_log_write_errors_total Decision-log writes (or syncs) that \
+             failed and were retried.\n",
+        );
+        out.push_str("# TYPE rampart_decision_log_write_errors_total counter\n");
+        let _ = writeln!(
+            out,
+            "rampart_decision_log_write_errors_total {}",
+            status.map_or(0, LogStatus::write_errors)
+        );
+        out.push_str(
+            "# HELP rampart_decision_log_writable 1 while the decision log can be written (or \
+             there is none), 0 while its writes fail.\n",
+        );
+        out.push_str("# TYPE rampart_decision_log_writable gauge\n");
+        let _ = writeln!(
+            out,
+            "rampart_decision_log_writable {}",
+            u8::from(status.is_none_or(LogStatus::is_writable))
+        );
     }
 
     /// The Prometheus text exposition (format 0.0.4).
@@ -188,16 +230,7 @@ impl Metrics {
             get(&self.latency_count)
         );
 
-        out.push_str(
-            "# HELP rampart_decision_log_dropped_total Decision-log records dropped because \
-             the writer fell behind.\n",
-        );
-        out.push_str("# TYPE rampart_decision_log_dropped_total counter\n");
-        let _ = writeln!(
-            out,
-            "rampart_decision_log_dropped_total {}",
-            get(&self.log_dropped)
-        );
+        self.render_log(&mut out);
 
         out.push_str("# HELP rampart_jwt_verified_total Bearer tokens that verified.\n");
         out.push_str("# TYPE rampart_jwt_verified_total counter\n");

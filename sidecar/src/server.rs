@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
 
 use crate::auth::{Authenticator, JwksError, JwtConfig};
-use crate::decision_log::{DecisionLog, Rotation};
+use crate::decision_log::{DecisionLog, LogOptions};
 use crate::decisions::DecisionApi;
 use crate::ext_authz::ExtAuthz;
 use crate::forward_auth::ForwardAuth;
@@ -35,8 +35,8 @@ pub struct Config {
     pub http: SocketAddr,
     /// Append one JSON line per decision to this file.
     pub decision_log: Option<PathBuf>,
-    /// Rotate the decision log by size; `None`: it grows without bound.
-    pub decision_log_rotation: Option<Rotation>,
+    /// Rotation, fsync policy and whether the decision log is required.
+    pub decision_log_options: LogOptions,
     /// Hot reload of the policy; `None`: the policy given at start serves until exit.
     pub reload: Option<Reload>,
     /// TLS on both listeners (mTLS with a client CA); `None` serves plaintext.
@@ -109,7 +109,7 @@ impl Sidecar {
     pub async fn bind(config: &Config, policy: Policy) -> Result<Sidecar, ServeError> {
         let log = match &config.decision_log {
             Some(path) => Some(
-                DecisionLog::open(path, config.decision_log_rotation).map_err(|source| {
+                DecisionLog::open(path, config.decision_log_options).map_err(|source| {
                     ServeError::DecisionLog {
                         path: path.display().to_string(),
                         source,

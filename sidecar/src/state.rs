@@ -112,7 +112,7 @@ impl State {
     pub fn new(policy: Policy, log: Option<DecisionLog>) -> State {
         State {
             policy: ArcSwap::from_pointee(policy),
-            metrics: Metrics::default(),
+            metrics: Metrics::default().with_log(log.as_ref().map(DecisionLog::status)),
             log,
             ids: DecisionIds::new(),
             shutting_down: AtomicBool::new(false),
@@ -213,6 +213,14 @@ impl State {
         self.shutting_down.load(Ordering::SeqCst)
     }
 
+    /// True while decisions are denied because the decision log is required
+    /// (`--decision-log-required`) and cannot be written: `/readyz` answers 503.
+    pub fn log_refuses_decisions(&self) -> bool {
+        self.log
+            .as_ref()
+            .is_some_and(DecisionLog::refuses_decisions)
+    }
+
     /// Decides a request given as request JSON. `time_ms` is the time of the request
     /// (milliseconds since the Unix epoch) when the door knows it; otherwise the current
     /// time fills `context.time` when the request carries none.
@@ -244,7 +252,7 @@ impl State {
                 Err(error) => Decision::error(error.to_string()),
             }
         }));
-        let (decided, elapsed) = self.settle(door, outcome, started);
+        let (mut decided, elapsed) = self.settle(door, outcome, started);
         if let Some(log) = &self.log {
             let logged = log.record(
                 &decided.id,
@@ -254,10 +262,11 @@ impl State {
                 &decided.decision,
                 elapsed,
             );
-            if !logged {
-                self.metrics.log_dropped();
+            if !logged && log.is_required() {
+                decided.decision = Decision::error(LOG_FULL);
             }
         }
+        self.metrics.decided(door, &decided.decision, elapsed);
         decided
     }
 
@@ -269,7 +278,8 @@ impl State {
         let started = Instant::now();
         let (decided, elapsed) = self.settle(door, Ok(Decision::error(message)), started);
         if let Some(log) = &self.log {
-            let logged = log.record(
+            // A deny either way: whether the record could be queued changes nothing here.
+            let _queued = log.record(
                 &decided.id,
                 door,
                 policy.revision(),
@@ -277,10 +287,8 @@ impl State {
                 &decided.decision,
                 elapsed,
             );
-            if !logged {
-                self.metrics.log_dropped();
-            }
         }
+        self.metrics.decided(door, &decided.decision, elapsed);
         decided
     }
 
@@ -306,7 +314,8 @@ impl State {
             }
         }));
         let (mut decided, elapsed) = self.settle(door, outcome, started);
-        let Some(_) = &self.log else {
+        let Some(log) = &self.log else {
+            self.metrics.decided(door, &decided.decision, elapsed);
             return (decided, PendingLog(None));
         };
         if !decided.decision.errors.is_empty() {
@@ -337,6 +346,20 @@ impl State {
             decision: empty_decision(),
             elapsed,
         };
+        if log.is_required() {
+            // The record must be queued before the answer: a copy of the decision goes.
+            let entry = Entry {
+                id: decided.id.clone(),
+                decision: decided.decision.clone(),
+                ..entry
+            };
+            if !log.push(entry) {
+                decided.decision = Decision::error(LOG_FULL);
+            }
+            self.metrics.decided(door, &decided.decision, elapsed);
+            return (decided, PendingLog(None));
+        }
+        self.metrics.decided(door, &decided.decision, elapsed);
         (decided, PendingLog(Some(entry)))
     }
 
@@ -347,14 +370,14 @@ impl State {
         };
         entry.id = decided.id;
         entry.decision = decided.decision;
-        if !log.push(entry) {
-            self.metrics.log_dropped();
-        }
+        // A drop is counted by the log.
+        log.push(entry);
     }
 
-    /// What every door does with the engine's outcome: fail closed on an unsendable allow
-    /// or a panic, enforce rate limits, name the decision and count it. Returns the time
-    /// deciding took.
+    /// What every door does with the engine's outcome: deny while a required decision log
+    /// cannot be written, fail closed on an unsendable allow or a panic, enforce rate
+    /// limits and name the decision (the caller counts it once it is logged). Returns the
+    /// time deciding took.
     fn settle(
         &self,
         door: Door,
@@ -362,6 +385,7 @@ impl State {
         started: Instant,
     ) -> (Decided, Duration) {
         let decision = match outcome {
+            _ if self.log_refuses_decisions() => Decision::error(LOG_UNWRITABLE),
             // Fail closed: an allow whose header obligations cannot be sent is a deny.
             Ok(decision) if decision.is_allow() => match enforce::unsendable_header(&decision) {
                 Some(error) => Decision::error(error),
@@ -392,7 +416,6 @@ impl State {
             None => decision,
         };
         let id = self.ids.next();
-        self.metrics.decided(door, &decision, elapsed);
         let decided = Decided {
             id,
             decision,
@@ -408,6 +431,14 @@ impl State {
         }
     }
 }
+
+/// The error of a decision denied because the required decision log cannot be written.
+const LOG_UNWRITABLE: &str =
+    "the decision log cannot be written: decisions are denied until it can (--decision-log-required)";
+
+/// The error of a decision denied because the required decision log's queue is full.
+const LOG_FULL: &str =
+    "the decision log cannot take the record of this decision: it is denied (--decision-log-required)";
 
 /// The decision-log entry of a decision of [`State::decide_http`], waiting for the decision
 /// itself ([`State::log_decided`]); empty when there is no decision log.

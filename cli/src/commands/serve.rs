@@ -9,9 +9,9 @@ use std::path::Path;
 
 use rampart_engine::Engine;
 use rampart_sidecar::{Config, JwtConfig, Policy, Ready, TlsFiles, TokenMethod};
-use rampart_sidecar::{Reload, Rotation, Watched};
+use rampart_sidecar::{Fsync, LogOptions, Reload, Rotation, Watched};
 
-use crate::args::{JwtMethod, ServeArgs};
+use crate::args::{DecisionLogFsync, JwtMethod, ServeArgs};
 use crate::exit::{CliError, FAILURE, OK};
 use crate::policy;
 
@@ -41,10 +41,18 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
         grpc: args.grpc,
         http: args.http,
         decision_log: args.decision_log,
-        decision_log_rotation: args.decision_log_max_bytes.map(|max_bytes| Rotation {
-            max_bytes,
-            keep: args.decision_log_keep,
-        }),
+        decision_log_options: LogOptions {
+            rotation: args.decision_log_max_bytes.map(|max_bytes| Rotation {
+                max_bytes,
+                keep: args.decision_log_keep,
+            }),
+            fsync: match args.decision_log_fsync {
+                DecisionLogFsync::Never => Fsync::Never,
+                DecisionLogFsync::Interval => Fsync::Interval(args.decision_log_fsync_interval),
+                DecisionLogFsync::Always => Fsync::Always,
+            },
+            required: args.decision_log_required,
+        },
         reload: Some(reload),
         tls: args.tls_cert.map(|cert| TlsFiles {
             cert,

@@ -114,6 +114,12 @@ impl Sidecar {
         assert!(status.success(), "kill -{name} failed");
     }
 
+    /// Kills the process with SIGKILL (no chance to write anything out) and waits for it.
+    pub fn kill(&mut self) -> ExitStatus {
+        self.signal("KILL");
+        self.child.wait().expect("wait for rampart serve")
+    }
+
     /// True while the process runs.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

@@ -14,6 +14,8 @@ use std::io::Write as _;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
+use super::event::Event;
+
 /// The `prev` of the first record of a chain.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -99,6 +101,9 @@ pub struct SealedRecord {
     pub seq: u64,
     pub prev: String,
     pub hash: String,
+    /// For a record about the log itself, its event (or why it is not one the writer
+    /// writes); `None` for a decision record.
+    pub event: Option<Result<Event, String>>,
 }
 
 /// Why a line is not a sound sealed record.
@@ -109,7 +114,11 @@ pub enum LineFault {
     /// JSON, but without well-formed `seq`, `prev` and `hash` fields at its end.
     NotSealed(String),
     /// Well-formed, but the hash does not match the bytes: the record was edited.
-    HashMismatch { stated: String, computed: String },
+    HashMismatch {
+        seq: u64,
+        stated: String,
+        computed: String,
+    },
 }
 
 /// Reads one line (without its newline) as a sealed record and checks its hash.
@@ -152,6 +161,7 @@ pub fn read_sealed(line: &[u8]) -> Result<SealedRecord, LineFault> {
     let computed = hash_hex(body);
     if computed != hash {
         return Err(LineFault::HashMismatch {
+            seq,
             stated: hash.to_owned(),
             computed,
         });
@@ -160,6 +170,7 @@ pub fn read_sealed(line: &[u8]) -> Result<SealedRecord, LineFault> {
         seq,
         prev: prev.to_owned(),
         hash: hash.to_owned(),
+        event: Event::read(fields),
     })
 }
 

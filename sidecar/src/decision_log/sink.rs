@@ -1,18 +1,29 @@
 //! The file side of the decision log: appending sealed records, picking the chain up where
 //! an earlier run left it, and rotating by size.
 //!
+//! Records are sealed into a batch in memory and handed to the file in one `write`; a
+//! write that fails (a full disk) or stops short keeps what is left of the batch, so the
+//! next attempt goes on from the very byte where the last one stopped: a record is never
+//! written twice or half, and no sealed record is lost while the process lives.
+//!
 //! Rotation renames `FILE` to `FILE.1` (`FILE.1` to `FILE.2`, …, dropping the oldest beyond
 //! the number kept) and starts a new `FILE`; the chain runs on, so the first record of the
 //! new file links to the last record of `FILE.1`.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+#[cfg(test)]
+use std::sync::atomic::{AtomicU64, Ordering};
+#[cfg(test)]
+use std::sync::Arc;
 
 use super::chain::{read_sealed, ChainHead};
+use super::event::{sha256_hex, Event, Torn};
+use super::record::TimeText;
 
-/// The write buffer: a batch of records (about a millisecond's worth under load) goes out
-/// in one `write`.
+/// The batch size: a batch (about a millisecond's worth under load) goes out in one
+/// `write`, and is written out when it grows past this.
 const WRITE_BUFFER_BYTES: usize = 64 * 1024;
 
 /// The largest record the tail of a log is searched back for when the chain is picked up.
@@ -27,83 +38,202 @@ pub struct Rotation {
     pub keep: usize,
 }
 
-/// An open decision log: the current file and the head of the chain.
+/// An open decision log: the current file, the batch not yet written and the head of the
+/// chain.
 pub struct LogFile {
     path: PathBuf,
     rotation: Option<Rotation>,
-    out: BufWriter<File>,
-    /// Bytes in the current file, including what is buffered.
+    out: Output,
+    /// Sealed records not yet handed to the file; the first `written` bytes of it are.
+    pending: Vec<u8>,
+    written: usize,
+    /// Records in `pending`.
+    pending_records: u64,
+    /// Bytes in the current file, including what is pending.
     size: u64,
+    /// Bytes were written since the last `sync`.
+    unsynced: bool,
     head: ChainHead,
 }
 
 impl LogFile {
     /// Opens (creating or appending to) `path` and finds the head of the chain: the last
-    /// record of the file or, when the file is empty, of `FILE.1`. A last line cut off by a
-    /// crash is left in place and closed with a newline (`rampart log verify` reports it);
-    /// the chain goes on from the last complete record. Notes go to standard error.
+    /// record of the file or, when the file is empty, of `FILE.1`. When the log does not
+    /// end with a stop record (the run before was killed or crashed), a crash record is
+    /// sealed first; a last line cut off by the crash is closed with a newline and left in
+    /// place, its length and hash kept in that crash record. Notes go to standard error.
     pub fn open(path: &Path, rotation: Option<Rotation>) -> io::Result<LogFile> {
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .create(true)
             .read(true)
             .append(true)
             .open(path)?;
-        let tail = read_tail(&mut file)?;
-        let mut size = file.metadata()?.len();
-        let mut head = None;
-        if tail.partial {
-            eprintln!(
-                "rampart serve: the decision log `{}` ends with an incomplete record; \
-                 the chain goes on from the last complete one",
-                path.display()
-            );
-            file.write_all(b"\n")?;
-            size = size.saturating_add(1);
-        }
-        if let Some(line) = &tail.last_line {
-            head = head_of(path, line);
-        } else if let Some(line) = read_last_line(&rotated_path(path, 1))? {
-            head = head_of(&rotated_path(path, 1), &line);
-        }
-        Ok(LogFile {
-            path: path.to_path_buf(),
-            rotation,
-            out: BufWriter::with_capacity(WRITE_BUFFER_BYTES, file),
-            size,
-            head: head.unwrap_or_else(ChainHead::genesis),
-        })
+        LogFile::on(path, rotation, Output::file(file))
     }
 
-    /// Seals a record (a JSON object without its closing brace) and writes it, rotating
-    /// first when it would not fit.
+    /// [`LogFile::open`] on a device with `space` bytes free (a test's full disk):
+    /// writes past it fail with ENOSPC, as a full file system's do.
+    #[cfg(test)]
+    pub fn open_limited(
+        path: &Path,
+        rotation: Option<Rotation>,
+        space: Arc<AtomicU64>,
+    ) -> io::Result<LogFile> {
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)?;
+        let mut out = Output::file(file);
+        out.space = Some(space);
+        LogFile::on(path, rotation, out)
+    }
+
+    fn on(path: &Path, rotation: Option<Rotation>, mut out: Output) -> io::Result<LogFile> {
+        let tail = read_tail(&mut out.file)?;
+        let size = out.file.metadata()?.len();
+        let last = match &tail.last_line {
+            Some(line) => Some((path.to_path_buf(), line.clone())),
+            None => read_last_line(&rotated_path(path, 1))?.map(|l| (rotated_path(path, 1), l)),
+        };
+        let mut head = None;
+        let mut closed = true;
+        if let Some((file, line)) = &last {
+            let (found, stop) = head_of(file, line);
+            head = found;
+            closed = stop;
+        }
+        let mut log = LogFile {
+            path: path.to_path_buf(),
+            rotation,
+            out,
+            pending: Vec::with_capacity(WRITE_BUFFER_BYTES),
+            written: 0,
+            pending_records: 0,
+            size,
+            unsynced: false,
+            head: head.unwrap_or_else(ChainHead::genesis),
+        };
+        let torn = tail.partial.map(|bytes| Torn {
+            bytes: bytes.len() as u64,
+            sha256: sha256_hex(&bytes),
+        });
+        if torn.is_some() {
+            eprintln!(
+                "rampart serve: the decision log `{}` ends with an incomplete record; \
+                 a crash record notes it and the chain goes on from the last complete one",
+                path.display()
+            );
+            log.pending.push(b'\n');
+            log.size = log.size.saturating_add(1);
+        } else if !closed {
+            eprintln!(
+                "rampart serve: the decision log `{}` does not end with a stop record \
+                 (the sidecar was killed or crashed); a crash record notes it",
+                path.display()
+            );
+        }
+        if torn.is_some() || !closed {
+            let mut body = Vec::new();
+            let now = crate::state::now_ms();
+            Event::Crash { torn }.write(&mut body, now, &mut TimeText::default());
+            // Only pending: the writer thread writes it out.
+            log.append_pending(&mut body);
+        }
+        Ok(log)
+    }
+
+    /// Seals a record (a JSON object without its closing brace) into the batch, rotating
+    /// first when it would not fit, and writes the batch out once it is large. The record
+    /// is kept even when that write fails: the error only says the batch is still pending
+    /// (see [`LogFile::flush`]).
     pub fn append(&mut self, body: &mut Vec<u8>) -> io::Result<()> {
         self.head.seal_bytes(body);
         let len = body.len() as u64;
+        let mut rotated = Ok(());
         if let Some(rotation) = self.rotation {
             if self.size > 0 && self.size.saturating_add(len) > rotation.max_bytes {
-                if let Err(error) = self.rotate(rotation) {
-                    eprintln!(
-                        "rampart serve: cannot rotate the decision log `{}`: {error}",
-                        self.path.display()
-                    );
-                    // Try again once another `max_bytes` have been written.
-                    self.size = 0;
-                }
+                rotated = self.rotate(rotation);
             }
         }
-        self.out.write_all(body)?;
-        self.size = self.size.saturating_add(len);
+        self.push_sealed(body);
+        rotated?;
+        if self.pending.len() >= WRITE_BUFFER_BYTES {
+            self.flush()?;
+        }
         Ok(())
     }
 
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+    /// Seals a record into the batch without writing.
+    fn append_pending(&mut self, body: &mut Vec<u8>) {
+        self.head.seal_bytes(body);
+        self.push_sealed(body);
     }
 
-    /// Renames the files one step down and opens a new `FILE`. On failure records go on
-    /// into the file open now (renamed or not): nothing is lost.
+    fn push_sealed(&mut self, body: &[u8]) {
+        self.pending.extend_from_slice(body);
+        self.pending_records = self.pending_records.saturating_add(1);
+        self.size = self.size.saturating_add(body.len() as u64);
+    }
+
+    /// Hands the pending batch to the file, going on from where an earlier attempt
+    /// stopped. On error the rest stays pending for the next attempt.
+    pub fn flush(&mut self) -> io::Result<()> {
+        while let Some(rest) = self.pending.get(self.written..).filter(|r| !r.is_empty()) {
+            match self.out.write(rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.written = self.written.saturating_add(n);
+                    self.unsynced = true;
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        self.pending.clear();
+        self.written = 0;
+        self.pending_records = 0;
+        Ok(())
+    }
+
+    /// Makes what was written durable (`fdatasync`), if anything was written since the
+    /// last time.
+    pub fn sync(&mut self) -> io::Result<()> {
+        if self.unsynced {
+            self.out.file.sync_data()?;
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
+    /// True when bytes were written but not synced.
+    pub fn is_unsynced(&self) -> bool {
+        self.unsynced
+    }
+
+    /// Records sealed but not yet (wholly) written.
+    pub fn pending_records(&self) -> u64 {
+        self.pending_records
+    }
+
+    /// Renames the files one step down and opens a new `FILE`. The pending batch is
+    /// written (and synced) into the old file first; when that fails nothing is renamed.
+    /// When a rename fails, records go on into the file open now (renamed or not): nothing
+    /// is lost, and rotation is tried again once another `max_bytes` have been written.
     fn rotate(&mut self, rotation: Rotation) -> io::Result<()> {
-        self.out.flush()?;
+        self.flush()?;
+        self.sync()?;
+        if let Err(error) = self.rename(rotation) {
+            eprintln!(
+                "rampart serve: cannot rotate the decision log `{}`: {error}",
+                self.path.display()
+            );
+            self.size = 0;
+        }
+        Ok(())
+    }
+
+    fn rename(&mut self, rotation: Rotation) -> io::Result<()> {
         if rotation.keep == 0 {
             std::fs::remove_file(&self.path)?;
         } else {
@@ -125,8 +255,47 @@ impl LogFile {
             .create(true)
             .append(true)
             .open(&self.path)?;
-        self.out = BufWriter::with_capacity(WRITE_BUFFER_BYTES, file);
+        self.out.file = file;
         Ok(())
+    }
+}
+
+/// The file records are written to.
+struct Output {
+    file: File,
+    /// In tests: the bytes the device has free.
+    #[cfg(test)]
+    space: Option<Arc<AtomicU64>>,
+}
+
+impl Output {
+    fn file(file: File) -> Output {
+        Output {
+            file,
+            #[cfg(test)]
+            space: None,
+        }
+    }
+
+    #[cfg(not(test))]
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.file.write(bytes)
+    }
+
+    /// Writes what fits in the space left, then fails with ENOSPC.
+    #[cfg(test)]
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let Some(space) = &self.space else {
+            return self.file.write(bytes);
+        };
+        let free = usize::try_from(space.load(Ordering::SeqCst)).unwrap_or(usize::MAX);
+        if free == 0 {
+            const ENOSPC: i32 = 28;
+            return Err(io::Error::from_raw_os_error(ENOSPC));
+        }
+        let n = self.file.write(&bytes[..bytes.len().min(free)])?;
+        space.fetch_sub(n as u64, Ordering::SeqCst);
+        Ok(n)
     }
 }
 
@@ -137,23 +306,61 @@ pub fn rotated_path(path: &Path, n: usize) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The chain head stated by the last record of a log, or `None` (with a note) when that
-/// line is not a sealed record: a new chain starts.
-fn head_of(path: &Path, line: &[u8]) -> Option<ChainHead> {
+/// The chain head stated by the last record of a log, and whether that record is a stop
+/// record. When that line is not a sealed record (a partial write after a torn line, or a
+/// log from an older version), the chain goes on from the last sealed record of the
+/// file's last [`SCAN_BACK_BYTES`], or, when there is none, a new chain starts (with a
+/// note either way).
+fn head_of(path: &Path, line: &[u8]) -> (Option<ChainHead>, bool) {
+    let head = |record: super::chain::SealedRecord| ChainHead {
+        seq: record.seq,
+        hash: record.hash,
+    };
     match read_sealed(line) {
-        Ok(record) => Some(ChainHead {
-            seq: record.seq,
-            hash: record.hash,
-        }),
-        Err(_) => {
-            eprintln!(
-                "rampart serve: the last line of `{}` is not a sound chained record; \
-                 a new chain starts",
-                path.display()
-            );
-            None
+        Ok(record) => {
+            let stop = matches!(record.event, Some(Ok(Event::Stop)));
+            (Some(head(record)), stop)
         }
+        Err(_) => match last_sealed(path) {
+            Some(record) => {
+                eprintln!(
+                    "rampart serve: the last line of `{}` is not a sound chained record; \
+                     the chain goes on from the record with seq {}",
+                    path.display(),
+                    record.seq
+                );
+                (Some(head(record)), false)
+            }
+            None => {
+                eprintln!(
+                    "rampart serve: the last line of `{}` is not a sound chained record; \
+                     a new chain starts",
+                    path.display()
+                );
+                (None, false)
+            }
+        },
     }
+}
+
+/// How far back from the end of a log the last sealed record is searched for when its
+/// last line is not one.
+const SCAN_BACK_BYTES: u64 = 1 << 20;
+
+/// The last sealed record among the complete lines of the last [`SCAN_BACK_BYTES`] of the
+/// file at `path`.
+fn last_sealed(path: &Path) -> Option<super::chain::SealedRecord> {
+    let mut file = File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let start = len.saturating_sub(SCAN_BACK_BYTES);
+    file.seek(SeekFrom::Start(start)).ok()?;
+    let mut buf = Vec::new();
+    file.take(len - start).read_to_end(&mut buf).ok()?;
+    let end = buf.iter().rposition(|b| *b == b'\n')?;
+    buf.get(..end)?
+        .split(|b| *b == b'\n')
+        .rev()
+        .find_map(|line| read_sealed(line).ok())
 }
 
 /// The end of a log file.
@@ -161,8 +368,8 @@ fn head_of(path: &Path, line: &[u8]) -> Option<ChainHead> {
 struct Tail {
     /// The last line that ends with a newline (without it).
     last_line: Option<Vec<u8>>,
-    /// The file ends with bytes that are not followed by a newline.
-    partial: bool,
+    /// The bytes the file ends with after its last newline, if any.
+    partial: Option<Vec<u8>>,
 }
 
 /// The last complete line of the file at `path`, if the file exists.
@@ -198,7 +405,11 @@ fn read_tail(file: &mut File) -> io::Result<Tail> {
 /// The tail within the last bytes of a file, or `None` when `buf` does not reach back far
 /// enough to hold the whole last line (`whole_file` is false).
 fn tail_of(buf: &[u8], whole_file: bool) -> Option<Tail> {
-    let partial = buf.last().is_some_and(|b| *b != b'\n');
+    let after = buf
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |end| end + 1);
+    let partial = (after < buf.len()).then(|| buf[after..].to_vec());
     let Some(end) = buf.iter().rposition(|b| *b == b'\n') else {
         // No newline at all: everything is one partial line (or nothing).
         return whole_file.then_some(Tail {
@@ -229,7 +440,7 @@ mod tests {
             tail,
             Some(Tail {
                 last_line: Some(b"bb".to_vec()),
-                partial: false
+                partial: None
             })
         );
         let tail = tail_of(b"a\nbb\ncc", true);
@@ -237,7 +448,7 @@ mod tests {
             tail,
             Some(Tail {
                 last_line: Some(b"bb".to_vec()),
-                partial: true
+                partial: Some(b"cc".to_vec())
             })
         );
         assert_eq!(
@@ -250,7 +461,7 @@ mod tests {
             tail_of(b"cut", true),
             Some(Tail {
                 last_line: None,
-                partial: true
+                partial: Some(b"cut".to_vec())
             })
         );
     }
