@@ -21,7 +21,8 @@
 //! policy snapshot and decides; `ext_authz` is the Envoy door, `http` the HTTP doors with
 //! `forward_auth` and `opa` beside it; `metrics` and `decision_log` record what happened
 //! (`decision_log` also verifies a log's hash chain); `reload` loads and swaps the policy on
-//! SIGHUP, file changes and `POST /v1/reload`.
+//! SIGHUP, file changes and `POST /v1/reload`, and `files` reads the data files it serves
+//! with (regular files of bounded size, never blocking).
 //! `auth` verifies bearer tokens into `context.auth` before a door decides (`--jwks`), and
 //! `ratelimit` enforces the `rate_limit` obligations of allow decisions inside
 //! `State::decide`. `decisions` is Rampart's own gRPC door over the types of `proto`
@@ -33,6 +34,7 @@ mod decision_log;
 mod decisions;
 mod enforce;
 mod ext_authz;
+pub mod files;
 mod forward_auth;
 mod http;
 mod http_server;
@@ -48,7 +50,9 @@ mod tls;
 pub use auth::{JwksError, JwtConfig, TokenMethod, DEFAULT_LEEWAY, MAX_LEEWAY};
 pub use decision_log::{verify as log_verify, Rotation};
 pub use ratelimit::DEFAULT_MAX_KEYS as DEFAULT_RATE_LIMIT_KEYS;
-pub use reload::{PolicyLoader, Reload, Watched};
+pub use reload::{
+    EntityShrink, PolicyLoader, Reload, Watched, DEFAULT_RELOAD_TIMEOUT, DEFAULT_WATCH_SETTLE,
+};
 pub use server::{serve, Config, Ready, ServeError, Sidecar};
 pub use state::Policy;
 pub use tls::{TlsError, TlsFiles};

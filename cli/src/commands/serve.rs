@@ -9,7 +9,7 @@ use std::path::Path;
 
 use rampart_engine::Engine;
 use rampart_sidecar::{Config, JwtConfig, Policy, Ready, TlsFiles, TokenMethod};
-use rampart_sidecar::{Reload, Rotation, Watched};
+use rampart_sidecar::{EntityShrink, Reload, Rotation, Watched};
 
 use crate::args::{JwtMethod, ServeArgs};
 use crate::exit::{CliError, FAILURE, OK};
@@ -28,14 +28,21 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
         }
     };
     // A bundle file is not a folder: it has no default entities file.
-    let entities = policy::load_entities(&engine, &args.path, args.entities.as_deref())?;
+    let (entities, entities_loaded) =
+        loader::load_entities(&engine, &args.path, args.entities.as_deref(), false)
+            .map_err(CliError::Input)?;
     let mut watch = loader::watched_paths(&args.path, args.entities.as_deref());
     // A reload re-reads the key set of `--jwks` too.
     watch.extend(args.jwks.iter().cloned().map(Watched::File));
     let reload = Reload {
-        loader: loader::policy_loader(args.path.clone(), args.entities.clone()),
-        watch,
         watch_interval: (!args.no_watch).then_some(args.watch_interval),
+        watch_settle: args.watch_settle,
+        timeout: args.reload_timeout,
+        entity_shrink: EntityShrink::new(args.max_entity_shrink),
+        ..Reload::new(
+            loader::policy_loader(args.path.clone(), args.entities.clone(), entities_loaded),
+            watch,
+        )
     };
     let config = Config {
         grpc: args.grpc,
@@ -73,9 +80,10 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
     Ok(OK)
 }
 
-/// Reads a bundle file written by `rampart build`.
+/// Reads a bundle file written by `rampart build` (a regular file of at most 256 MiB).
 fn load_bundle(path: &Path) -> Result<Engine, CliError> {
-    let text = policy::read_input(path)?;
+    let text = rampart_sidecar::files::read_text(path, rampart_sidecar::files::MAX_DATA_FILE_BYTES)
+        .map_err(|e| CliError::Input(e.to_string()))?;
     Engine::from_bundle_json(&text)
         .map_err(|e| CliError::Input(format!("`{}`: {e}", path.display())))
 }
