@@ -258,6 +258,10 @@ pub struct ServeArgs {
     /// idle keep-alive connection is kept
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
     pub header_read_timeout: std::time::Duration,
+    /// The longest a gRPC connection may stay without traffic before it is closed; longer
+    /// than --request-timeout (`300s`)
+    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = parse_timeout)]
+    pub grpc_idle_timeout: std::time::Duration,
     /// Verify `Authorization: Bearer` JWTs (RS256, ES256, EdDSA) against this JWKS file;
     /// verified claims fill context.auth
     #[arg(long, value_name = "FILE")]

@@ -9,12 +9,14 @@ use std::time::Duration;
 use envoy_types::ext_authz::v3::pb::AuthorizationServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tonic::codegen::tokio_stream::StreamExt as _;
 use tonic::transport::server::TcpIncoming;
 
 use crate::auth::{Authenticator, JwksError, JwtConfig};
 use crate::decision_log::{DecisionLog, Rotation};
 use crate::decisions::DecisionApi;
 use crate::ext_authz::ExtAuthz;
+use crate::idle::IdleTimeout;
 use crate::proto::rampart::v1::decisions_server::DecisionsServer;
 use crate::ratelimit::RateLimiter;
 use crate::reload::Reload;
@@ -49,6 +51,9 @@ pub struct Config {
     /// The longest an HTTP client may take to send a request head, and so the longest a
     /// keep-alive connection may stay idle.
     pub header_read_timeout: Duration,
+    /// The longest a gRPC connection may stay without traffic before it is closed; longer
+    /// than `request_timeout`.
+    pub grpc_idle_timeout: Duration,
     /// Verify `Authorization: Bearer` tokens against a JWKS file; `None`: tokens are ignored.
     pub jwt: Option<JwtConfig>,
     /// The most rate-limit buckets kept (`--rate-limit-keys`); 0 leaves `rate_limit`
@@ -101,6 +106,7 @@ pub struct Sidecar {
     tls: Option<ListenerTls>,
     request_timeout: Duration,
     header_read_timeout: Duration,
+    grpc_idle_timeout: Duration,
 }
 
 impl Sidecar {
@@ -146,6 +152,7 @@ impl Sidecar {
             tls,
             request_timeout: config.request_timeout,
             header_read_timeout: config.header_read_timeout,
+            grpc_idle_timeout: config.grpc_idle_timeout,
         })
     }
 
@@ -172,6 +179,7 @@ impl Sidecar {
             tls,
             request_timeout,
             header_read_timeout,
+            grpc_idle_timeout,
         } = self;
         let (stop, stopped) = watch::channel(false);
 
@@ -208,7 +216,11 @@ impl Sidecar {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .serve_with_incoming_shutdown(
-                TcpIncoming::from(grpc).with_nodelay(Some(true)),
+                TcpIncoming::from(grpc)
+                    .with_nodelay(Some(true))
+                    .map(move |accepted| {
+                        accepted.map(|stream| IdleTimeout::new(stream, grpc_idle_timeout))
+                    }),
                 wait_for_stop(stopped.clone()),
             );
         let mut grpc_task = tokio::spawn(grpc_server);
@@ -408,6 +420,7 @@ mod tests {
             tls: None,
             request_timeout: Duration::from_secs(5),
             header_read_timeout: Duration::from_secs(30),
+            grpc_idle_timeout: Duration::from_secs(300),
             jwt: None,
             rate_limit_keys: 0,
         }

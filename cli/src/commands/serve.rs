@@ -19,6 +19,13 @@ pub mod config_file;
 mod loader;
 
 pub fn run(args: ServeArgs) -> Result<u8, CliError> {
+    if args.grpc_idle_timeout <= args.request_timeout {
+        return Err(CliError::Input(format!(
+            "`--grpc-idle-timeout {}ms` must be longer than `--request-timeout {}ms`",
+            args.grpc_idle_timeout.as_millis(),
+            args.request_timeout.as_millis()
+        )));
+    }
     let engine = if args.path.is_file() {
         load_bundle(&args.path)?
     } else {
@@ -61,6 +68,7 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
         }),
         request_timeout: args.request_timeout,
         header_read_timeout: args.header_read_timeout,
+        grpc_idle_timeout: args.grpc_idle_timeout,
         jwt: args.jwks.map(|jwks| JwtConfig {
             issuers: args.jwt_issuers,
             audiences: args.jwt_audiences,
