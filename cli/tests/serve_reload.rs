@@ -549,4 +549,10 @@ fn a_policy_file_written_slowly_is_never_served_half_written() {
     );
     let (_, _, body) = decide(&sidecar);
     assert_eq!(body["rules"][0], "b-denies", "{body}");
+    // Files that no longer change are not loaded again.
+    std::thread::sleep(Duration::from_millis(3000));
+    assert_eq!(
+        metric(&sidecar, "rampart_reloads_total{result=\"success\"}").as_deref(),
+        Some("1")
+    );
 }

@@ -22,6 +22,10 @@ const MAX_WATCHED_FILES: usize = 10_000;
 /// Files larger than this are compared by size and modification time only.
 const MAX_HASHED_BYTES: u64 = 16 << 20;
 
+/// The most bytes one look at the files hashes; files past it are compared by size and
+/// modification time only.
+const MAX_HASHED_TOTAL: u64 = 64 << 20;
+
 /// A path whose changes trigger a reload. A change is a file that appears, disappears, or
 /// changes size or modification time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,14 +136,18 @@ pub fn fingerprint(watched: &[Watched]) -> Vec<FileStamp> {
 /// The stamps of every watched file, in a stable order.
 pub fn fingerprint_with(watched: &[Watched], contents: Contents) -> Vec<FileStamp> {
     let mut stamps = Vec::new();
+    let mut budget = match contents {
+        Contents::Hash => Some(MAX_HASHED_TOTAL),
+        Contents::Skip => None,
+    };
     for item in watched {
         match item {
-            Watched::File(path) => stamps.push(stamp(path, contents)),
+            Watched::File(path) => stamps.push(stamp(path, &mut budget)),
             Watched::Folder { root, extension } => {
                 let mut files = Vec::new();
                 collect(root, extension, &mut files);
                 files.sort();
-                stamps.extend(files.iter().map(|f| stamp(f, contents)));
+                stamps.extend(files.iter().map(|f| stamp(f, &mut budget)));
             }
         }
     }
@@ -153,19 +161,24 @@ fn without_contents(stamps: Vec<FileStamp>) -> Vec<FileStamp> {
         .collect()
 }
 
-fn stamp(path: &Path, contents: Contents) -> FileStamp {
+/// The stamp of one file, its contents hashed when it fits in `budget` (what is left of
+/// the bytes one look may hash; `None`: contents are not looked at).
+fn stamp(path: &Path, budget: &mut Option<u64>) -> FileStamp {
     let meta = std::fs::metadata(path).ok();
     let seen = meta.map(|m| {
-        let hash = match contents {
+        let fits = budget
+            .as_mut()
+            .filter(|left| m.len() <= MAX_HASHED_BYTES && m.len() <= **left);
+        let hash = if let Some(left) = fits {
+            *left = left.saturating_sub(m.len());
             // Never blocks: a FIFO or a device is not read (and the reload refuses it).
-            Contents::Hash if m.len() <= MAX_HASHED_BYTES => {
-                files::read_bytes(path, MAX_HASHED_BYTES).ok().map(|bytes| {
-                    let mut hasher = DefaultHasher::new();
-                    hasher.write(&bytes);
-                    hasher.finish()
-                })
-            }
-            _ => None,
+            files::read_bytes(path, MAX_HASHED_BYTES).ok().map(|bytes| {
+                let mut hasher = DefaultHasher::new();
+                hasher.write(&bytes);
+                hasher.finish()
+            })
+        } else {
+            None
         };
         (m.len(), m.modified().ok(), hash)
     });
@@ -234,6 +247,16 @@ mod tests {
         assert_ne!(added, before);
         write(dir.join("entities.json"), "[]");
         let with_entities = fingerprint(&watched);
+        // An empty file is stamped alike with and without contents once they are dropped.
+        write(sub.join("empty.rampart"), "");
+        assert_eq!(
+            without_contents(fingerprint_with(&watched, Contents::Hash)),
+            fingerprint(&watched)
+        );
+        assert!(fingerprint(&watched)
+            .iter()
+            .all(|(_, s)| s.is_some_and(|s| s.2.is_none())));
+        std::fs::remove_file(sub.join("empty.rampart")).unwrap_or_else(|e| panic!("{e}"));
         assert_ne!(with_entities, added);
         write(sub.join("b.rampart"), "package b // longer");
         assert_ne!(fingerprint(&watched), with_entities);
