@@ -339,7 +339,7 @@ fn report(outcome: &ReloadOutcome, trigger: Trigger) {
     }
     match &outcome.jwks {
         Some(Err(error)) => {
-            eprintln!("rampart serve: reload ({trigger}): the key set was kept: {error}");
+            eprintln!("rampart serve: reload ({trigger}) failed; the key set was kept: {error}");
         }
         Some(Ok(0)) => eprintln!(
             "rampart serve: reload ({trigger}): the key set has no usable signing key: every \
