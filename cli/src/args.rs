@@ -247,6 +247,24 @@ pub struct ServeArgs {
     /// How often the watched files are checked for changes (`1s`, `250ms`)
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_timeout)]
     pub watch_interval: std::time::Duration,
+    /// How long changed files must stay the same (sizes, times and contents) before they
+    /// are reloaded; a writer pausing longer than this is read half-way, so deploy by
+    /// writing a temporary file and renaming it (`2s`, `500ms`)
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_timeout)]
+    pub watch_settle: std::time::Duration,
+    /// The longest a reload may take to read and compile the files before it fails and the
+    /// old policy keeps serving (`30s`, `500ms`)
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
+    pub reload_timeout: std::time::Duration,
+    /// The share of the entities (percent) a reload may remove; a reload removing more is
+    /// refused and the old entities keep serving (100: no limit)
+    #[arg(
+        long,
+        value_name = "PERCENT",
+        default_value_t = 50,
+        value_parser = clap::value_parser!(u8).range(0..=100)
+    )]
+    pub max_entity_shrink: u8,
     /// Serve both listeners over TLS with this certificate chain (PEM, leaf first)
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -264,6 +282,10 @@ pub struct ServeArgs {
     /// idle keep-alive connection is kept
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
     pub header_read_timeout: std::time::Duration,
+    /// The longest a gRPC connection may stay without traffic before it is closed; longer
+    /// than --request-timeout (`300s`)
+    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = parse_timeout)]
+    pub grpc_idle_timeout: std::time::Duration,
     /// Verify `Authorization: Bearer` JWTs (RS256, ES256, EdDSA) against this JWKS file;
     /// verified claims fill context.auth
     #[arg(long, value_name = "FILE")]

@@ -410,3 +410,124 @@ fn a_broken_key_set_or_leeway_stops_the_start() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("--jwks"), "{stderr}");
 }
+
+/// `rampart serve` on the docs policy verifying with `jwks` (a copy the test may change),
+/// reloaded only on request, rate limits off.
+fn start_with_key_set(jwks: &Path) -> Sidecar {
+    let jwks = jwks.display().to_string();
+    Sidecar::start(
+        &fixtures().join("auth"),
+        &[
+            "--jwks",
+            jwks.as_str(),
+            "--jwt-issuer",
+            "https://idp.test",
+            "--jwt-audience",
+            "docs",
+            "--no-watch",
+            "--rate-limit-keys",
+            "0",
+        ],
+    )
+}
+
+fn reload(sidecar: &Sidecar) -> (u16, Value) {
+    let reply = sidecar.http("POST", "/v1/reload", &[], b"");
+    (reply.status, reply.json())
+}
+
+#[test]
+fn a_key_withdrawn_from_the_key_set_stops_verifying_after_a_reload() {
+    let scratch = Scratch::new("jwks-revoke");
+    let path = scratch.0.join("jwks.json");
+    let all = std::fs::read_to_string(jwks()).expect("read the key set");
+    std::fs::write(&path, &all).expect("copy the key set");
+    let sidecar = start_with_key_set(&path);
+    let alice = bearer(&token(Algorithm::RS256, &claims("alice", "docs:read")));
+    let read = |sidecar: &Sidecar| forward(sidecar, "GET", "/docs/d1", Some(&alice)).status;
+    assert_eq!(read(&sidecar), 200);
+
+    // Every key re-marked for encryption: a valid set with no signing key revokes them all.
+    let mut enc: Value = serde_json::from_str(&all).expect("the key set is JSON");
+    for key in enc["keys"].as_array_mut().expect("keys") {
+        key["use"] = json!("enc");
+    }
+    std::fs::write(&path, enc.to_string()).expect("write the key set");
+    let (status, answer) = reload(&sidecar);
+    assert_eq!(
+        (status, &answer["jwks"]),
+        (200, &json!({"keys": 0})),
+        "{answer}"
+    );
+    assert_eq!(read(&sidecar), 401);
+    let unknown = "rampart_jwt_invalid_total{reason=\"unknown_key\"}";
+    assert_eq!(metric(&sidecar, unknown), 1);
+
+    // The set restored, then emptied: `{"keys": []}` revokes too.
+    std::fs::write(&path, &all).expect("write the key set");
+    assert_eq!(reload(&sidecar).0, 200);
+    assert_eq!(read(&sidecar), 200);
+    std::fs::write(&path, r#"{"keys": []}"#).expect("write the key set");
+    assert_eq!(reload(&sidecar).1["jwks"], json!({"keys": 0}));
+    assert_eq!(read(&sidecar), 401);
+
+    // A key set that is deleted or does not parse is a failed reload: the keys last read
+    // keep serving.
+    std::fs::write(&path, &all).expect("write the key set");
+    assert_eq!(reload(&sidecar).0, 200);
+    std::fs::remove_file(&path).expect("delete the key set");
+    let (status, answer) = reload(&sidecar);
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["jwks"]["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("cannot read the key set")),
+        "{answer}"
+    );
+    assert_eq!(read(&sidecar), 200);
+    std::fs::write(&path, "").expect("write the key set");
+    assert_eq!(reload(&sidecar).0, 422);
+    assert_eq!(read(&sidecar), 200);
+    assert_eq!(
+        metric(&sidecar, "rampart_reloads_total{result=\"failure\"}"),
+        2
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_as_the_key_set_fails_the_reload_and_sigterm_still_stops_the_sidecar() {
+    let scratch = Scratch::new("jwks-fifo");
+    let path = scratch.0.join("jwks.json");
+    std::fs::copy(jwks(), &path).expect("copy the key set");
+    // Baseline: how long a sidecar with nothing stuck takes to stop, on this machine now.
+    let mut idle = start_with_key_set(&path);
+    let baseline = idle
+        .terminate_within(Duration::from_secs(60))
+        .expect("an idle sidecar stops on SIGTERM");
+
+    let mut sidecar = start_with_key_set(&path);
+    std::fs::remove_file(&path).expect("delete the key set");
+    let made = Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success());
+    // Nobody ever writes the FIFO: a blocking read of it would never return.
+    sidecar.signal("HUP");
+    let (status, answer) = reload(&sidecar);
+    assert_eq!(status, 422, "{answer}");
+    let expected = format!("the key set `{}` is not a regular file", path.display());
+    assert_eq!(answer["jwks"]["error"], expected.as_str(), "{answer}");
+    let alice = bearer(&token(Algorithm::RS256, &claims("alice", "docs:read")));
+    assert_eq!(
+        forward(&sidecar, "GET", "/docs/d1", Some(&alice)).status,
+        200
+    );
+    let limit = baseline + Duration::from_secs(10);
+    let took = sidecar.terminate_within(limit);
+    assert!(
+        took.is_some(),
+        "rampart serve did not stop within {limit:?} of SIGTERM (baseline {baseline:?})"
+    );
+}

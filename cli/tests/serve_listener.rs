@@ -416,3 +416,140 @@ fn slow_clients_and_idle_connections_are_cut_off() {
     let reply = sidecar.http("GET", "/healthz", &[], b"");
     assert_eq!(reply.status, 200);
 }
+
+/// An HTTP/2 frame on stream 0.
+fn h2_frame(kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len())
+        .expect("a small frame")
+        .to_be_bytes();
+    let mut frame = vec![len[1], len[2], len[3], kind, flags, 0, 0, 0, 0];
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// Reads one frame: (type, flags, payload); `None` once the connection has ended.
+fn h2_read_frame(stream: &mut TcpStream) -> Option<(u8, u8, Vec<u8>)> {
+    let mut head = [0u8; 9];
+    stream.read_exact(&mut head).ok()?;
+    let len = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+    let mut payload = vec![0u8; len];
+    stream.read_exact(&mut payload).ok()?;
+    Some((head[3], head[4], payload))
+}
+
+/// Opens an HTTP/2 connection by hand (no request): the preface, empty SETTINGS, and the
+/// ack of the server's SETTINGS.
+fn h2_open(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).expect("connect to the gRPC listener");
+    stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .expect("write the preface");
+    stream
+        .write_all(&h2_frame(0x4, 0, &[]))
+        .expect("write SETTINGS");
+    loop {
+        let (kind, flags, _) = h2_read_frame(&mut stream).expect("the server's SETTINGS");
+        if kind == 0x4 && flags & 1 == 0 {
+            stream
+                .write_all(&h2_frame(0x4, 1, &[]))
+                .expect("ack SETTINGS");
+            return stream;
+        }
+    }
+}
+
+/// Sends a PING and waits for its ack: false when the connection ended first.
+fn h2_ping(stream: &mut TcpStream, n: u8) -> bool {
+    let payload = [n; 8];
+    if stream.write_all(&h2_frame(0x6, 0, &payload)).is_err() {
+        return false;
+    }
+    while let Some((kind, flags, data)) = h2_read_frame(stream) {
+        if kind == 0x6 && flags & 1 == 1 && data == payload {
+            return true;
+        }
+    }
+    false
+}
+
+#[test]
+fn an_idle_grpc_connection_is_closed_after_the_idle_timeout() {
+    let idle = Duration::from_millis(1000);
+    let sidecar = Sidecar::start(
+        &gateway_fixture(),
+        &[
+            "--request-timeout",
+            "300ms",
+            "--grpc-idle-timeout",
+            "1000ms",
+        ],
+    );
+    // Baseline: a connection and a round trip, on this machine now.
+    let started = Instant::now();
+    let mut busy = h2_open(sidecar.grpc);
+    assert!(h2_ping(&mut busy, 1));
+    let round_trip = started.elapsed();
+    let bound = idle + round_trip * 10 + Duration::from_secs(5);
+
+    // A connection that says nothing after its handshake.
+    let addr = sidecar.grpc;
+    let quiet = std::thread::spawn(move || {
+        let mut stream = h2_open(addr);
+        stream.set_read_timeout(Some(bound)).expect("timeout");
+        let opened = Instant::now();
+        let mut sink = [0u8; 256];
+        loop {
+            match stream.read(&mut sink) {
+                // A GOAWAY may come first; the end of the connection is what counts.
+                Ok(n) if n > 0 => continue,
+                Ok(_) => return Some(opened.elapsed()),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return None
+                }
+                Err(_) => return Some(opened.elapsed()),
+            }
+        }
+    });
+
+    // Meanwhile a connection with traffic every 200 ms outlives the idle timeout twice over.
+    let talking = Instant::now();
+    let mut n = 2;
+    while talking.elapsed() < idle * 2 + Duration::from_millis(500) {
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            h2_ping(&mut busy, n),
+            "a busy connection was closed after {:?}",
+            talking.elapsed()
+        );
+        n = n.wrapping_add(1);
+    }
+
+    let closed = quiet.join().expect("the quiet connection's thread");
+    let Some(closed) = closed else {
+        panic!("an idle gRPC connection was still open after {bound:?}");
+    };
+    assert!(
+        closed >= idle - Duration::from_millis(100) && closed < bound,
+        "closed after {closed:?} (idle timeout {idle:?}, bound {bound:?})"
+    );
+}
+
+#[test]
+fn a_grpc_idle_timeout_not_above_the_request_timeout_is_refused() {
+    let output = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .arg("serve")
+        .arg(gateway_fixture())
+        .args(["--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+        .args(["--request-timeout", "5s", "--grpc-idle-timeout", "5s"])
+        .output()
+        .expect("run rampart serve");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "`--grpc-idle-timeout 5000ms` must be longer than `--request-timeout 5000ms`"
+        ),
+        "{stderr}"
+    );
+}

@@ -342,3 +342,217 @@ fn a_bundle_file_is_watched_and_reload_reports_its_revision() {
     assert_eq!(status, 422, "{answer}");
     assert_eq!(decide(&sidecar).2["rules"][0], "b-denies");
 }
+
+/// A policy whose deny depends on entity data: members of `Group::"suspended"` may not read.
+const GROUPS: &str = r#"package groups
+
+schema {
+  entity Group
+  entity User in [Group]
+  entity Doc
+  action "read" on Doc for User
+}
+
+@id("readers")
+allow "read" on Doc for User
+
+@id("suspended")
+deny "read" on Doc for User when principal in Group::"suspended"
+"#;
+
+/// The entities: the suspended group, its member `u`, and `others` more users.
+fn group_entities(others: usize) -> String {
+    let mut items = vec![
+        serde_json::json!({"uid": {"type": "Group", "id": "suspended"}, "attrs": {}, "parents": []}),
+        serde_json::json!({"uid": {"type": "User", "id": "u"}, "attrs": {},
+                           "parents": [{"type": "Group", "id": "suspended"}]}),
+    ];
+    for n in 0..others {
+        items.push(
+            serde_json::json!({"uid": {"type": "User", "id": format!("user{n}")},
+                                      "attrs": {}, "parents": []}),
+        );
+    }
+    Value::Array(items).to_string()
+}
+
+/// The effect and first rule of the request of `User::"u"`.
+fn effect(sidecar: &Sidecar) -> (String, String) {
+    let (status, _, body) = decide(sidecar);
+    assert_eq!(status, 200, "{body}");
+    (
+        body["decision"].as_str().unwrap_or_default().to_owned(),
+        body["rules"][0].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+fn suspended() -> (String, String) {
+    ("deny".to_owned(), "suspended".to_owned())
+}
+
+#[test]
+fn a_deleted_emptied_or_gutted_entities_file_never_lifts_an_entity_deny() {
+    let scratch = Scratch::new("entities");
+    write(&scratch.0.join("policy.rampart"), GROUPS);
+    let entities = scratch.0.join("entities.json");
+    write(&entities, &group_entities(8));
+    let sidecar = Sidecar::start(
+        &scratch.0,
+        &["--watch-interval", "100ms", "--watch-settle", "300ms"],
+    );
+    assert_eq!(effect(&sidecar), suspended());
+    let failures = |sidecar: &Sidecar| {
+        metric(sidecar, "rampart_reloads_total{result=\"failure\"}")
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or_default()
+    };
+
+    // Deleted: the watcher's reload fails, and for well past its settle period the deny holds.
+    std::fs::remove_file(&entities).expect("delete the entities");
+    eventually("the watcher's failed reload", || failures(&sidecar) >= 1);
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        assert_eq!(effect(&sidecar), suspended());
+    }
+    let (status, answer) = reload(&sidecar);
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("entities.json` is missing")),
+        "{answer}"
+    );
+
+    // A zero-byte file.
+    write(&entities, "");
+    let (status, answer) = reload(&sidecar);
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("entities.json` is empty")),
+        "{answer}"
+    );
+    assert_eq!(effect(&sidecar), suspended());
+
+    // A valid but empty array, and one that drops more than half the entities.
+    for shrunk in ["[]".to_owned(), group_entities(2)] {
+        write(&entities, &shrunk);
+        let (status, answer) = reload(&sidecar);
+        assert_eq!(status, 422, "{answer}");
+        assert!(
+            answer["error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("the entities would shrink from 10 to ")),
+            "{answer}"
+        );
+        assert_eq!(effect(&sidecar), suspended());
+    }
+
+    // Removing less than half is an ordinary change.
+    write(&entities, &group_entities(4));
+    let (status, answer) = reload(&sidecar);
+    assert_eq!(
+        (status, answer["reloaded"].as_bool()),
+        (200, Some(true)),
+        "{answer}"
+    );
+    assert_eq!(effect(&sidecar), suspended());
+    let successes = metric(&sidecar, "rampart_reloads_total{result=\"success\"}");
+    assert!(
+        successes.as_deref().is_some_and(|n| n != "0"),
+        "{successes:?}"
+    );
+}
+
+#[test]
+fn max_entity_shrink_100_lets_a_reload_empty_the_entities() {
+    let scratch = Scratch::new("entities-shrink");
+    write(&scratch.0.join("policy.rampart"), GROUPS);
+    let entities = scratch.0.join("entities.json");
+    write(&entities, &group_entities(8));
+    let sidecar = Sidecar::start(&scratch.0, &["--no-watch", "--max-entity-shrink", "100"]);
+    assert_eq!(effect(&sidecar), suspended());
+    write(&entities, "[]");
+    let (status, answer) = reload(&sidecar);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(effect(&sidecar), ("allow".to_owned(), "readers".to_owned()));
+    // Deleting it is still a failure: `[]` is how to say "no entities".
+    std::fs::remove_file(&entities).expect("delete the entities");
+    assert_eq!(reload(&sidecar).0, 422);
+}
+
+#[test]
+fn a_policy_file_written_slowly_is_never_served_half_written() {
+    let scratch = Scratch::new("slow-writer");
+    let policy = scratch.0.join("policy.rampart");
+    let deny = "\n@id(\"b-denies\")\ndeny \"read\" on Doc for User reason \"policy B\"\n";
+    write(&policy, &format!("{}{deny}", policy_a()));
+    // The default settle period; checks every 100 ms.
+    let sidecar = Arc::new(Sidecar::start(&scratch.0, &["--watch-interval", "100ms"]));
+    let first = revision_of(&sidecar);
+    assert_eq!(decide(&sidecar).2["decision"], "deny");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let allowed = Arc::new(Mutex::new(Vec::<String>::new()));
+    let decider = {
+        let (sidecar, stop, allowed) = (
+            Arc::clone(&sidecar),
+            Arc::clone(&stop),
+            Arc::clone(&allowed),
+        );
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let (_, revision, body) = decide(&sidecar);
+                if body["decision"] != "deny" {
+                    let mut allowed = allowed.lock().expect("allowed");
+                    allowed.push(format!("{revision:?}: {body}"));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+
+    // The same policy rewritten in place, a piece at a time with pauses of several checks,
+    // the deny rule last; the allow rule now has another reason (a new revision).
+    let text = format!("{}{deny}", policy_a().replace("policy A", "policy A, v2"));
+    let (head, tail) = text.split_at(text.find("\n@id(\"b-denies\")").expect("the deny rule"));
+    let pieces = [
+        &head[..head.len() / 2],
+        &head[head.len() / 2..],
+        &tail[..tail.len() / 2],
+        &tail[tail.len() / 2..],
+    ];
+    let mut file = std::fs::File::create(&policy).expect("truncate the policy");
+    for piece in pieces {
+        std::thread::sleep(Duration::from_millis(400));
+        std::io::Write::write_all(&mut file, piece.as_bytes()).expect("write a piece");
+        file.sync_all().expect("flush the piece");
+    }
+    drop(file);
+    eventually("the finished file to be loaded", || {
+        decide(&sidecar).1.as_deref() != Some(first.as_str())
+    });
+    stop.store(true, Ordering::SeqCst);
+    decider.join().expect("the decider thread");
+    let allowed = allowed.lock().expect("allowed");
+    assert!(
+        allowed.is_empty(),
+        "served from a half-written file {} times, first: {:?}",
+        allowed.len(),
+        allowed.first()
+    );
+    // Only the finished file was loaded.
+    assert_eq!(
+        metric(&sidecar, "rampart_reloads_total{result=\"success\"}").as_deref(),
+        Some("1")
+    );
+    let (_, _, body) = decide(&sidecar);
+    assert_eq!(body["rules"][0], "b-denies", "{body}");
+    // Files that no longer change are not loaded again.
+    std::thread::sleep(Duration::from_millis(3000));
+    assert_eq!(
+        metric(&sidecar, "rampart_reloads_total{result=\"success\"}").as_deref(),
+        Some("1")
+    );
+}

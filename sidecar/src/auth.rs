@@ -122,15 +122,23 @@ impl Authenticator {
     /// usable key.
     pub fn load(config: JwtConfig) -> Result<Authenticator, JwksError> {
         let verifier = JwtVerifier::load(&config)?;
+        if verifier.key_count() == 0 {
+            return Err(JwksError::NoUsableKey {
+                path: config.jwks.display().to_string(),
+            });
+        }
         Ok(Authenticator {
             config: Some(config),
             verifier: ArcSwapOption::from_pointee(verifier),
         })
     }
 
-    /// Re-reads the JWKS file and swaps the verifier in. On failure the old one keeps
-    /// serving and the error is returned. Returns the number of keys now in use (0 when
-    /// verification is disabled).
+    /// Re-reads the JWKS file and swaps the verifier in. A file that cannot be read or does
+    /// not parse is a failure: the old verifier keeps serving and the error is returned. A
+    /// file that parses replaces the old set whatever it holds, so a key withdrawn from it
+    /// stops verifying, and a set with no usable key (empty, or only `use: enc` keys)
+    /// rejects every token. Returns the number of keys now in use (0 when verification is
+    /// disabled).
     pub fn reload(&self) -> Result<usize, JwksError> {
         let Some(config) = &self.config else {
             return Ok(0);

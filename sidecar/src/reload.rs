@@ -12,9 +12,10 @@
 //! by the next reload (one for all the triggers that queued), since that one reads the
 //! files after the trigger arrived.
 
+mod guard;
 mod watch;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,11 +29,18 @@ use crate::http::{error_response, json_response};
 use crate::server::ServeError;
 use crate::state::{Policy, State};
 
+pub use guard::EntityShrink;
 pub use watch::Watched;
 
 /// Builds a new policy from the files it was first built from; the error is shown to
 /// operators as it is (one line per problem).
 pub type PolicyLoader = Arc<dyn Fn() -> Result<Policy, String> + Send + Sync>;
+
+/// How long a reload may read and build by default before it is abandoned.
+pub const DEFAULT_RELOAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long watched files must stay unchanged by default before a change is loaded.
+pub const DEFAULT_WATCH_SETTLE: Duration = Duration::from_secs(2);
 
 /// How the policy is reloaded: the loader, and what to watch for changes.
 #[derive(Clone)]
@@ -43,6 +51,29 @@ pub struct Reload {
     /// How often the watched paths are checked; `None` turns watching off (SIGHUP and
     /// `POST /v1/reload` still reload).
     pub watch_interval: Option<Duration>,
+    /// How long the watched files must look the same (sizes, modification times and
+    /// contents) before a change is loaded; at least two checks are always made.
+    pub watch_settle: Duration,
+    /// The longest the loader (and the key-set read) may take: past it the reload fails
+    /// and the old policy keeps serving.
+    pub timeout: Duration,
+    /// How much smaller the entity store may become in one reload.
+    pub entity_shrink: EntityShrink,
+}
+
+impl Reload {
+    /// Reloads with `loader` on changes of `watch` (checked every second), with the
+    /// default settle period, timeout and entity-shrink guard.
+    pub fn new(loader: PolicyLoader, watch: Vec<Watched>) -> Reload {
+        Reload {
+            loader,
+            watch,
+            watch_interval: Some(Duration::from_secs(1)),
+            watch_settle: DEFAULT_WATCH_SETTLE,
+            timeout: DEFAULT_RELOAD_TIMEOUT,
+            entity_shrink: EntityShrink::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Reload {
@@ -50,6 +81,9 @@ impl std::fmt::Debug for Reload {
         f.debug_struct("Reload")
             .field("watch", &self.watch)
             .field("watch_interval", &self.watch_interval)
+            .field("watch_settle", &self.watch_settle)
+            .field("timeout", &self.timeout)
+            .field("entity_shrink", &self.entity_shrink)
             .finish_non_exhaustive()
     }
 }
@@ -123,23 +157,42 @@ impl ReloadOutcome {
     }
 }
 
+/// Why work given to a blocking thread gave no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Blocked {
+    /// A read of an earlier reload has not returned yet: nothing new is started.
+    Stuck,
+    /// The work did not finish within the timeout (its thread is left to finish).
+    TimedOut(Duration),
+    /// The work panicked.
+    Panicked,
+}
+
 /// Runs reloads one at a time and remembers the last outcome for the triggers it covers.
 pub struct Reloader {
     loader: PolicyLoader,
+    timeout: Duration,
+    entity_shrink: EntityShrink,
     /// Tickets handed to triggers, in order.
     tickets: AtomicU64,
     /// Reloads started (each reads the files afresh).
     runs: AtomicU64,
+    /// Blocking jobs (loader, key set) still running; one still running when a reload
+    /// starts outlived its timeout.
+    running: Arc<AtomicUsize>,
     /// Held while a reload runs: the last reload's outcome and the last ticket it covers.
     last: Mutex<Option<(u64, Arc<ReloadOutcome>)>>,
 }
 
 impl Reloader {
-    pub fn new(loader: PolicyLoader) -> Reloader {
+    pub fn new(reload: &Reload) -> Reloader {
         Reloader {
-            loader,
+            loader: Arc::clone(&reload.loader),
+            timeout: reload.timeout,
+            entity_shrink: reload.entity_shrink,
             tickets: AtomicU64::new(0),
             runs: AtomicU64::new(0),
+            running: Arc::new(AtomicUsize::new(0)),
             last: Mutex::new(None),
         }
     }
@@ -169,10 +222,41 @@ impl Reloader {
         self.runs.load(Ordering::SeqCst)
     }
 
+    /// Runs `work` on a blocking thread and waits for it at most the reload timeout. A
+    /// read cannot be cancelled: work that times out keeps its thread until it returns,
+    /// and until then no other work starts, so a file that never answers holds one thread,
+    /// not one per trigger.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Blocked> {
+        if self.running.load(Ordering::SeqCst) > 0 {
+            return Err(Blocked::Stuck);
+        }
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let running = Arc::clone(&self.running);
+        let task = tokio::task::spawn_blocking(move || {
+            /// Counts the work as finished however it ends (a panic included).
+            struct Done(Arc<AtomicUsize>);
+            impl Drop for Done {
+                fn drop(&mut self) {
+                    self.0.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+            let _done = Done(running);
+            work()
+        });
+        match tokio::time::timeout(self.timeout, task).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(_)) => Err(Blocked::Panicked),
+            Err(_) => Err(Blocked::TimedOut(self.timeout)),
+        }
+    }
+
     async fn run(&self, state: &Arc<State>, trigger: Trigger) -> ReloadOutcome {
         let previous = state.policy().revision().to_owned();
         let loader = Arc::clone(&self.loader);
-        let loaded = tokio::task::spawn_blocking(move || loader()).await;
+        let loaded = self.blocking(move || loader()).await;
         let mut outcome = ReloadOutcome {
             revision: previous.clone(),
             previous,
@@ -182,30 +266,60 @@ impl Reloader {
         };
         match loaded {
             Ok(Ok(policy)) => {
-                outcome.revision = policy.revision().to_owned();
-                let old = state.replace_policy(policy);
-                // The last reference to a large bundle may be here: free it off the workers.
-                tokio::task::spawn_blocking(move || drop(old));
+                let serving = state.policy();
+                match self
+                    .entity_shrink
+                    .check(&serving.entities, &policy.entities)
+                {
+                    Err(refused) => outcome.error = Some(refused),
+                    Ok(()) => {
+                        outcome.revision = policy.revision().to_owned();
+                        let old = state.replace_policy(policy);
+                        // The last reference to a large bundle may be here: free it off the
+                        // workers.
+                        drop(serving);
+                        tokio::task::spawn_blocking(move || drop(old));
+                    }
+                }
             }
             Ok(Err(error)) => outcome.error = Some(error),
-            Err(_) => {
+            Err(Blocked::Panicked) => {
                 outcome.error = Some("internal error while loading the policy".to_owned());
                 outcome.internal = true;
             }
+            Err(blocked) => outcome.error = Some(blocked_message(blocked, "the policy")),
         }
         if state.auth.is_enabled() {
             // Re-reads the JWKS file of `--jwks`; its old key set keeps serving on failure.
             let shared = Arc::clone(state);
-            let keys = tokio::task::spawn_blocking(move || shared.auth.reload()).await;
+            let keys = self.blocking(move || shared.auth.reload()).await;
             outcome.jwks = Some(match keys {
                 Ok(Ok(keys)) => Ok(keys),
                 Ok(Err(error)) => Err(error.to_string()),
-                Err(_) => Err("internal error while reading the key set".to_owned()),
+                Err(Blocked::Panicked) => {
+                    Err("internal error while reading the key set".to_owned())
+                }
+                Err(blocked) => Err(blocked_message(blocked, "the key set")),
             });
         }
         state.metrics.reloaded(outcome.succeeded());
         report(&outcome, trigger);
         outcome
+    }
+}
+
+/// The error of a reload whose blocking work gave no answer.
+fn blocked_message(blocked: Blocked, what: &str) -> String {
+    match blocked {
+        Blocked::Stuck => format!(
+            "{what} was not read: a read of an earlier reload has not returned yet (a file \
+             that does not answer, such as a hung network mount)"
+        ),
+        Blocked::TimedOut(timeout) => format!(
+            "reading {what} did not finish within {} ms (`--reload-timeout`)",
+            timeout.as_millis()
+        ),
+        Blocked::Panicked => format!("internal error while reading {what}"),
     }
 }
 
@@ -223,8 +337,15 @@ fn report(outcome: &ReloadOutcome, trigger: Trigger) {
             outcome.revision, outcome.previous
         );
     }
-    if let Some(Err(error)) = &outcome.jwks {
-        eprintln!("rampart serve: reload ({trigger}): the key set was kept: {error}");
+    match &outcome.jwks {
+        Some(Err(error)) => {
+            eprintln!("rampart serve: reload ({trigger}) failed; the key set was kept: {error}");
+        }
+        Some(Ok(0)) => eprintln!(
+            "rampart serve: reload ({trigger}): the key set has no usable signing key: every \
+             bearer token is now rejected"
+        ),
+        _ => {}
     }
 }
 
@@ -265,7 +386,7 @@ pub fn start(state: State, reload: Option<&Reload>) -> Result<Arc<State>, ServeE
     let Some(reload) = reload else {
         return Ok(Arc::new(state));
     };
-    let state = Arc::new(state.with_reloader(Reloader::new(Arc::clone(&reload.loader))));
+    let state = Arc::new(state.with_reloader(Reloader::new(reload)));
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -289,6 +410,7 @@ pub fn start(state: State, reload: Option<&Reload>) -> Result<Arc<State>, ServeE
             reload.watch.clone(),
             loaded,
             interval,
+            reload.watch_settle,
         ));
     }
     Ok(state)
@@ -342,7 +464,8 @@ mod tests {
             std::thread::sleep(Duration::from_millis(100));
             answer(n)
         });
-        Arc::new(State::new(policy("r0"), None).with_reloader(Reloader::new(loader)))
+        let reload = Reload::new(loader, Vec::new());
+        Arc::new(State::new(policy("r0"), None).with_reloader(Reloader::new(&reload)))
     }
 
     #[tokio::test]
@@ -386,6 +509,66 @@ mod tests {
         let metrics = state.metrics.render("r0");
         assert!(metrics.contains("rampart_reloads_total{result=\"failure\"} 1"));
         assert!(metrics.contains("rampart_reloads_total{result=\"success\"} 0"));
+    }
+
+    #[tokio::test]
+    async fn a_loader_that_never_returns_fails_the_reload_and_holds_one_thread() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let wait = std::sync::Mutex::new(wait);
+        let counter = Arc::clone(&calls);
+        // The first call blocks like a read of a file that never answers.
+        let loader: PolicyLoader = Arc::new(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            if n == 1 {
+                let _ = wait.lock().map(|w| w.recv());
+            }
+            Ok(policy(&format!("r{n}")))
+        });
+        let reload = Reload {
+            timeout: Duration::from_millis(200),
+            ..Reload::new(loader, Vec::new())
+        };
+        let state = Arc::new(State::new(policy("r0"), None).with_reloader(Reloader::new(&reload)));
+        let Some(reloader) = state.reloader() else {
+            panic!("no reloader");
+        };
+        let outcome = reloader.reload(&state, Trigger::Api).await;
+        assert_eq!(
+            outcome.error.as_deref(),
+            Some("reading the policy did not finish within 200 ms (`--reload-timeout`)")
+        );
+        assert!(!outcome.internal);
+        assert_eq!(state.policy().revision(), "r0");
+
+        // While it is stuck, no second read starts.
+        let outcome = reloader.reload(&state, Trigger::Signal).await;
+        assert!(
+            outcome
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("has not returned yet")),
+            "{outcome:?}"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+        // Once it returns (its late policy is dropped), reloads work again.
+        let _ = release.send(());
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while reloader.running.load(Ordering::SeqCst) > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the loader never finished"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let outcome = reloader.reload(&state, Trigger::Api).await;
+        assert!(outcome.succeeded(), "{outcome:?}");
+        assert_eq!(state.policy().revision(), "r2");
+        assert!(state
+            .metrics
+            .render("r2")
+            .contains("rampart_reloads_total{result=\"failure\"} 2"));
     }
 
     /// Polls the futures together on this task, in order (no extra dependency).

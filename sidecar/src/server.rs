@@ -9,6 +9,7 @@ use std::time::Duration;
 use envoy_types::ext_authz::v3::pb::AuthorizationServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tonic::codegen::tokio_stream::StreamExt as _;
 use tonic::transport::server::TcpIncoming;
 
 use crate::auth::{Authenticator, JwksError, JwtConfig};
@@ -16,6 +17,7 @@ use crate::decision_log::{DecisionLog, LogOptions};
 use crate::decisions::DecisionApi;
 use crate::ext_authz::ExtAuthz;
 use crate::forward_auth::ForwardAuth;
+use crate::idle::IdleTimeout;
 use crate::proto::rampart::v1::decisions_server::DecisionsServer;
 use crate::ratelimit::RateLimiter;
 use crate::reload::Reload;
@@ -25,6 +27,9 @@ use crate::{MAX_GRPC_MESSAGE_BYTES, MAX_HEADER_BYTES};
 
 /// How long requests in flight may take to finish once shutdown has begun.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// How long the runtime waits for blocking work (a reload's reads) once serving stopped.
+const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(1);
 
 /// Where to listen and what to record.
 #[derive(Debug, Clone)]
@@ -47,6 +52,9 @@ pub struct Config {
     /// The longest an HTTP client may take to send a request head, and so the longest a
     /// keep-alive connection may stay idle.
     pub header_read_timeout: Duration,
+    /// The longest a gRPC connection may stay without traffic before it is closed; longer
+    /// than `request_timeout`.
+    pub grpc_idle_timeout: Duration,
     /// Verify `Authorization: Bearer` tokens against a JWKS file; `None`: tokens are ignored.
     pub jwt: Option<JwtConfig>,
     /// The most rate-limit buckets kept (`--rate-limit-keys`); 0 leaves `rate_limit`
@@ -101,6 +109,7 @@ pub struct Sidecar {
     tls: Option<ListenerTls>,
     request_timeout: Duration,
     header_read_timeout: Duration,
+    grpc_idle_timeout: Duration,
 }
 
 impl Sidecar {
@@ -148,6 +157,7 @@ impl Sidecar {
             tls,
             request_timeout: config.request_timeout,
             header_read_timeout: config.header_read_timeout,
+            grpc_idle_timeout: config.grpc_idle_timeout,
         })
     }
 
@@ -174,6 +184,7 @@ impl Sidecar {
             tls,
             request_timeout,
             header_read_timeout,
+            grpc_idle_timeout,
         } = self;
         let (stop, stopped) = watch::channel(false);
 
@@ -210,7 +221,11 @@ impl Sidecar {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .serve_with_incoming_shutdown(
-                TcpIncoming::from(grpc).with_nodelay(Some(true)),
+                TcpIncoming::from(grpc)
+                    .with_nodelay(Some(true))
+                    .map(move |accepted| {
+                        accepted.map(|stream| IdleTimeout::new(stream, grpc_idle_timeout))
+                    }),
                 wait_for_stop(stopped.clone()),
             );
         let mut grpc_task = tokio::spawn(grpc_server);
@@ -280,17 +295,31 @@ pub fn serve(
     policy: Policy,
     on_ready: impl FnOnce(&Ready),
 ) -> Result<(), ServeError> {
+    serve_until(config, policy, on_ready, shutdown_signal)
+}
+
+/// [`serve`] until the future `shutdown` makes (inside the runtime) completes.
+fn serve_until<F: Future<Output = ()>>(
+    config: Config,
+    policy: Policy,
+    on_ready: impl FnOnce(&Ready),
+    shutdown: impl FnOnce() -> F,
+) -> Result<(), ServeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("rampart-serve")
         .build()
         .map_err(ServeError::Runtime)?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         let sidecar = Sidecar::bind(&config, policy).await?;
-        let shutdown = shutdown_signal();
+        let shutdown = shutdown();
         on_ready(&sidecar.ready());
         sidecar.run(shutdown).await
-    })
+    });
+    // A reload stuck in a read that never returns holds a blocking thread; dropping the
+    // runtime would wait for it forever and the process would outlive SIGTERM.
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    result
 }
 
 /// Completes when the stop flag is raised (or its sender is gone).
@@ -343,5 +372,150 @@ fn shutdown_signal() -> impl Future<Output = ()> {
                 std::future::pending::<()>().await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reload::{PolicyLoader, Reload};
+    use rampart_engine::bundle::{
+        EntityType, RecordType, Schema, ANONYMOUS_TYPE, BUNDLE_FORMAT, BUNDLE_VERSION,
+    };
+    use rampart_engine::{Bundle, Engine};
+    use std::io::Write;
+    use std::sync::mpsc;
+    use std::time::Instant;
+
+    fn policy() -> Policy {
+        let bundle = Bundle {
+            format: BUNDLE_FORMAT.into(),
+            version: BUNDLE_VERSION,
+            revision: "r0".into(),
+            symbols: vec![],
+            schema: Schema {
+                entity_types: vec![EntityType {
+                    name: ANONYMOUS_TYPE.into(),
+                    attrs: RecordType::default(),
+                    parents: vec![],
+                }],
+                enums: vec![],
+                actions: vec![],
+                context: RecordType::default(),
+            },
+            packages: vec![],
+            rules: vec![],
+            obligations: vec![],
+            routes: vec![],
+            principals: vec![],
+        };
+        let engine = Engine::new(bundle).unwrap_or_else(|e| panic!("{e}"));
+        let entities = engine.empty_entities();
+        Policy { engine, entities }
+    }
+
+    fn config(reload: Option<Reload>) -> Config {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Config {
+            grpc: any,
+            http: any,
+            decision_log: None,
+            decision_log_options: LogOptions::default(),
+            reload,
+            tls: None,
+            request_timeout: Duration::from_secs(5),
+            header_read_timeout: Duration::from_secs(30),
+            grpc_idle_timeout: Duration::from_secs(300),
+            jwt: None,
+            rate_limit_keys: 0,
+            forward_auth: ForwardAuth::Off,
+        }
+    }
+
+    /// Runs a sidecar on a thread of its own; returns its HTTP address, the sender that
+    /// stops it and the receiver of its end.
+    fn start(
+        reload: Option<Reload>,
+    ) -> (
+        SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        mpsc::Receiver<Instant>,
+    ) {
+        let (ready, address) = mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (ended, end) = mpsc::channel();
+        std::thread::spawn(move || {
+            let result = serve_until(
+                config(reload),
+                policy(),
+                |r| {
+                    let _ = ready.send(r.http);
+                },
+                move || async move {
+                    let _ = stopped.await;
+                },
+            );
+            assert!(result.is_ok(), "{result:?}");
+            let _ = ended.send(Instant::now());
+        });
+        let http = address
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("the sidecar did not start"));
+        (http, stop, end)
+    }
+
+    /// Stops the sidecar and returns how long it took to end (`None`: not within
+    /// `limit`).
+    fn stop_within(
+        stop: tokio::sync::oneshot::Sender<()>,
+        end: &mpsc::Receiver<Instant>,
+        limit: Duration,
+    ) -> Option<Duration> {
+        let asked = Instant::now();
+        let _ = stop.send(());
+        end.recv_timeout(limit)
+            .ok()
+            .map(|at| at.saturating_duration_since(asked))
+    }
+
+    #[test]
+    fn a_reload_stuck_in_a_read_does_not_keep_the_process_from_stopping() {
+        // Baseline: a sidecar that stops with nothing in flight.
+        let (_, stop, end) = start(None);
+        let baseline = stop_within(stop, &end, Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("an idle sidecar did not stop"));
+
+        // A loader that never returns, like a read of a file nobody writes.
+        let (entered, loading) = mpsc::channel();
+        let (release, wait) = mpsc::channel::<()>();
+        let wait = std::sync::Mutex::new(wait);
+        let loader: PolicyLoader = Arc::new(move || {
+            let _ = entered.send(());
+            let _ = wait.lock().map(|w| w.recv());
+            Err("released".to_owned())
+        });
+        let reload = Reload {
+            timeout: Duration::from_secs(600),
+            watch_interval: None,
+            ..Reload::new(loader, Vec::new())
+        };
+        let (http, stop, end) = start(Some(reload));
+        std::thread::spawn(move || {
+            if let Ok(mut stream) = std::net::TcpStream::connect(http) {
+                let _ = stream
+                    .write_all(b"POST /v1/reload HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+                let _ = std::io::Read::read_to_end(&mut stream, &mut Vec::new());
+            }
+        });
+        loading
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("the reload did not start"));
+        let bound = baseline + SHUTDOWN_GRACE + Duration::from_secs(10);
+        let took = stop_within(stop, &end, bound);
+        let _ = release.send(());
+        let Some(took) = took else {
+            panic!("the sidecar did not stop within {bound:?} while a reload was stuck");
+        };
+        assert!(took < bound, "{took:?} (baseline {baseline:?})");
     }
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use rampart_engine::Engine;
 use rampart_sidecar::{Config, JwtConfig, Policy, Ready, TlsFiles, TokenMethod};
-use rampart_sidecar::{Fsync, LogOptions, Reload, Rotation, Watched};
+use rampart_sidecar::{EntityShrink, Fsync, LogOptions, Reload, Rotation, Watched};
 
 use crate::args::{DecisionLogFsync, JwtMethod, ServeArgs};
 use crate::exit::{CliError, FAILURE, OK};
@@ -19,6 +19,13 @@ pub mod config_file;
 mod loader;
 
 pub fn run(args: ServeArgs) -> Result<u8, CliError> {
+    if args.grpc_idle_timeout <= args.request_timeout {
+        return Err(CliError::Input(format!(
+            "`--grpc-idle-timeout {}ms` must be longer than `--request-timeout {}ms`",
+            args.grpc_idle_timeout.as_millis(),
+            args.request_timeout.as_millis()
+        )));
+    }
     let engine = if args.path.is_file() {
         load_bundle(&args.path)?
     } else {
@@ -28,14 +35,21 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
         }
     };
     // A bundle file is not a folder: it has no default entities file.
-    let entities = policy::load_entities(&engine, &args.path, args.entities.as_deref())?;
+    let (entities, entities_loaded) =
+        loader::load_entities(&engine, &args.path, args.entities.as_deref(), false)
+            .map_err(CliError::Input)?;
     let mut watch = loader::watched_paths(&args.path, args.entities.as_deref());
     // A reload re-reads the key set of `--jwks` too.
     watch.extend(args.jwks.iter().cloned().map(Watched::File));
     let reload = Reload {
-        loader: loader::policy_loader(args.path.clone(), args.entities.clone()),
-        watch,
         watch_interval: (!args.no_watch).then_some(args.watch_interval),
+        watch_settle: args.watch_settle,
+        timeout: args.reload_timeout,
+        entity_shrink: EntityShrink::new(args.max_entity_shrink),
+        ..Reload::new(
+            loader::policy_loader(args.path.clone(), args.entities.clone(), entities_loaded),
+            watch,
+        )
     };
     let config = Config {
         grpc: args.grpc,
@@ -62,6 +76,7 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
         }),
         request_timeout: args.request_timeout,
         header_read_timeout: args.header_read_timeout,
+        grpc_idle_timeout: args.grpc_idle_timeout,
         jwt: args.jwks.map(|jwks| JwtConfig {
             issuers: args.jwt_issuers,
             audiences: args.jwt_audiences,
@@ -82,9 +97,10 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
     Ok(OK)
 }
 
-/// Reads a bundle file written by `rampart build`.
+/// Reads a bundle file written by `rampart build` (a regular file of at most 256 MiB).
 fn load_bundle(path: &Path) -> Result<Engine, CliError> {
-    let text = policy::read_input(path)?;
+    let text = rampart_sidecar::files::read_text(path, rampart_sidecar::files::MAX_DATA_FILE_BYTES)
+        .map_err(|e| CliError::Input(e.to_string()))?;
     Engine::from_bundle_json(&text)
         .map_err(|e| CliError::Input(format!("`{}`: {e}", path.display())))
 }

@@ -145,6 +145,22 @@ impl Sidecar {
         }
     }
 
+    /// Sends SIGTERM and returns how long the process took to exit, or `None` when it
+    /// was still running after `limit` (it is then killed on drop).
+    pub fn terminate_within(&mut self, limit: Duration) -> Option<Duration> {
+        let asked = Instant::now();
+        self.signal("TERM");
+        loop {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return Some(asked.elapsed());
+            }
+            if asked.elapsed() > limit {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// An HTTP request to the sidecar's HTTP listener.
     pub fn http(&self, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
         http_request(self.http, method, target, headers, body)

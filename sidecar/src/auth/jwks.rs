@@ -5,6 +5,11 @@
 //! P-384, X25519), and keys whose `alg` is none of RS256, ES256 and EdDSA. A key of a usable
 //! type that is malformed (bad base64, a point of the wrong size, an RSA modulus under 2048
 //! bits) is an error: a typo in a key must not silently drop it.
+//!
+//! A set with no usable key parses (to no keys): a start refuses it
+//! ([`JwksError::NoUsableKey`]), a reload accepts it, since withdrawing every key is how an
+//! operator revokes them all. The file is read with [`crate::files`]: a regular file of at
+//! most 1 MiB, opened without blocking.
 
 use std::path::Path;
 
@@ -12,6 +17,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value as Json};
+
+use crate::files::{self, ReadError};
 
 /// The largest JWKS file read.
 const MAX_JWKS_BYTES: u64 = 1 << 20;
@@ -29,6 +36,8 @@ pub enum JwksError {
     },
     #[error("the key set `{path}` is larger than 1 MiB")]
     TooLarge { path: String },
+    #[error("the key set `{path}` is not a regular file")]
+    NotRegular { path: String },
     #[error("the key set `{path}` is not a JWKS: {message}")]
     Format { path: String, message: String },
     #[error("the key set `{path}`: key {key}: {message}")]
@@ -57,19 +66,27 @@ pub struct KeySet {
 /// Reads and parses a JWKS file.
 pub fn read(path: &Path) -> Result<KeySet, JwksError> {
     let shown = path.display().to_string();
-    let read_error = |source| JwksError::Read {
-        path: shown.clone(),
-        source,
-    };
-    let size = std::fs::metadata(path).map_err(read_error)?.len();
-    if size > MAX_JWKS_BYTES {
-        return Err(JwksError::TooLarge { path: shown });
-    }
-    let text = std::fs::read_to_string(path).map_err(read_error)?;
+    let text = files::read_text(path, MAX_JWKS_BYTES).map_err(|error| match error {
+        ReadError::Io { source, .. } => JwksError::Read {
+            path: shown.clone(),
+            source,
+        },
+        ReadError::NotRegular { .. } => JwksError::NotRegular {
+            path: shown.clone(),
+        },
+        ReadError::TooLarge { .. } => JwksError::TooLarge {
+            path: shown.clone(),
+        },
+        ReadError::NotUtf8 { .. } => JwksError::Format {
+            path: shown.clone(),
+            message: "not UTF-8 text".to_owned(),
+        },
+    })?;
     parse(&text, &shown)
 }
 
-/// Parses JWKS text; `path` names it in messages.
+/// Parses JWKS text; `path` names it in messages. A set without a usable key is not an
+/// error here (see the module documentation).
 pub fn parse(text: &str, path: &str) -> Result<KeySet, JwksError> {
     let format = |message: String| JwksError::Format {
         path: path.to_owned(),
@@ -108,11 +125,6 @@ pub fn parse(text: &str, path: &str) -> Result<KeySet, JwksError> {
                 })
             }
         }
-    }
-    if set.keys.is_empty() {
-        return Err(JwksError::NoUsableKey {
-            path: path.to_owned(),
-        });
     }
     Ok(set)
 }

@@ -416,10 +416,9 @@ fn key_sets_skip_foreign_keys_and_refuse_broken_ones() {
         r#"{{"keys": [{{"kty": "EC", "crv": "P-256", "x": "{off_curve}", "y": "{off_curve}"}}]}}"#
     ))
     .contains("not a valid ES256 public key"));
-    assert_eq!(
-        error(r#"{"keys": []}"#),
-        "the key set `keys.json` has no RS256, ES256 or EdDSA signing key"
-    );
+    // A set without a usable key parses to no keys: a start refuses it, a reload takes it.
+    let empty = jwks::parse(r#"{"keys": []}"#, "keys.json").map(|set| set.keys.len());
+    assert_eq!(empty.ok(), Some(0));
     assert_eq!(
         error("[]"),
         "the key set `keys.json` is not a JWKS: no `keys` array"
@@ -462,6 +461,77 @@ fn reload_swaps_the_key_set_and_keeps_the_old_one_on_failure() {
     assert_eq!(
         authenticator.authenticate(&mut request, now_s()),
         Outcome::Verified
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_reload_to_a_set_without_signing_keys_revokes_every_key() {
+    let dir = std::env::temp_dir().join(format!("rampart-jwks-revoke-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("jwks.json");
+    let all = read_fixture("jwks.json");
+    std::fs::write(&path, &all).unwrap_or_else(|e| panic!("{e}"));
+    let authenticator =
+        Authenticator::load(JwtConfig::new(path.clone())).unwrap_or_else(|e| panic!("{e}"));
+    let rsa = format!(
+        "Bearer {}",
+        sign(Algorithm::RS256, Some("test-rsa"), &claims())
+    );
+    let outcome = |authenticator: &Authenticator| {
+        authenticator.authenticate(&mut http_request(Some(&rsa)), now_s())
+    };
+    assert_eq!(outcome(&authenticator), Outcome::Verified);
+
+    // Every key is re-marked for encryption: none may verify a signature any more.
+    let mut jwks: Json = serde_json::from_slice(&all).unwrap_or_default();
+    if let Some(keys) = jwks["keys"].as_array_mut() {
+        for key in keys.iter_mut() {
+            key["use"] = Json::from("enc");
+        }
+    }
+    std::fs::write(&path, jwks.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(authenticator.reload().ok(), Some(0));
+    assert_eq!(
+        outcome(&authenticator),
+        Outcome::Rejected(Rejection::UnknownKey)
+    );
+
+    // Back to the full set, then emptied: `{"keys": []}` revokes too.
+    std::fs::write(&path, &all).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(authenticator.reload().ok(), Some(3));
+    assert_eq!(outcome(&authenticator), Outcome::Verified);
+    std::fs::write(&path, r#"{"keys": []}"#).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(authenticator.reload().ok(), Some(0));
+    assert_eq!(
+        outcome(&authenticator),
+        Outcome::Rejected(Rejection::UnknownKey)
+    );
+
+    // A deleted or zero-byte file is a failed reload: the set last read (empty) stays.
+    std::fs::write(&path, &all).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(authenticator.reload().ok(), Some(3));
+    std::fs::write(&path, "").unwrap_or_else(|e| panic!("{e}"));
+    assert!(authenticator.reload().is_err());
+    assert_eq!(outcome(&authenticator), Outcome::Verified);
+    std::fs::remove_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let missing = authenticator.reload().err().map(|e| e.to_string());
+    assert!(
+        missing
+            .as_deref()
+            .is_some_and(|e| e.starts_with("cannot read the key set `")),
+        "{missing:?}"
+    );
+    assert_eq!(outcome(&authenticator), Outcome::Verified);
+
+    // A start needs at least one key.
+    std::fs::write(&path, r#"{"keys": []}"#).unwrap_or_else(|e| panic!("{e}"));
+    let start = Authenticator::load(JwtConfig::new(path.clone())).err();
+    assert!(
+        start
+            .map(|e| e.to_string())
+            .is_some_and(|e| e.ends_with("has no RS256, ES256 or EdDSA signing key")),
+        "a start without keys was accepted"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,16 +1,30 @@
 //! The file watcher: polls the size and modification time of the files a policy is loaded
 //! from, and reloads once a change has settled.
+//!
+//! A change has settled when the files looked the same, contents included, at every check
+//! for the settle period (and at two checks at least): a file written slowly, in pieces,
+//! is not loaded half-way as long as its writer pauses for less than the settle period.
+//! Contents are hashed only while a change is settling, so an idle sidecar reads no file.
 
+use std::hash::{DefaultHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::reload_in_task;
 use super::Trigger;
+use crate::files;
 use crate::state::State;
 
 /// The most files a watched folder may hold; more are not watched.
 const MAX_WATCHED_FILES: usize = 10_000;
+
+/// Files larger than this are compared by size and modification time only.
+const MAX_HASHED_BYTES: u64 = 16 << 20;
+
+/// The most bytes one look at the files hashes; files past it are compared by size and
+/// modification time only.
+const MAX_HASHED_TOTAL: u64 = 64 << 20;
 
 /// A path whose changes trigger a reload. A change is a file that appears, disappears, or
 /// changes size or modification time.
@@ -23,77 +37,152 @@ pub enum Watched {
     Folder { root: PathBuf, extension: String },
 }
 
-/// Checks the watched paths every `interval` and reloads once a change has settled: the
-/// files looked the same at two checks in a row (so a file half-written by an editor is
-/// not loaded). A change that another trigger reloaded meanwhile is not loaded again, and
-/// one that fails to load is not retried until the files change again.
+/// A change seen and not loaded yet.
+struct Pending {
+    /// The files as last seen, contents hashed.
+    files: Vec<FileStamp>,
+    /// When they were first seen so.
+    since: Instant,
+    /// At how many checks in a row they looked so.
+    checks: u32,
+    /// How many reloads had started when they were first seen so.
+    runs: u64,
+}
+
+/// Checks the watched paths every `interval` and reloads once a change has settled (see
+/// the module documentation). A change that another trigger reloaded after it settled is
+/// not loaded again, and one that fails to load is not retried until the files change
+/// again.
 pub async fn watch_files(
     state: Arc<State>,
     watched: Vec<Watched>,
     mut loaded: Vec<FileStamp>,
     interval: Duration,
+    settle: Duration,
 ) {
     let Some(reloader) = state.reloader() else {
         return;
     };
     let watched = Arc::new(watched);
-    let look = |watched: &Arc<Vec<Watched>>| {
+    let look = |watched: &Arc<Vec<Watched>>, contents: Contents| {
         let watched = Arc::clone(watched);
-        tokio::task::spawn_blocking(move || fingerprint(&watched))
+        tokio::task::spawn_blocking(move || fingerprint_with(&watched, contents))
     };
-    // A change seen once, and how many reloads had started when it was seen.
-    let mut pending: Option<(Vec<FileStamp>, u64)> = None;
+    let mut pending: Option<Pending> = None;
     loop {
         tokio::time::sleep(interval).await;
         if state.is_shutting_down() {
             break;
         }
-        let Ok(now) = look(&watched).await else {
+        let Some(mut change) = pending.take() else {
+            let Ok(now) = look(&watched, Contents::Skip).await else {
+                break;
+            };
+            if now != loaded {
+                let Ok(files) = look(&watched, Contents::Hash).await else {
+                    break;
+                };
+                pending = Some(Pending {
+                    files,
+                    since: Instant::now(),
+                    checks: 1,
+                    runs: reloader.runs(),
+                });
+            }
+            continue;
+        };
+        let Ok(files) = look(&watched, Contents::Hash).await else {
             break;
         };
-        if now == loaded {
-            pending = None;
+        if files != change.files {
+            // Still being written: the settle period starts again.
+            pending = Some(Pending {
+                files,
+                since: Instant::now(),
+                checks: 1,
+                runs: reloader.runs(),
+            });
             continue;
         }
-        match pending.take() {
-            Some((seen, runs)) if seen == now => {
-                loaded = now;
-                // A reload that started after the change was seen has read these files.
-                if reloader.runs() == runs {
-                    reload_in_task(&state, Trigger::FileChange).await;
-                }
-            }
-            _ => pending = Some((now, reloader.runs())),
+        change.checks = change.checks.saturating_add(1);
+        if change.checks < 2 || change.since.elapsed() < settle {
+            pending = Some(change);
+            continue;
+        }
+        loaded = without_contents(change.files);
+        // A reload that started after the files took this shape has read them.
+        if reloader.runs() == change.runs {
+            reload_in_task(&state, Trigger::FileChange).await;
         }
     }
 }
 
-/// What is known of one watched file: size and modification time, `None` when missing.
-pub type FileStamp = (PathBuf, Option<(u64, Option<SystemTime>)>);
+/// Whether a fingerprint hashes file contents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contents {
+    Skip,
+    Hash,
+}
+
+/// What is known of one watched file: size, modification time and (when asked for) a hash
+/// of the contents; `None` when missing.
+pub type FileStamp = (PathBuf, Option<(u64, Option<SystemTime>, Option<u64>)>);
+
+/// The stamps of every watched file, in a stable order, without contents.
+pub fn fingerprint(watched: &[Watched]) -> Vec<FileStamp> {
+    fingerprint_with(watched, Contents::Skip)
+}
 
 /// The stamps of every watched file, in a stable order.
-pub fn fingerprint(watched: &[Watched]) -> Vec<FileStamp> {
+pub fn fingerprint_with(watched: &[Watched], contents: Contents) -> Vec<FileStamp> {
     let mut stamps = Vec::new();
+    let mut budget = match contents {
+        Contents::Hash => Some(MAX_HASHED_TOTAL),
+        Contents::Skip => None,
+    };
     for item in watched {
         match item {
-            Watched::File(path) => stamps.push(stamp(path)),
+            Watched::File(path) => stamps.push(stamp(path, &mut budget)),
             Watched::Folder { root, extension } => {
                 let mut files = Vec::new();
                 collect(root, extension, &mut files);
                 files.sort();
-                stamps.extend(files.iter().map(|f| stamp(f)));
+                stamps.extend(files.iter().map(|f| stamp(f, &mut budget)));
             }
         }
     }
     stamps
 }
 
-fn stamp(path: &Path) -> FileStamp {
+fn without_contents(stamps: Vec<FileStamp>) -> Vec<FileStamp> {
+    stamps
+        .into_iter()
+        .map(|(path, seen)| (path, seen.map(|(len, modified, _)| (len, modified, None))))
+        .collect()
+}
+
+/// The stamp of one file, its contents hashed when it fits in `budget` (what is left of
+/// the bytes one look may hash; `None`: contents are not looked at).
+fn stamp(path: &Path, budget: &mut Option<u64>) -> FileStamp {
     let meta = std::fs::metadata(path).ok();
-    (
-        path.to_path_buf(),
-        meta.map(|m| (m.len(), m.modified().ok())),
-    )
+    let seen = meta.map(|m| {
+        let fits = budget
+            .as_mut()
+            .filter(|left| m.len() <= MAX_HASHED_BYTES && m.len() <= **left);
+        let hash = if let Some(left) = fits {
+            *left = left.saturating_sub(m.len());
+            // Never blocks: a FIFO or a device is not read (and the reload refuses it).
+            files::read_bytes(path, MAX_HASHED_BYTES).ok().map(|bytes| {
+                let mut hasher = DefaultHasher::new();
+                hasher.write(&bytes);
+                hasher.finish()
+            })
+        } else {
+            None
+        };
+        (m.len(), m.modified().ok(), hash)
+    });
+    (path.to_path_buf(), seen)
 }
 
 /// The files with `extension` under `dir`, recursively (bounded by [`MAX_WATCHED_FILES`]).
@@ -145,6 +234,9 @@ mod tests {
             Watched::File(dir.join("entities.json")),
         ];
         let before = fingerprint(&watched);
+        let hashed = fingerprint_with(&watched, Contents::Hash);
+        assert_ne!(hashed, before);
+        assert_eq!(without_contents(hashed), before);
         write(dir.join("decisions.jsonl"), "{}\n");
         std::fs::create_dir_all(dir.join(".git")).unwrap_or_else(|e| panic!("{e}"));
         write(dir.join(".git").join("x.rampart"), "ignored");
@@ -155,9 +247,37 @@ mod tests {
         assert_ne!(added, before);
         write(dir.join("entities.json"), "[]");
         let with_entities = fingerprint(&watched);
+        // An empty file is stamped alike with and without contents once they are dropped.
+        write(sub.join("empty.rampart"), "");
+        assert_eq!(
+            without_contents(fingerprint_with(&watched, Contents::Hash)),
+            fingerprint(&watched)
+        );
+        assert!(fingerprint(&watched)
+            .iter()
+            .all(|(_, s)| s.is_some_and(|s| s.2.is_none())));
+        std::fs::remove_file(sub.join("empty.rampart")).unwrap_or_else(|e| panic!("{e}"));
         assert_ne!(with_entities, added);
         write(sub.join("b.rampart"), "package b // longer");
         assert_ne!(fingerprint(&watched), with_entities);
+
+        // Same size, modification time put back: only the contents tell.
+        let path = sub.join("b.rampart");
+        let modified = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (stamps, hashed) = (
+            fingerprint(&watched),
+            fingerprint_with(&watched, Contents::Hash),
+        );
+        write(path.clone(), "package c // longer");
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(modified))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fingerprint(&watched), stamps);
+        assert_ne!(fingerprint_with(&watched, Contents::Hash), hashed);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -3,17 +3,27 @@
 //! the entities), and the files that loader reads.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use rampart_engine::{Engine, EntityStore};
 use rampart_lang::Diagnostic;
+use rampart_sidecar::files::{self, MAX_DATA_FILE_BYTES};
 use rampart_sidecar::{Policy, PolicyLoader, Watched};
 
 use crate::policy::{self, LoadFailure};
 
 /// A loader for `path` (a policy folder or a bundle file) and the entities file given with
 /// `--entities`, if any. Its error lists each problem on a line of its own.
-pub fn policy_loader(path: PathBuf, entities: Option<PathBuf>) -> PolicyLoader {
-    Arc::new(move || load_policy(&path, entities.as_deref()))
+/// `entities_loaded` says whether the start read an entities file: once one has been read,
+/// a reload that finds it missing fails rather than serving without entities.
+pub fn policy_loader(
+    path: PathBuf,
+    entities: Option<PathBuf>,
+    entities_loaded: bool,
+) -> PolicyLoader {
+    let seen = AtomicBool::new(entities_loaded);
+    Arc::new(move || load_policy(&path, entities.as_deref(), &seen))
 }
 
 /// The files the loader reads: the `.rampart` files under the folder (or the bundle file)
@@ -36,7 +46,7 @@ pub fn watched_paths(path: &Path, entities: Option<&Path>) -> Vec<Watched> {
     watched
 }
 
-fn load_policy(path: &Path, entities: Option<&Path>) -> Result<Policy, String> {
+fn load_policy(path: &Path, entities: Option<&Path>, seen: &AtomicBool) -> Result<Policy, String> {
     let engine = if path.is_file() {
         super::load_bundle(path).map_err(|e| e.to_string())?
     } else {
@@ -46,8 +56,61 @@ fn load_policy(path: &Path, entities: Option<&Path>) -> Result<Policy, String> {
             Err(LoadFailure::Policy(compiled)) => return Err(error_lines(&compiled.diagnostics)),
         }
     };
-    let entities = policy::load_entities(&engine, path, entities).map_err(|e| e.to_string())?;
+    let required = seen.load(Ordering::SeqCst);
+    let (entities, from_file) = load_entities(&engine, path, entities, required)?;
+    if from_file {
+        seen.store(true, Ordering::SeqCst);
+    }
     Ok(Policy { engine, entities })
+}
+
+/// The entities `rampart serve` decides with: the `--entities` file (`explicit`), else
+/// `entities.json` in the policy folder. Also says whether a file was read. Without
+/// `--entities`, a folder with no `entities.json` has no entities, unless `required` (one
+/// was read before): then its absence is an error, since deleting the data a deny depends
+/// on must not lift the deny. A file that is empty, not a regular file, larger than
+/// 256 MiB or not a JSON array of entities the schema accepts is an error.
+pub fn load_entities(
+    engine: &Engine,
+    root: &Path,
+    explicit: Option<&Path>,
+    required: bool,
+) -> Result<(EntityStore, bool), String> {
+    let default = root.join("entities.json");
+    let (path, optional) = match explicit {
+        Some(path) => (path, false),
+        None if root.is_dir() => (default.as_path(), !required),
+        None => return Ok((engine.empty_entities(), false)),
+    };
+    let shown = path.display();
+    let text = match files::read_text(path, MAX_DATA_FILE_BYTES) {
+        Ok(text) => text,
+        Err(error) if error.is_missing() && optional => {
+            return Ok((engine.empty_entities(), false))
+        }
+        Err(error) if error.is_missing() && explicit.is_none() => {
+            return Err(format!(
+                "the entities file `{shown}` is missing; it was loaded before, so the old \
+                 entities keep serving (write `[]` to serve without entities)"
+            ))
+        }
+        Err(error) => return Err(error.to_string()),
+    };
+    if text.trim().is_empty() {
+        return Err(format!(
+            "the entities file `{shown}` is empty; it must be a JSON array of entities (`[]` \
+             for none)"
+        ));
+    }
+    let items = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Array(items)) => items,
+        Ok(_) => return Err(format!("`{shown}`: expected a JSON array of entities")),
+        Err(e) => return Err(format!("`{shown}`: invalid JSON: {e}")),
+    };
+    let store = engine
+        .entities_from_values(&items)
+        .map_err(|e| format!("`{shown}`: {e}"))?;
+    Ok((store, true))
 }
 
 /// The errors among `diagnostics`, one line each: `FILE:LINE:COL: error[CODE]: message`.
