@@ -13,7 +13,7 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::auth::{Authenticator, JwksError, JwtConfig};
 use crate::decision_log::{DecisionLog, Rotation};
-use crate::decisions::DecisionApi;
+use crate::decisions::{BatchLimit, DecisionApi};
 use crate::ext_authz::ExtAuthz;
 use crate::proto::rampart::v1::decisions_server::DecisionsServer;
 use crate::ratelimit::RateLimiter;
@@ -177,8 +177,10 @@ impl Sidecar {
         health.set_serving::<DecisionsServer<DecisionApi>>().await;
         let authorization = AuthorizationServer::new(ExtAuthz::new(Arc::clone(&state)))
             .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES);
-        let decisions = DecisionsServer::new(DecisionApi::new(Arc::clone(&state)))
-            .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES);
+        let decisions = BatchLimit::new(
+            DecisionsServer::new(DecisionApi::new(Arc::clone(&state)))
+                .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES),
+        );
         let reflection_error =
             |e: tonic_reflection::server::Error| ServeError::Reflection(e.to_string());
         let reflection_v1 = crate::decisions::reflection()
