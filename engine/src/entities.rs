@@ -136,7 +136,7 @@ impl Engine {
         };
         let mut store = EntityStore::default();
         for (index, raw) in items.iter().enumerate() {
-            let item: Json = serde_json::from_str(raw.get())
+            let item = crate::strict_json::from_str(raw.get())
                 .map_err(|e| SyntaxError::new("entity data", e.to_string()))?;
             self.add_entity(&mut store, index, &item)?;
         }
