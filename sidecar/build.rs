@@ -19,6 +19,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         // The client is generic over any channel: the sidecar itself has no client transport.
         .build_transport(false)
+        // prost, with each request's size, fields and batch items bounded before decoding.
+        .codec_path("crate::decisions::codec::DecisionsCodec")
         .compile_fds(files)?;
     Ok(())
 }

@@ -77,7 +77,7 @@ pub fn read_input(path: &Path) -> Result<String, CliError> {
 /// The entity JSON items of a file (a JSON array of Cedar-format entities).
 pub fn read_entity_items(path: &Path) -> Result<Vec<serde_json::Value>, CliError> {
     let text = read_input(path)?;
-    match serde_json::from_str::<serde_json::Value>(&text) {
+    match rampart_engine::strict_json::from_str(&text) {
         Ok(serde_json::Value::Array(items)) => Ok(items),
         Ok(_) => Err(CliError::Input(format!(
             "`{}`: expected a JSON array of entities",

@@ -531,3 +531,97 @@ fn a_fifo_as_the_key_set_fails_the_reload_and_sigterm_still_stops_the_sidecar() 
         "rampart serve did not stop within {limit:?} of SIGTERM (baseline {baseline:?})"
     );
 }
+
+/// Finding F18: `/v1/data` refused what Kong's and APISIX's OPA plugins send
+/// (`request: unknown field`). Their documented inputs are now read as raw HTTP: the
+/// bearer token in the headers verifies into `context.auth`, path and method pick the
+/// route, the decoded query table goes back into the path, and each plugin finds the
+/// fields it reads in the result.
+#[test]
+fn the_opa_plugins_of_kong_and_apisix_are_decided_from_their_own_inputs() {
+    let sidecar = start(&[]);
+    let post = |input: Value| {
+        let reply = sidecar.http(
+            "POST",
+            "/v1/data/docs",
+            &[("Content-Type", "application/json")],
+            json!({ "input": input }).to_string().as_bytes(),
+        );
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.json()["result"].clone()
+    };
+    let kong = |path: &str, authorization: Option<&str>| {
+        let mut headers = json!({"accept": "*/*", "x-forwarded-for": ["10.0.0.1", "10.0.0.2"]});
+        if let Some(authorization) = authorization {
+            headers["authorization"] = json!(authorization);
+        }
+        json!({"request": {"http": {
+                  "host": "api.local", "port": "8000", "tls": {}, "method": "GET",
+                  "scheme": "http", "path": path, "querystring": {"fields": "title", "raw": true},
+                  "headers": headers}},
+               "client_ip": "203.0.113.9",
+               "service": {"name": "docs"}, "route": {"paths": ["/docs"]},
+               "consumer": {"username": "kong-reader"}})
+    };
+    let apisix = |path: &str, authorization: Option<&str>| {
+        let mut headers = json!({"user-agent": "curl/8", "host": "127.0.0.1:9080"});
+        if let Some(authorization) = authorization {
+            headers["authorization"] = json!(authorization);
+        }
+        json!({"type": "http",
+               "request": {"scheme": "http", "path": path, "headers": headers, "query": {},
+                           "port": 9080, "method": "GET", "host": "127.0.0.1"},
+               "var": {"timestamp": 1_701_234_567, "server_addr": "127.0.0.1",
+                       "server_port": "9080", "remote_port": "51234",
+                       "remote_addr": "198.51.100.4"},
+               "route": {"uri": "/docs/*"}})
+    };
+    let kong_token = bearer(&token(
+        Algorithm::RS256,
+        &claims("kong-reader", "docs:read"),
+    ));
+    let apisix_token = bearer(&token(
+        Algorithm::ES256,
+        &claims("apisix-reader", "docs:read"),
+    ));
+
+    let allowed = post(kong("/docs/d1", Some(&kong_token)));
+    assert_eq!(allowed["allow"], true, "{allowed}");
+    assert_eq!(allowed["rules"], json!(["read"]));
+    assert_eq!(allowed["headers"]["x-user"], "kong-reader", "{allowed}");
+    let allowed = post(apisix("/docs/d1", Some(&apisix_token)));
+    assert_eq!(allowed["allow"], true, "{allowed}");
+    assert_eq!(allowed.get("status_code"), None);
+
+    // Without a token: 401 for both; APISIX reads `status_code` and `reason`.
+    let denied = post(kong("/docs/d1", None));
+    assert_eq!(
+        (&denied["allow"], &denied["status"]),
+        (&json!(false), &json!(401))
+    );
+    let denied = post(apisix("/docs/d1", None));
+    assert_eq!(denied["allow"], false);
+    assert_eq!(
+        (&denied["status"], &denied["status_code"]),
+        (&json!(401), &json!(401))
+    );
+    assert!(denied["reason"].is_string(), "{denied}");
+    // A path no route maps is a deny, token or not.
+    assert_eq!(post(kong("/admin", Some(&kong_token)))["allow"], false);
+
+    // A plugin input whose values have the wrong type is a 400 naming the field.
+    let reply = sidecar.http(
+        "POST",
+        "/v1/data/docs",
+        &[],
+        json!({"input": {"request": {"http": {"method": "GET", "path": "/docs/d1",
+                                              "querystring": {"a": 1}}}}})
+        .to_string()
+        .as_bytes(),
+    );
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.json()["message"],
+        "`input.request.http.querystring` values must be strings, `true` or arrays of them"
+    );
+}

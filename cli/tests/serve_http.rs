@@ -361,3 +361,56 @@ fn a_listener_address_in_use_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+/// Finding F17: a repeated key was read last-wins, so a component in front that reads the
+/// first saw another request (`"input"` twice on `/v1/data`, `"path"` twice in `http`).
+/// Both HTTP doors now refuse a repeated key at any depth with a 400 naming it.
+#[test]
+fn repeated_json_keys_are_refused_at_the_http_doors() {
+    let sidecar = Sidecar::start(&payments(), &[]);
+    let pay = String::from_utf8(request_file("pay-http.json")).expect("UTF-8");
+    // The allowed request, twice under one key, the first one going elsewhere.
+    let elsewhere = pay.replace("/v1/accounts/a1/payments", "/admin");
+    let twice = format!("{{\"input\": {elsewhere}, \"input\": {pay}}}");
+    assert_eq!(
+        post_json(
+            &sidecar,
+            "/v1/data/payments",
+            format!("{{\"input\": {pay}}}").as_bytes()
+        )
+        .json()["result"]["allow"],
+        true
+    );
+    let reply = post_json(&sidecar, "/v1/data/payments", twice.as_bytes());
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    let message = reply.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.starts_with("invalid JSON: duplicate key `input` at line"),
+        "{message}"
+    );
+    let path_twice = pay.replace(
+        "\"path\": \"/v1/accounts/a1/payments\",",
+        "\"path\": \"/admin\", \"path\": \"/v1/accounts/a1/payments\",",
+    );
+    assert_ne!(path_twice, pay);
+    for target in ["/v1/decide", "/v1/data/payments"] {
+        let body = if target == "/v1/decide" {
+            path_twice.clone()
+        } else {
+            format!("{{\"input\": {path_twice}}}")
+        };
+        let reply = post_json(&sidecar, target, body.as_bytes());
+        assert_eq!(reply.status, 400, "{target}: {}", reply.text());
+        let message = reply.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            message.starts_with("invalid JSON: duplicate key `path` at line"),
+            "{target}: {message}"
+        );
+    }
+}

@@ -2,7 +2,8 @@
 //!
 //! Entities are read against the bundle's schema (attributes typed, parents of declared
 //! parent types) and their transitive ancestors are computed once at load, so `e in g` is a
-//! binary search. References to entities missing from the data are allowed: such an entity
+//! binary search. Every uid is numbered (`u32`); the ancestors of all entities are one flat
+//! array of numbers, each entity holding the span of its own, so a link costs 4 bytes. References to entities missing from the data are allowed: such an entity
 //! has no attributes and no parents.
 
 use std::collections::HashMap;
@@ -38,6 +39,9 @@ pub struct EntityStore {
     by_type: Vec<HashMap<Arc<str>, u32>>,
     /// Every numbered uid (entities, then undefined parents), by number.
     uids: Vec<EntityUid>,
+    /// The transitive ancestors of every entity, as numbers of `uids`, entity after entity;
+    /// each entity's run is sorted by uid ([`Entity::ancestors`]).
+    ancestors: Vec<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -46,10 +50,16 @@ pub(crate) struct Entity {
     /// `Value::Entity(uid)`, lent to expressions that name this entity.
     pub value: Value,
     pub attrs: Arc<Record>,
-    pub parents: Vec<EntityUid>,
-    /// Every transitive ancestor, as numbers of the store's uids, sorted by uid: `e in g`
-    /// is a binary search comparing uids, with no hashing.
-    ancestors: Vec<u32>,
+    /// Where this entity's ancestors are in the store's flat array: `e in g` is a binary
+    /// search of that run comparing uids, with no hashing.
+    ancestors: Span,
+}
+
+/// A run of the store's ancestor array.
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    start: u32,
+    len: u32,
 }
 
 impl EntityStore {
@@ -100,13 +110,22 @@ impl EntityStore {
 
     /// Whether `ancestor` is a transitive parent of `entity` (not the entity itself).
     pub(crate) fn has_ancestor(&self, entity: &Entity, ancestor: &EntityUid) -> bool {
-        entity
-            .ancestors
+        self.run(entity.ancestors)
             .binary_search_by(|number| {
                 let uid = usize::try_from(*number).ok().and_then(|n| self.uids.get(n));
                 uid.cmp(&Some(ancestor))
             })
             .is_ok()
+    }
+
+    /// The ancestor numbers of a span (empty if it is out of range, which it never is).
+    fn run(&self, span: Span) -> &[u32] {
+        let start = usize::try_from(span.start).unwrap_or(usize::MAX);
+        let end = usize::try_from(span.len)
+            .ok()
+            .and_then(|len| start.checked_add(len))
+            .unwrap_or(usize::MAX);
+        self.ancestors.get(start..end).unwrap_or_default()
     }
 }
 
@@ -135,12 +154,14 @@ impl Engine {
             }
         };
         let mut store = EntityStore::default();
+        let mut parents = Vec::with_capacity(items.len());
         for (index, raw) in items.iter().enumerate() {
-            let item: Json = serde_json::from_str(raw.get())
+            let item = crate::strict_json::from_str(raw.get())
                 .map_err(|e| SyntaxError::new("entity data", e.to_string()))?;
-            self.add_entity(&mut store, index, &item)?;
+            self.add_entity(&mut store, &mut parents, index, &item)?;
         }
-        compute_ancestors(self, &mut store, MAX_ANCESTOR_LINKS)?;
+        drop(items);
+        compute_ancestors(self, &mut store, parents, MAX_ANCESTOR_LINKS)?;
         Ok(store)
     }
 
@@ -148,21 +169,24 @@ impl Engine {
     /// entities). Checks types, attributes, parents, duplicates and cycles.
     pub fn entities_from_values(&self, items: &[Json]) -> Result<EntityStore, EntityError> {
         let mut store = EntityStore::default();
+        let mut parents = Vec::with_capacity(items.len());
         for (index, item) in items.iter().enumerate() {
-            self.add_entity(&mut store, index, item)?;
+            self.add_entity(&mut store, &mut parents, index, item)?;
         }
-        compute_ancestors(self, &mut store, MAX_ANCESTOR_LINKS)?;
+        compute_ancestors(self, &mut store, parents, MAX_ANCESTOR_LINKS)?;
         Ok(store)
     }
 
-    /// Reads entity `index` of the data and adds it to `store` (ancestors come later).
+    /// Reads entity `index` of the data and adds it to `store`, and its parents to
+    /// `parents` (ancestors come later, from those).
     fn add_entity(
         &self,
         store: &mut EntityStore,
+        parents: &mut Vec<Vec<EntityUid>>,
         index: usize,
         item: &Json,
     ) -> Result<(), EntityError> {
-        let entity = self.read_entity(index, item)?;
+        let (entity, its_parents) = self.read_entity(index, item)?;
         if store.get(&entity.uid).is_some() {
             return Err(DuplicateEntityError::new(self.uid_to_string(&entity.uid)).into());
         }
@@ -170,10 +194,16 @@ impl Engine {
             return Err(DataError::new("entities", "too many entities").into());
         }
         store.entities.push(entity);
+        parents.push(its_parents);
         Ok(())
     }
 
-    fn read_entity(&self, index: usize, item: &Json) -> Result<Entity, EntityError> {
+    /// An entity and its parents.
+    fn read_entity(
+        &self,
+        index: usize,
+        item: &Json,
+    ) -> Result<(Entity, Vec<EntityUid>), EntityError> {
         let at_index = |path: &str, message: String| {
             DataError::new(format!("entities[{index}]{path}"), message)
         };
@@ -249,22 +279,26 @@ impl Engine {
                 ))))
             }
         }
-        Ok(Entity {
+        let entity = Entity {
             value: Value::Entity(uid.clone()),
             uid,
             attrs: Arc::new(attrs),
-            parents,
-            ancestors: Vec::new(),
-        })
+            ancestors: Span::default(),
+        };
+        Ok((entity, parents))
     }
 }
 
-/// Fills every entity's transitive ancestors; a cycle is an error. Parents missing from
-/// the data get an index too (they are ancestors, with none of their own). Iterative
-/// depth-first search: entity data can nest deeper than the stack allows recursion.
+/// Fills every entity's transitive ancestors from its `parents` (one list per entity, in
+/// order); a cycle is an error. Parents missing from the data get a number too (they are
+/// ancestors, with none of their own). Iterative depth-first search: entity data can nest
+/// deeper than the stack allows recursion. An entity's ancestors are gathered once, without
+/// repeats (a stamp per uid), and appended to the store's flat array, so memory is 4 bytes
+/// a link however many parents share them.
 fn compute_ancestors(
     engine: &Engine,
     store: &mut EntityStore,
+    parent_uids: Vec<Vec<EntityUid>>,
     budget: usize,
 ) -> Result<(), EntityError> {
     #[derive(Clone, Copy, PartialEq)]
@@ -273,13 +307,11 @@ fn compute_ancestors(
         Open,
         Done,
     }
-    // Number the parents that are not in the data, and resolve every parent to an index.
-    let parent_uids: Vec<Vec<EntityUid>> =
-        store.entities.iter().map(|e| e.parents.clone()).collect();
+    // Number the parents that are not in the data, and resolve every parent to a number.
     let mut parents: Vec<Vec<u32>> = Vec::with_capacity(parent_uids.len());
-    for list in &parent_uids {
+    for list in parent_uids {
         let mut numbers = Vec::with_capacity(list.len());
-        for parent in list {
+        for parent in &list {
             let number = store
                 .number_or_insert(parent)
                 .ok_or_else(|| DataError::new("entities", "too many entities"))?;
@@ -289,7 +321,12 @@ fn compute_ancestors(
     }
     let count = store.entities.len();
     let mut marks = vec![Mark::New; count];
-    let mut ancestors: Vec<Vec<u32>> = vec![Vec::new(); count];
+    let mut spans = vec![Span::default(); count];
+    let mut flat: Vec<u32> = Vec::new();
+    // The ancestors of the entity being finished, and for each uid the last entity (plus
+    // one) that gathered it: no repeats, whatever the parents share.
+    let mut gathered: Vec<u32> = Vec::new();
+    let mut stamps: Vec<usize> = vec![0; store.uids.len()];
     let as_index = |i: u32| usize::try_from(i).unwrap_or(usize::MAX);
     let mut links: usize = 0;
     for start in 0..count {
@@ -340,24 +377,41 @@ fn compute_ancestors(
                 },
                 // All parents visited: this entity's ancestors are its parents and theirs.
                 None => {
-                    let mut all: Vec<u32> = Vec::new();
+                    gathered.clear();
+                    let stamp = entity.saturating_add(1);
+                    let mut gather = |number: u32| {
+                        if let Some(seen) = stamps.get_mut(as_index(number)) {
+                            if *seen != stamp {
+                                *seen = stamp;
+                                gathered.push(number);
+                            }
+                        }
+                    };
                     for parent in parents.get(entity).map(Vec::as_slice).unwrap_or_default() {
-                        all.push(*parent);
-                        if let Some(inherited) = ancestors.get(as_index(*parent)) {
-                            all.extend_from_slice(inherited);
+                        gather(*parent);
+                        let inherited =
+                            spans.get(as_index(*parent)).map_or(Span::default(), |s| *s);
+                        let start = as_index(inherited.start);
+                        let end = start.saturating_add(as_index(inherited.len));
+                        for number in flat.get(start..end).unwrap_or_default() {
+                            gather(*number);
                         }
                     }
-                    all.sort_unstable();
-                    all.dedup();
-                    links = links.saturating_add(all.len());
+                    links = links.saturating_add(gathered.len());
                     if links > budget {
                         let message = format!(
                             "the entity hierarchy is too large (more than {budget} ancestor links)"
                         );
                         return Err(DataError::new("entities", message).into());
                     }
-                    if let Some(slot) = ancestors.get_mut(entity) {
-                        *slot = all;
+                    // The budget keeps every offset and length within u32.
+                    let span = Span {
+                        start: u32::try_from(flat.len()).unwrap_or(u32::MAX),
+                        len: u32::try_from(gathered.len()).unwrap_or(u32::MAX),
+                    };
+                    flat.extend_from_slice(&gathered);
+                    if let Some(slot) = spans.get_mut(entity) {
+                        *slot = span;
                     }
                     if let Some(mark) = marks.get_mut(entity) {
                         *mark = Mark::Done;
@@ -367,12 +421,19 @@ fn compute_ancestors(
             }
         }
     }
+    drop(stamps);
+    flat.shrink_to_fit();
     let uids = &store.uids;
     let uid_of = |number: &u32| usize::try_from(*number).ok().and_then(|n| uids.get(n));
-    for (entity, mut found) in store.entities.iter_mut().zip(ancestors) {
-        found.sort_by(|a, b| uid_of(a).cmp(&uid_of(b)));
-        entity.ancestors = found;
+    for (entity, span) in store.entities.iter_mut().zip(spans) {
+        let start = as_index(span.start);
+        let end = start.saturating_add(as_index(span.len));
+        if let Some(run) = flat.get_mut(start..end) {
+            run.sort_unstable_by(|a, b| uid_of(a).cmp(&uid_of(b)));
+        }
+        entity.ancestors = span;
     }
+    store.ancestors = flat;
     Ok(())
 }
 
@@ -434,22 +495,24 @@ mod tests {
         let engine = engine();
         let items = chain(100);
         let mut store = EntityStore::default();
+        let mut parents = Vec::new();
         for (i, item) in items.iter().enumerate() {
-            let Ok(entity) = engine.read_entity(i, item) else {
+            let Ok((entity, its_parents)) = engine.read_entity(i, item) else {
                 unreachable!()
             };
             assert_eq!(store.number_or_insert(&entity.uid), u32::try_from(i).ok());
             store.entities.push(entity);
+            parents.push(its_parents);
         }
         let mut small = store.clone();
-        let error = compute_ancestors(&engine, &mut small, 1000)
+        let error = compute_ancestors(&engine, &mut small, parents.clone(), 1000)
             .err()
             .map(|e| e.to_string());
         assert_eq!(
             error.as_deref(),
             Some("entities: the entity hierarchy is too large (more than 1000 ancestor links)")
         );
-        assert!(compute_ancestors(&engine, &mut store, 100 * 100).is_ok());
+        assert!(compute_ancestors(&engine, &mut store, parents, 100 * 100).is_ok());
         let top = EntityUid {
             ty: 1,
             id: Arc::from("0"),

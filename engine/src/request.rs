@@ -73,8 +73,8 @@ impl Engine {
         if json.len() > MAX_REQUEST_BYTES {
             return Err(TooLargeError::new(json.len(), MAX_REQUEST_BYTES).into());
         }
-        let value: Json =
-            serde_json::from_str(json).map_err(|e| SyntaxError::new("request", e.to_string()))?;
+        let value = crate::strict_json::from_str(json)
+            .map_err(|e| SyntaxError::new("request", e.to_string()))?;
         self.request_from_value(&value)
     }
 

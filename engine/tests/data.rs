@@ -413,3 +413,48 @@ fn entities_of_optional_and_nested_types() {
         "entity `Thing::\"t\"` attrs.d: expected a duration like `1h30m`, found `\"forever\"`"
     );
 }
+
+/// Finding F17: serde_json keeps the last of repeated keys, so a component in front that
+/// keeps the first saw another request than the engine decided. Every repeated key, at
+/// any depth, is now a syntax error naming it: a deny, never a choice.
+#[test]
+fn repeated_keys_are_refused_in_requests_and_entity_data() {
+    let mut p = standard();
+    p.rule(R::allow("a"));
+    let engine = p.engine();
+    let e = engine.empty_entities();
+    for (text, key) in [
+        (
+            r#"{"action": "read", "resource": "Account::\"a\"", "action": "write"}"#,
+            "action",
+        ),
+        (
+            r#"{"http": {"method": "GET", "path": "/admin", "path": "/"}}"#,
+            "path",
+        ),
+        (
+            r#"{"action": "read", "resource": "Account::\"a\"", "context": {"auth": {"claims": {"r": [{"x": 1, "\u0078": 2}]}}}}"#,
+            "x",
+        ),
+    ] {
+        let error = engine.parse_request(text).unwrap_err();
+        assert!(matches!(error, RequestError::Syntax(_)), "{error:?}");
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!(
+                "request is not valid JSON: duplicate key `{key}` at line 1"
+            )),
+            "{message}"
+        );
+        let decision = engine.decide_json(text, &e);
+        assert!(!decision.is_allow());
+        assert_eq!(decision.errors[0].message, message);
+    }
+    let error = engine
+        .load_entities(
+            r#"[{"uid": {"type": "User", "id": "alice"}, "attrs": {}, "parents": [], "uid": {"type": "User", "id": "root"}}]"#,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("duplicate key `uid` at line 1"), "{error}");
+}

@@ -6,7 +6,10 @@
 //! and fail-closed handling are the same. The decision goes back typed, with its id and
 //! the revision of the bundle that decided.
 
+pub(crate) mod codec;
 mod convert;
+mod limit;
+mod wire;
 
 use std::sync::Arc;
 
@@ -21,9 +24,24 @@ use crate::proto::rampart::v1::{
 use crate::state::{Door, State};
 
 pub use convert::ConvertError;
+pub use limit::BatchLimit;
 
-/// The most requests one `DecideBatch` call may carry.
+/// The most requests one `DecideBatch` call may carry: counted on the message's bytes,
+/// before any is decoded (`RESOURCE_EXHAUSTED` past it).
 pub const MAX_BATCH_REQUESTS: usize = 256;
+
+/// The largest `DecideBatch` message (`RESOURCE_EXHAUSTED` above; `Decide` takes up to
+/// [`MAX_GRPC_MESSAGE_BYTES`](crate::MAX_GRPC_MESSAGE_BYTES)).
+pub const MAX_BATCH_MESSAGE_BYTES: usize = 1 << 20;
+
+/// The most protobuf fields, at any depth, one `Decide` or `DecideBatch` message may hold
+/// (`RESOURCE_EXHAUSTED` past it): each becomes a decoded value and a JSON value, so this
+/// bounds the memory a message costs whatever its bytes.
+pub const MAX_MESSAGE_FIELDS: usize = 65_536;
+
+/// The most `DecideBatch` calls read, decoded and decided at once; more wait their turn
+/// (within the request timeout) without their messages being read.
+pub const MAX_CONCURRENT_BATCHES: usize = 4;
 
 /// The gRPC status code of a request that cannot be read (`INVALID_ARGUMENT`).
 const INVALID_ARGUMENT: i32 = 3;
@@ -75,14 +93,8 @@ impl decisions_server::Decisions for DecisionApi {
         &self,
         request: Request<DecideBatchRequest>,
     ) -> Result<Response<DecideBatchResponse>, Status> {
+        // The codec refused a batch of more than MAX_BATCH_REQUESTS before decoding it.
         let batch = request.into_inner();
-        if batch.requests.len() > MAX_BATCH_REQUESTS {
-            self.state.metrics.bad_request(Door::Grpc);
-            return Err(Status::invalid_argument(format!(
-                "a batch holds at most {MAX_BATCH_REQUESTS} requests, found {}",
-                batch.requests.len()
-            )));
-        }
         let results = batch
             .requests
             .iter()

@@ -151,7 +151,8 @@ impl IntoResponse for BodyError {
     }
 }
 
-/// Reads a JSON body: 413 above the size limit, 400 for anything that is not JSON.
+/// Reads a JSON body: 413 above the size limit, 400 for anything that is not JSON or
+/// repeats a key in an object (read strictly, as the engine reads request JSON).
 fn read_json(
     state: &State,
     door: Door,
@@ -167,7 +168,7 @@ fn read_json(
         };
         BodyError { status, message }
     })?;
-    serde_json::from_slice(&bytes).map_err(|e| {
+    rampart_engine::strict_json::from_slice(&bytes).map_err(|e| {
         state.metrics.bad_request(door);
         BodyError {
             status: StatusCode::BAD_REQUEST,

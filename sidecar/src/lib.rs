@@ -66,8 +66,11 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// The largest gRPC message the sidecar decodes.
 pub const MAX_GRPC_MESSAGE_BYTES: usize = 4 << 20;
 
-/// The most `DecideBatch` (`rampart.v1`) may decide in one call.
-pub use decisions::MAX_BATCH_REQUESTS;
+/// The bounds of `rampart.v1`: requests a `DecideBatch` may carry, bytes of its message,
+/// fields of any message, `DecideBatch` calls at once.
+pub use decisions::{
+    MAX_BATCH_MESSAGE_BYTES, MAX_BATCH_REQUESTS, MAX_CONCURRENT_BATCHES, MAX_MESSAGE_FIELDS,
+};
 
 /// The largest request head (request line and headers) the HTTP listener reads (431
 /// above), and the largest header list the gRPC listener accepts.

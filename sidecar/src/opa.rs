@@ -5,6 +5,11 @@
 //! for `std.zerotrust`; `/v1/data` for the whole policy set) and answers
 //! `{"result": {"allow": …, …}, "decision_id": …}`. A path ending in `/allow` answers the
 //! bare boolean, as OPA does for a rule: `{"result": false, "decision_id": …}`.
+//!
+//! The `input` is the request JSON, or what Kong's or APISIX's OPA plugin sends, which
+//! [`plugins`] reads as the request JSON.
+
+mod plugins;
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -15,6 +20,7 @@ use crate::enforce::{self, HeaderObligations};
 use crate::http::{json_response, set_decision_id};
 use crate::ratelimit::TOO_MANY_REQUESTS;
 use crate::state::{is_unauthenticated, Door, State};
+use plugins::Plugin;
 
 /// What a data path asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -35,6 +41,16 @@ pub fn answer(state: &State, path: &str, document: Json) -> Response {
         state.metrics.bad_request(Door::Opa);
         return opa_error("missing `input`");
     };
+    let plugin = Plugin::of(&input);
+    if let Some(plugin) = plugin {
+        input = match plugin.request_json(&input) {
+            Ok(request) => request,
+            Err(message) => {
+                state.metrics.bad_request(Door::Opa);
+                return opa_error(&message);
+            }
+        };
+    }
     let query = parse_path(path, &state.policy().engine);
     if let (Some(package), Json::Object(fields)) = (&query.package, &mut input) {
         fields.insert("package".into(), json!(package));
@@ -62,11 +78,20 @@ pub fn answer(state: &State, path: &str, document: Json) -> Response {
             );
         }
         result.insert("headers".into(), Json::Object(headers));
-        if decided.rate_limited.is_some() {
-            result.insert("status".into(), json!(TOO_MANY_REQUESTS));
+        let status = if decided.rate_limited.is_some() {
+            Some(TOO_MANY_REQUESTS)
         } else if !decision.is_allow() {
-            let status = enforce::deny_status(is_unauthenticated(&input));
+            Some(enforce::deny_status(is_unauthenticated(&input)))
+        } else {
+            None
+        };
+        if let Some(status) = status {
             result.insert("status".into(), json!(status));
+            // APISIX answers a deny with `status_code` and `reason` as the body.
+            if plugin == Some(Plugin::Apisix) {
+                result.insert("status_code".into(), json!(status));
+                result.insert("reason".into(), json!(decision.reasons.join("; ")));
+            }
         }
         Json::Object(result)
     };

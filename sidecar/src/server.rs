@@ -14,7 +14,7 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::auth::{Authenticator, JwksError, JwtConfig};
 use crate::decision_log::{DecisionLog, LogOptions};
-use crate::decisions::DecisionApi;
+use crate::decisions::{BatchLimit, DecisionApi};
 use crate::ext_authz::ExtAuthz;
 use crate::forward_auth::ForwardAuth;
 use crate::idle::IdleTimeout;
@@ -193,8 +193,10 @@ impl Sidecar {
         health.set_serving::<DecisionsServer<DecisionApi>>().await;
         let authorization = AuthorizationServer::new(ExtAuthz::new(Arc::clone(&state)))
             .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES);
-        let decisions = DecisionsServer::new(DecisionApi::new(Arc::clone(&state)))
-            .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES);
+        let decisions = BatchLimit::new(
+            DecisionsServer::new(DecisionApi::new(Arc::clone(&state)))
+                .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES),
+        );
         let reflection_error =
             |e: tonic_reflection::server::Error| ServeError::Reflection(e.to_string());
         let reflection_v1 = crate::decisions::reflection()

@@ -16,7 +16,7 @@ pub fn run(args: EvalArgs) -> Result<u8, CliError> {
     };
     let entities = policy::load_entities(&loaded.engine, &loaded.root, args.entities.as_deref())?;
     let text = policy::read_input(&args.request)?;
-    let request: serde_json::Value = serde_json::from_str(&text)
+    let request = rampart_engine::strict_json::from_str(&text)
         .map_err(|e| CliError::Input(format!("`{}`: invalid JSON: {e}", args.request.display())))?;
 
     let parsed = loaded.engine.request_from_value(&request).map(|mut req| {

@@ -120,6 +120,11 @@ impl Sidecar {
         self.child.wait().expect("wait for rampart serve")
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// True while the process runs.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
