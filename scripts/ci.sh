@@ -12,6 +12,9 @@ rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || rustup target add wa
 # The proxy-wasm filter (proxy-wasm-filter/, built by cli/build.rs) is a wasm32-wasip1 module.
 rustup target add wasm32-wasip1 >/dev/null 2>&1 || rustup target add wasm32-wasip1
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+# The targets are installed: a build that cannot make the wasm modules is an error here
+# (on a machine without them, cli/build.rs builds rampart without the modules instead).
+export RAMPART_REQUIRE_WASM=1
 
 step "cargo fmt --check"
 cargo fmt --all --check

@@ -427,6 +427,8 @@ fn start_with_key_set(jwks: &Path) -> Sidecar {
             "--no-watch",
             "--rate-limit-keys",
             "0",
+            "--forward-auth",
+            "traefik",
         ],
     )
 }

@@ -414,3 +414,28 @@ fn repeated_json_keys_are_refused_at_the_http_doors() {
         );
     }
 }
+
+/// F3/F14: the HTTP listener reads up to 272 header lines (the engine's 256 fields and room
+/// for a gateway's own), so a forward-auth request over the engine's limit is denied with
+/// its reason; more lines than that are refused unread with 431.
+#[test]
+fn header_lines_past_the_limits_are_denied_or_refused() {
+    let sidecar = Sidecar::start(&gateway_fixture(), &["--forward-auth", "envoy"]);
+    let names: Vec<String> = (0..300).map(|i| format!("x-h{i}")).collect();
+    let lines = |count: usize| -> Vec<(&str, &str)> {
+        let mut headers: Vec<(&str, &str)> = vec![("X-Service", "spiffe://corp/docs-editor")];
+        headers.extend(names.iter().take(count).map(|n| (n.as_str(), "v")));
+        headers
+    };
+    let reply = sidecar.http("GET", "/v1/authz/docs/handbook", &lines(200), b"");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let reply = sidecar.http("GET", "/v1/authz/docs/handbook", &lines(260), b"");
+    assert_eq!(reply.status, 401, "{}", reply.text());
+    let reply = sidecar.http("GET", "/v1/authz/docs/handbook", &lines(300), b"");
+    assert_eq!(reply.status, 431, "{}", reply.text());
+    let metrics = sidecar.http("GET", "/metrics", &[], b"").text();
+    assert!(
+        metrics.contains("rampart_errors_total{door=\"forward_auth\",kind=\"decision\"} 1"),
+        "{metrics}"
+    );
+}

@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::http::error_response;
-use crate::MAX_HEADER_BYTES;
+use crate::{MAX_HEADER_BYTES, MAX_HEADER_LINES};
 
 /// How long to pause accepting after an error that is not about one connection (too many
 /// open files, say), so that the loop does not spin.
@@ -61,7 +61,8 @@ pub async fn serve(
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout)
-        .max_header_size(MAX_HEADER_BYTES);
+        .max_header_size(MAX_HEADER_BYTES)
+        .max_headers(MAX_HEADER_LINES);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {

@@ -72,6 +72,12 @@ pub use decisions::{
     MAX_BATCH_MESSAGE_BYTES, MAX_BATCH_REQUESTS, MAX_CONCURRENT_BATCHES, MAX_MESSAGE_FIELDS,
 };
 
+/// The most header lines an HTTP request may carry (431 beyond): the engine's limit on
+/// header fields ([`rampart_engine::gateway::MAX_HEADERS`]) and room for the lines a
+/// gateway adds (`Host`, `X-Original-*`, `Connection`), so that a request over the
+/// engine's limit is denied by the engine, with its reason, rather than refused unread.
+pub const MAX_HEADER_LINES: usize = rampart_engine::gateway::MAX_HEADERS + 16;
+
 /// The largest request head (request line and headers) the HTTP listener reads (431
 /// above), and the largest header list the gRPC listener accepts.
 pub const MAX_HEADER_BYTES: usize = 64 << 10;

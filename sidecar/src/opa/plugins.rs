@@ -76,7 +76,7 @@ impl Plugin {
         if let Some(headers) = http.get("headers").filter(|v| !v.is_null()) {
             out.insert(
                 "headers".into(),
-                joined_headers(headers, &format!("{http_path}.headers"))?,
+                checked_headers(headers, &format!("{http_path}.headers"))?,
             );
         }
         let mut source = Map::new();
@@ -155,24 +155,23 @@ fn query_string(table: Option<&Json>, path: &str) -> Result<Option<String>, Stri
     Ok((!pairs.is_empty()).then(|| pairs.join("&")))
 }
 
-/// Headers whose repeated values come as arrays, joined with `, ` as the engine reads them.
-fn joined_headers(headers: &Json, path: &str) -> Result<Json, String> {
+/// Headers whose repeated values come as arrays: passed on as the engine reads them (it
+/// joins an array's values with `, ` and counts each against the header limit).
+fn checked_headers(headers: &Json, path: &str) -> Result<Json, String> {
     let Json::Object(headers) = headers else {
         return Err(format!("`{path}` must be an object"));
     };
     let mut out = Map::new();
     for (name, value) in headers {
-        let value = match value {
-            Json::String(value) => value.clone(),
-            Json::Array(values) => values
-                .iter()
-                .map(|v| v.as_str().map(str::to_owned))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| format!("`{path}` values must be strings or arrays of them"))?
-                .join(", "),
-            _ => return Err(format!("`{path}` values must be strings or arrays of them")),
+        let valid = match value {
+            Json::String(_) => true,
+            Json::Array(values) => values.iter().all(Json::is_string),
+            _ => false,
         };
-        out.insert(name.clone(), Json::String(value));
+        if !valid {
+            return Err(format!("`{path}` values must be strings or arrays of them"));
+        }
+        out.insert(name.clone(), value.clone());
     }
     Ok(Json::Object(out))
 }
@@ -196,7 +195,7 @@ mod tests {
             Plugin::Kong.request_json(&input),
             Ok(json!({"http": {"method": "GET", "host": "api.local",
                                "path": "/docs/d1?q=a%20b%26c&flag&tag=x&tag=y",
-                               "headers": {"accept": "*/*", "x-multi": "1, 2"}},
+                               "headers": {"accept": "*/*", "x-multi": ["1", "2"]}},
                       "context": {"source": {"ip": "203.0.113.9"}}}))
         );
     }
