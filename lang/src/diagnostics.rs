@@ -12,6 +12,10 @@ use miette::{LabeledSpan, NamedSource, SourceCode};
 
 use crate::ast::Span;
 
+mod render;
+
+pub use render::{LONG_LINE_BYTES, WINDOW_BYTES};
+
 /// Base of every diagnostic's documentation URL.
 pub const DOCS_URL: &str = "https://rampart.dev/docs/diagnostics";
 
@@ -230,11 +234,15 @@ impl Diagnostic {
             miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
                 .with_width(100)
                 .with_links(false);
-        let mut out = String::new();
-        if handler.render_report(&mut out, self).is_err() {
-            out = format!("{}: {}\n", self.code, self.message);
-        }
-        out
+        self.render_with(&handler)
+    }
+
+    /// Renders with `handler` (its context lines left at miette's default of one). Never
+    /// panics, whatever the spans: a very long line is shown as a window around its labels
+    /// (see [`LONG_LINE_BYTES`]), and if miette still fails the diagnostic is rendered as
+    /// plain text. Costs what is printed, not the size of the file.
+    pub fn render_with(&self, handler: &miette::GraphicalReportHandler) -> String {
+        render::render(self, handler)
     }
 }
 

@@ -19,6 +19,7 @@ pub mod compliance;
 pub mod controls;
 pub mod diagnostics;
 pub mod fmt;
+pub mod input;
 pub mod lints;
 pub mod parser;
 pub mod project;

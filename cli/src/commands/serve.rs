@@ -19,6 +19,11 @@ pub mod config_file;
 mod loader;
 
 pub fn run(args: ServeArgs) -> Result<u8, CliError> {
+    // The sidecar reads the key set (and re-reads it on reload) with a size limit of its
+    // own; a device or FIFO given here is refused before it starts.
+    if let Some(jwks) = &args.jwks {
+        crate::input::refuse_special_file(jwks)?;
+    }
     let engine = if args.path.is_file() {
         load_bundle(&args.path)?
     } else {
@@ -75,7 +80,7 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
 
 /// Reads a bundle file written by `rampart build`.
 fn load_bundle(path: &Path) -> Result<Engine, CliError> {
-    let text = policy::read_input(path)?;
+    let text = crate::input::read(path, crate::input::Input::Bundle)?;
     Engine::from_bundle_json(&text)
         .map_err(|e| CliError::Input(format!("`{}`: {e}", path.display())))
 }
