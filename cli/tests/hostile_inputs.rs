@@ -293,3 +293,39 @@ fn a_leading_byte_order_mark_is_ignored() {
         .assert()
         .success();
 }
+
+/// F18: `fmt` kept `"\u{202e}"` as the raw character (Trojan Source); now it stays escaped,
+/// a raw one becomes an escape, and lint L011 reports raw ones (in comments too).
+#[test]
+fn invisible_characters_stay_visible() {
+    let dir = policy(
+        "trojan",
+        "@id(\"r\")\nallow \"read\" on Doc for User when principal == principal and \"a\\u{202e}\" == \"a\\u{202e}\"\n",
+    );
+    let file = dir.join("p.rampart");
+    rampart().arg("fmt").arg(&file).assert().success();
+    let formatted = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(formatted.contains("\"a\\u{202e}\""), "{formatted}");
+    assert!(!formatted.contains('\u{202e}'), "{formatted}");
+    rampart()
+        .arg("check")
+        .arg(&dir)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("L011").not());
+
+    write(
+        &file,
+        &format!("{SCHEMA}// review me \u{2067}\n@id(\"r\")\nallow \"read\" on Doc for User when principal == principal and \"a\u{202e}\" == \"a\"\n"),
+    );
+    rampart().arg("check").arg(&dir).assert().success().stderr(
+        predicate::str::contains("raw bidirectional control U+2067 in a comment")
+            .and(predicate::str::contains(
+                "raw bidirectional control U+202E in a string",
+            ))
+            .and(predicate::str::contains('\u{202e}').not()),
+    );
+    rampart().arg("fmt").arg(&file).assert().success();
+    let formatted = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(formatted.contains("\"a\\u{202e}\""), "{formatted}");
+}

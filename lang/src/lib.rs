@@ -20,6 +20,7 @@ pub mod controls;
 pub mod diagnostics;
 pub mod fmt;
 pub mod input;
+pub mod invisible;
 pub mod lints;
 pub mod parser;
 pub mod project;

@@ -9,7 +9,8 @@
 //! miette formats underlines with widths that panic past column 65,535.
 //!
 //! The excerpt reports the original line numbers and columns, so the output is the same as
-//! rendering the whole file. Belt and braces: a panic inside miette becomes a plain-text
+//! rendering the whole file, except that characters that do not show are replaced by
+//! visible ones ([`push_visible`]). Belt and braces: a panic inside miette becomes a plain-text
 //! rendering ([`plain_text`]) instead of ending the process.
 
 use std::cell::Cell;
@@ -23,6 +24,7 @@ use miette::{
 };
 
 use super::{Diagnostic, SourceFile};
+use crate::invisible::is_invisible;
 
 /// Lines longer than this (in bytes) are shown as a window around their labels.
 pub const LONG_LINE_BYTES: usize = 1024;
@@ -249,7 +251,11 @@ impl Excerpt {
             if prefix > 0 {
                 excerpt.text.push_str(ELLIPSIS);
             }
-            excerpt.text.push_str(&text[shown.0..shown.1]);
+            push_visible(
+                &mut excerpt.text,
+                &text[shown.0..shown.1],
+                shown.1 == content_end,
+            );
             if shown.1 < content_end {
                 excerpt.text.push_str(ELLIPSIS);
             }
@@ -277,6 +283,26 @@ impl Excerpt {
     fn line_at(&self, offset: usize) -> Option<&ExcerptLine> {
         let i = self.lines.partition_point(|l| l.start <= offset);
         self.lines.get(i.checked_sub(1)?)
+    }
+}
+
+/// Appends `shown` with every character that does not show (a bidirectional control, a
+/// zero-width or control character: [`is_invisible`]) replaced by visible ones of the same
+/// length in bytes (`�` for three bytes, `?` for each byte otherwise), so that offsets stay
+/// true and the terminal shows neither reordered text (Trojan Source) nor escape
+/// sequences written in a policy. Tabs stay, and so does the `\r` of a `\r\n` line end
+/// (the last character of `shown` when `at_line_end`).
+fn push_visible(out: &mut String, shown: &str, at_line_end: bool) {
+    let mut chars = shown.chars().peekable();
+    while let Some(c) = chars.next() {
+        let line_end = at_line_end && c == '\r' && chars.peek().is_none();
+        if c == '\t' || line_end || !is_invisible(c) {
+            out.push(c);
+        } else if c.len_utf8() == '\u{fffd}'.len_utf8() {
+            out.push('\u{fffd}');
+        } else {
+            out.extend(std::iter::repeat_n('?', c.len_utf8()));
+        }
     }
 }
 
@@ -395,6 +421,19 @@ mod tests {
         assert!(
             out.contains("here") && out.len() < 8 * WINDOW_BYTES,
             "{out}"
+        );
+    }
+
+    /// Issue 11: a policy must not reorder or colour the terminal its diagnostics go to.
+    #[test]
+    fn invisible_characters_render_visibly() {
+        let text = "package p\nconst a = \"x\u{202e}\u{1b}[31m\u{61c}\u{e0041}\r\" y\r\n";
+        let y = text.find('y').unwrap();
+        let out = render(&diag(text, &[(y, y + 1)]), &handler());
+        assert!(out.contains("\"x\u{fffd}?[31m???????\" y"), "{out}");
+        assert!(
+            !out.chars().any(|c| c != '\n' && is_invisible(c)),
+            "{out:?}"
         );
     }
 
