@@ -99,9 +99,9 @@ fn failure(path: &Path, kind: Input, error: ReadError) -> CliError {
     }
 }
 
-/// Refuses a path that exists but is not a regular file, before a long-running command
-/// hands it to code that reads it later (`rampart serve --jwks`); a missing file is left
-/// for that code to report.
+/// Refuses a path that exists but is not a regular file, before the CLI hands it to code
+/// that reads it on its own (`rampart serve --jwks`, `rampart log verify`); a missing file
+/// is left for that code to report.
 pub fn refuse_special_file(path: &Path) -> Result<(), CliError> {
     match std::fs::metadata(path) {
         Ok(meta) if !meta.is_file() => Err(CliError::Input(format!(

@@ -61,6 +61,11 @@ fn every_command_reports(dir: &Path, code: &str) {
     let report: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
     assert!(report["errors"].as_u64() >= Some(1), "{report}");
     assert_eq!(report["diagnostics"][0]["code"], code, "{report}");
+    rampart()
+        .args(["check", "--format", "sarif"])
+        .arg(dir)
+        .assert()
+        .code(1);
     rampart().arg("lint").arg(dir).assert().code(1);
     rampart().arg("test").arg(dir).assert().code(1);
     rampart()
@@ -213,6 +218,13 @@ fn endless_inputs_are_refused_within_their_limits() {
         .arg("serve")
         .arg(&dir)
         .args(["--jwks", "/dev/zero"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "`/dev/zero` is not a regular file",
+        ));
+    rampart()
+        .args(["log", "verify", "/dev/zero"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
