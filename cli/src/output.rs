@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 
+use rampart_lang::invisible::escape_invisible;
 use rampart_lang::Diagnostic;
 
 /// Whether human output on a stream uses colour: never when `NO_COLOR` is set to a
@@ -53,7 +54,9 @@ pub fn print_human(diags: &[Diagnostic]) {
         .collect();
     hidden.sort();
     for ((file, code), n) in hidden {
-        let in_file = file.map(|f| format!(" in `{f}`")).unwrap_or_default();
+        let in_file = file
+            .map(|f| format!(" in `{}`", escape_invisible(&f)))
+            .unwrap_or_default();
         eprintln!(
             "… and {} more `{code}`{in_file} not shown (`rampart check --format json` lists them all)",
             n - MAX_PER_FILE_AND_CODE

@@ -341,3 +341,28 @@ fn invisible_characters_stay_visible() {
     let formatted = std::fs::read_to_string(&file).unwrap_or_default();
     assert!(formatted.contains("\"a\\u{202e}\""), "{formatted}");
 }
+
+/// A string quoted in a diagnostic cannot forge lines of the report or send escape
+/// sequences to the terminal: what does not show is printed as a `\u{…}` escape.
+#[test]
+fn diagnostics_cannot_forge_the_report() {
+    let dir = policy(
+        "forge",
+        "allow \"x\\nchecked 1 file: no errors\\u{1b}[2J\" on Doc for User\n",
+    );
+    let out = rampart()
+        .arg("check")
+        .arg(&dir)
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let stderr = String::from_utf8_lossy(&out);
+    assert!(
+        stderr.contains("x\\u{a}checked 1 file: no errors\\u{1b}[2J"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("\nchecked 1 file"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}

@@ -36,6 +36,24 @@ fn is_noncharacter(c: char) -> bool {
     (0xfdd0..=0xfdef).contains(&n) || n & 0xfffe == 0xfffe
 }
 
+/// `text` with every character that does not show (line ends and tabs included) written as
+/// a `\u{…}` escape: for text that must stay on one line and say what it holds, such as
+/// a diagnostic's message quoting a string from a policy.
+pub fn escape_invisible(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_invisible) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_invisible(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// How `c` is named in messages: `U+202E`.
 pub fn code_point(c: char) -> String {
     format!("U+{:04X}", u32::from(c))
@@ -72,5 +90,13 @@ mod tests {
         }
         assert!(is_bidi_control('\u{202e}') && !is_bidi_control('\u{200b}'));
         assert_eq!(code_point('\u{202e}'), "U+202E");
+        assert_eq!(
+            escape_invisible("a\nb\u{1b}[2J\u{202e}"),
+            "a\\u{a}b\\u{1b}[2J\\u{202e}"
+        );
+        assert!(matches!(
+            escape_invisible("café"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

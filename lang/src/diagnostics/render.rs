@@ -24,7 +24,7 @@ use miette::{
 };
 
 use super::{Diagnostic, SourceFile};
-use crate::invisible::is_invisible;
+use crate::invisible::{escape_invisible, is_invisible};
 
 /// Lines longer than this (in bytes) are shown as a window around their labels.
 pub const LONG_LINE_BYTES: usize = 1024;
@@ -54,14 +54,15 @@ pub(super) fn plain_text(diag: &Diagnostic) -> String {
         "{}[{}]: {}\n",
         diag.severity().as_str(),
         diag.code(),
-        diag.message()
+        escape_invisible(diag.message())
     );
     if let (Some(file), Some(span)) = (diag.file(), diag.primary_span()) {
         let (line, column) = file.line_col(span.start);
-        let _ = writeln!(out, "  --> {}:{line}:{column}", file.name());
+        let name = escape_invisible(file.name());
+        let _ = writeln!(out, "  --> {name}:{line}:{column}");
     }
     if let Some(help) = diag.help_text() {
-        let _ = writeln!(out, "  help: {help}");
+        let _ = writeln!(out, "  help: {}", escape_invisible(help));
     }
     let _ = writeln!(out, "  see: {}", diag.url());
     out
@@ -125,7 +126,7 @@ impl<'a> View<'a> {
             .map(|(l, &(start, end))| {
                 let start = excerpt.map(file, start);
                 let end = excerpt.map(file, end).max(start);
-                let text = (!l.text.is_empty()).then(|| l.text.clone());
+                let text = (!l.text.is_empty()).then(|| escape_invisible(&l.text).into_owned());
                 if l.primary {
                     LabeledSpan::new_primary_with_span(text, start..end)
                 } else {
@@ -147,9 +148,12 @@ impl std::fmt::Debug for View<'_> {
     }
 }
 
+/// Text from a policy (a string quoted in a message, a file name) can hold line ends,
+/// escape sequences and bidirectional controls: what miette prints is escaped, so that a
+/// policy cannot forge lines of the report or take over the terminal.
 impl std::fmt::Display for View<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(self.diag, f)
+        f.write_str(&escape_invisible(self.diag.message()))
     }
 }
 
@@ -163,7 +167,8 @@ impl miette::Diagnostic for View<'_> {
         miette::Diagnostic::severity(self.diag)
     }
     fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
-        miette::Diagnostic::help(self.diag)
+        let help = self.diag.help_text()?;
+        Some(Box::new(escape_invisible(help)))
     }
     fn url<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
         miette::Diagnostic::url(self.diag)
@@ -217,7 +222,7 @@ impl Excerpt {
         let first_line = line_of(low).saturating_sub(CONTEXT_LINES);
         let last_line = (line_of(high) + CONTEXT_LINES).min(starts.len() - 1);
         let mut excerpt = Self {
-            name: file.name().to_owned(),
+            name: escape_invisible(file.name()).into_owned(),
             text: String::new(),
             first_line,
             lines: Vec::with_capacity(last_line - first_line + 1),
@@ -435,6 +440,28 @@ mod tests {
             !out.chars().any(|c| c != '\n' && is_invisible(c)),
             "{out:?}"
         );
+    }
+
+    /// Issue 11: a string quoted in a message cannot add lines to the report.
+    #[test]
+    fn messages_cannot_forge_lines() {
+        let file = SourceFile::in_memory("f\n.rampart", "package p\n");
+        let d = Diagnostic::warning("L009", "route `GET /x\n0 errors, 0 warnings\u{1b}[2J`")
+            .with_label(Span::new(0, 7), "a\rb")
+            .with_help("see\u{202e}")
+            .in_file(&file);
+        for out in [render(&d, &handler()), plain_text(&d)] {
+            assert!(
+                out.contains("/x\\u{a}0 errors, 0 warnings\\u{1b}[2J"),
+                "{out}"
+            );
+            assert!(!out.contains('\u{1b}') && !out.contains('\r'), "{out:?}");
+            assert!(!out.contains("\n0 errors"), "{out}");
+            assert!(
+                out.contains("see\\u{202e}") && out.contains("f\\u{a}.rampart"),
+                "{out}"
+            );
+        }
     }
 
     #[test]
