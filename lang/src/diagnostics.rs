@@ -14,7 +14,7 @@ use crate::ast::Span;
 
 mod render;
 
-pub use render::{LONG_LINE_BYTES, WINDOW_BYTES};
+pub use render::{LONG_LINE_BYTES, MAX_LABEL_LINES, WINDOW_BYTES};
 
 /// Base of every diagnostic's documentation URL.
 pub const DOCS_URL: &str = "https://rampart.dev/docs/diagnostics";

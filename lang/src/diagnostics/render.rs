@@ -30,6 +30,8 @@ use crate::invisible::{escape_invisible, is_invisible};
 pub const LONG_LINE_BYTES: usize = 1024;
 /// How much of a long line is shown, in bytes.
 pub const WINDOW_BYTES: usize = 512;
+/// Lines of a label shown at most: a label over more lines ends at the last of these.
+pub const MAX_LABEL_LINES: usize = 20;
 /// How much of a long line is shown before the first label on it, in bytes.
 const LEAD_BYTES: usize = 96;
 /// Lines of context each side of a label: miette's default, which every caller here uses.
@@ -109,12 +111,20 @@ impl<'a> View<'a> {
             };
         };
         let text = file.text();
+        let starts = &file.inner.line_starts;
+        let line_of = |offset: usize| starts.partition_point(|&s| s <= offset).max(1) - 1;
         let spans: Vec<(usize, usize)> = diag
             .labels
             .iter()
             .map(|l| {
                 let start = floor_boundary(text, l.span.start as usize);
-                let end = floor_boundary(text, (l.span.end as usize).max(start));
+                let mut end = floor_boundary(text, (l.span.end as usize).max(start));
+                // A label over many lines shows its first ones only.
+                if let Some(&cut) = starts.get(line_of(start) + MAX_LABEL_LINES) {
+                    if end > cut {
+                        end = cut.saturating_sub(1).max(start);
+                    }
+                }
                 (start, end)
             })
             .collect();
@@ -462,6 +472,15 @@ mod tests {
                 "{out}"
             );
         }
+    }
+
+    #[test]
+    fn labels_over_many_lines_show_their_first_lines() {
+        let text = format!("package p\nconst a = [\n{}]\n", "1,\n".repeat(100_000));
+        let d = diag(&text, &[(20, text.len() - 2)]);
+        let out = render(&d, &handler());
+        assert!(out.lines().count() < MAX_LABEL_LINES + 20, "{out}");
+        assert!(out.contains("here"), "{out}");
     }
 
     #[test]
