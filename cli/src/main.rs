@@ -11,6 +11,7 @@ mod alloc;
 mod args;
 mod commands;
 mod exit;
+mod input;
 mod output;
 mod policy;
 mod wasm_module;

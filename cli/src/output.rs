@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 
+use rampart_lang::invisible::escape_invisible;
 use rampart_lang::Diagnostic;
 
 /// Whether human output on a stream uses colour: never when `NO_COLOR` is set to a
@@ -19,23 +20,47 @@ pub fn colour(stream_is_terminal: bool) -> bool {
 }
 
 /// Renders one diagnostic the way a person reads it: coloured when [`colour`] says so for
-/// standard error, plain otherwise.
+/// standard error, plain otherwise. Never panics, whatever the spans (see
+/// [`Diagnostic::render_with`]).
 pub fn render_human(diag: &Diagnostic) -> String {
     if colour(std::io::stderr().is_terminal()) {
         let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode())
             .with_width(100);
-        let mut out = String::new();
-        if handler.render_report(&mut out, diag).is_ok() {
-            return out;
-        }
+        return diag.render_with(&handler);
     }
     diag.render_plain()
 }
 
-/// Prints diagnostics to standard error, followed by a one-line summary.
+/// How many diagnostics with the same code in the same file are printed for people; the
+/// rest are counted in one "… and N more" line (JSON and SARIF reports list them all).
+pub const MAX_PER_FILE_AND_CODE: usize = 50;
+
+/// Prints diagnostics to standard error, at most [`MAX_PER_FILE_AND_CODE`] per file and
+/// code, followed by a one-line summary that counts them all.
 pub fn print_human(diags: &[Diagnostic]) {
+    use std::collections::HashMap;
+    let key = |d: &Diagnostic| (d.file().map(|f| f.name().to_owned()), d.code());
+    let mut seen: HashMap<(Option<String>, &str), usize> = HashMap::new();
     for diag in diags {
-        eprint!("{}", render_human(diag));
+        let n = seen.entry(key(diag)).or_default();
+        *n += 1;
+        if *n <= MAX_PER_FILE_AND_CODE {
+            eprint!("{}", render_human(diag));
+        }
+    }
+    let mut hidden: Vec<_> = seen
+        .into_iter()
+        .filter(|(_, n)| *n > MAX_PER_FILE_AND_CODE)
+        .collect();
+    hidden.sort();
+    for ((file, code), n) in hidden {
+        let in_file = file
+            .map(|f| format!(" in `{}`", escape_invisible(&f)))
+            .unwrap_or_default();
+        eprintln!(
+            "… and {} more `{code}`{in_file} not shown (`rampart check --format json` lists them all)",
+            n - MAX_PER_FILE_AND_CODE
+        );
     }
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let warnings = diags.len() - errors;

@@ -56,27 +56,9 @@ pub fn load(dir: &Path) -> Result<LoadedPolicy, LoadFailure> {
     })
 }
 
-/// Reads a file, or standard input for `-`.
-pub fn read_input(path: &Path) -> Result<String, CliError> {
-    if path.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|source| {
-            CliError::Read {
-                path: "<stdin>".into(),
-                source,
-            }
-        })?;
-        return Ok(text);
-    }
-    std::fs::read_to_string(path).map_err(|source| CliError::Read {
-        path: path.display().to_string(),
-        source,
-    })
-}
-
 /// The entity JSON items of a file (a JSON array of Cedar-format entities).
 pub fn read_entity_items(path: &Path) -> Result<Vec<serde_json::Value>, CliError> {
-    let text = read_input(path)?;
+    let text = crate::input::read(path, crate::input::Input::Entities)?;
     match rampart_engine::strict_json::from_str(&text) {
         Ok(serde_json::Value::Array(items)) => Ok(items),
         Ok(_) => Err(CliError::Input(format!(

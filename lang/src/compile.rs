@@ -49,6 +49,7 @@ impl Compiled {
 /// Parses, checks, lints and compiles every file of the set (and the stdlib packages it
 /// imports).
 pub fn compile(set: &PolicySet) -> Compiled {
+    crate::diagnostics::reset_suggestion_budget();
     let mut diags = set.diagnostics.clone();
     if let Some(project) = &set.project {
         diags.extend(project.check(Catalogs::builtin()));

@@ -12,6 +12,10 @@ use miette::{LabeledSpan, NamedSource, SourceCode};
 
 use crate::ast::Span;
 
+mod render;
+
+pub use render::{LONG_LINE_BYTES, MAX_LABEL_LINES, WINDOW_BYTES};
+
 /// Base of every diagnostic's documentation URL.
 pub const DOCS_URL: &str = "https://rampart.dev/docs/diagnostics";
 
@@ -230,11 +234,15 @@ impl Diagnostic {
             miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
                 .with_width(100)
                 .with_links(false);
-        let mut out = String::new();
-        if handler.render_report(&mut out, self).is_err() {
-            out = format!("{}: {}\n", self.code, self.message);
-        }
-        out
+        self.render_with(&handler)
+    }
+
+    /// Renders with `handler` (its context lines left at miette's default of one). Never
+    /// panics, whatever the spans: a very long line is shown as a window around its labels
+    /// (see [`LONG_LINE_BYTES`]), and if miette still fails the diagnostic is rendered as
+    /// plain text. Costs what is printed, not the size of the file.
+    pub fn render_with(&self, handler: &miette::GraphicalReportHandler) -> String {
+        render::render(self, handler)
     }
 }
 
@@ -289,17 +297,58 @@ impl miette::Diagnostic for Diagnostic {
     }
 }
 
+/// Names longer than this get no "did you mean" suggestion.
+pub const MAX_SUGGESTED_NAME_CHARS: usize = 64;
+
+/// Cells of edit-distance tables that suggestions may fill per compile: past it, no more
+/// suggestions are made. Without it, many unknown names each compared with many candidates
+/// stall the checker (20,000 unknown names against 1,000 consts took minutes).
+pub const SUGGESTION_BUDGET: u64 = 20_000_000;
+
+thread_local! {
+    static SUGGESTION_WORK: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Starts a new suggestion budget ([`SUGGESTION_BUDGET`]): once per compile.
+pub(crate) fn reset_suggestion_budget() {
+    SUGGESTION_WORK.with(|w| w.set(0));
+}
+
 /// "did you mean" support: the candidate closest to `name`, if close enough (edit distance
-/// at most 2, or at most a third of the name's length for long names).
+/// at most 2, or at most a third of the name's length for long names). Names longer than
+/// [`MAX_SUGGESTED_NAME_CHARS`] and candidates whose length alone puts them too far are
+/// not compared; the work is bounded by [`SUGGESTION_BUDGET`].
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(2);
-    candidates
-        .into_iter()
-        .filter(|c| *c != name)
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, c)| (*d, c.len()))
-        .map(|(_, c)| c)
+    let chars = name.chars().count();
+    if chars > MAX_SUGGESTED_NAME_CHARS {
+        return None;
+    }
+    let limit = (chars / 3).max(2);
+    let mut best: Option<(usize, &'a str)> = None;
+    for c in candidates {
+        if c == name {
+            continue;
+        }
+        let len = c.chars().count();
+        if len.abs_diff(chars) > limit {
+            continue;
+        }
+        let cells = u64::try_from((chars + 1) * (len + 1)).unwrap_or(u64::MAX);
+        let spent = SUGGESTION_WORK.with(|w| {
+            let spent = w.get().saturating_add(cells);
+            w.set(spent);
+            spent
+        });
+        if spent > SUGGESTION_BUDGET {
+            return None;
+        }
+        let d = edit_distance(name, c);
+        let better = best.is_none_or(|(bd, bc)| (d, c.len()) < (bd, bc.len()));
+        if d <= limit && better {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
 }
 
 /// Edit distance where swapping two adjacent characters counts as one edit (optimal string
@@ -344,7 +393,27 @@ mod tests {
     }
 
     #[test]
+    fn suggestions_are_bounded() {
+        reset_suggestion_budget();
+        let long = "a".repeat(MAX_SUGGESTED_NAME_CHARS + 1);
+        let near = format!("{long}b");
+        assert_eq!(closest(&long, [near.as_str()]), None);
+        let candidates: Vec<String> = (0..1000).map(|i| format!("konstant_{i:04}")).collect();
+        let mut suggested = 0;
+        for i in 0..20_000 {
+            let name = format!("konstant_x{:03}", i % 1000);
+            suggested +=
+                usize::from(closest(&name, candidates.iter().map(String::as_str)).is_some());
+        }
+        // Some names got a suggestion before the budget ran out, not all of them.
+        assert!(suggested > 0 && suggested < 20_000, "{suggested}");
+        reset_suggestion_budget();
+        assert_eq!(closest("ownr", ["owner"]), Some("owner"));
+    }
+
+    #[test]
     fn suggests_close_names() {
+        reset_suggestion_budget();
         assert_eq!(closest("ownr", ["owner", "classification"]), Some("owner"));
         assert_eq!(closest("zzzz", ["owner", "classification"]), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);

@@ -19,6 +19,8 @@ pub mod compliance;
 pub mod controls;
 pub mod diagnostics;
 pub mod fmt;
+pub mod input;
+pub mod invisible;
 pub mod lints;
 pub mod parser;
 pub mod project;

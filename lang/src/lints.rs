@@ -19,6 +19,7 @@ mod l007_classified_without_transport_security;
 mod l008_token_lifetime_unbounded;
 mod l009_route_without_rule;
 mod l010_allow_without_control;
+mod l011_invisible_character;
 pub mod suppression;
 
 use rampart_engine::bundle::{self as ir, PackageId};
@@ -42,6 +43,7 @@ pub use l007_classified_without_transport_security::ClassifiedWithoutTransportSe
 pub use l008_token_lifetime_unbounded::TokenLifetimeUnbounded;
 pub use l009_route_without_rule::RouteWithoutRule;
 pub use l010_allow_without_control::AllowWithoutControl;
+pub use l011_invisible_character::InvisibleCharacter;
 pub(crate) use suppression::check_allow_lint_annotations;
 use suppression::Suppressions;
 
@@ -120,6 +122,7 @@ pub static LINTS: &[&dyn Lint] = &[
     &TokenLifetimeUnbounded,
     &RouteWithoutRule,
     &AllowWithoutControl,
+    &InvisibleCharacter,
 ];
 
 /// A rule as lints see it: its source and its compiled form.
@@ -169,6 +172,8 @@ pub struct LintObligation<'a> {
 /// What lints look at: the policy set's own rules, obligations and expressions, and what
 /// whole-set lints need of the imported packages.
 pub struct LintContext<'a> {
+    /// The set's own files (not the imported stdlib packages), in load order.
+    pub files: Vec<&'a SourceFile>,
     /// The rules of the set's own files, in file and source order.
     pub rules: Vec<LintRule<'a>>,
     /// Every rule of the policy set, imported stdlib packages included.
@@ -226,6 +231,12 @@ impl<'a> LintContext<'a> {
                 })
             })
             .collect();
+        let files = program
+            .files
+            .iter()
+            .filter(|f| !f.from_stdlib)
+            .map(|f| &f.source)
+            .collect();
         let mut exprs = Vec::new();
         let mut mappings = Vec::new();
         let mut schema = Vec::new();
@@ -256,6 +267,7 @@ impl<'a> LintContext<'a> {
             .map(|p| p.imports.clone())
             .collect();
         Self {
+            files,
             rules,
             set_rules,
             obligations,
@@ -505,7 +517,10 @@ mod tests {
         let codes: Vec<&str> = LINTS.iter().map(|l| l.meta().code).collect();
         assert_eq!(
             codes,
-            vec!["L001", "L002", "L003", "L004", "L005", "L006", "L007", "L008", "L009", "L010"]
+            vec![
+                "L001", "L002", "L003", "L004", "L005", "L006", "L007", "L008", "L009", "L010",
+                "L011"
+            ]
         );
         for lint in LINTS {
             let docs = lint.meta().docs;

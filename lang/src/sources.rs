@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::ast::Span;
 use crate::diagnostics::{Diagnostic, SourceFile};
+use crate::input::{self, ReadError};
 use crate::project::{Project, PROJECT_FILE};
 
 /// Largest policy file accepted (4 MiB); a larger one is an `E017` diagnostic.
@@ -77,18 +78,20 @@ impl PolicySet {
     /// Reads `rampart.toml` at the root, when there is one.
     fn read_project(&mut self) -> io::Result<()> {
         let path = self.root.join(PROJECT_FILE);
-        let meta = match fs::metadata(&path) {
-            Ok(meta) if meta.is_file() => meta,
-            Ok(_) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
+        let bytes = match input::read_file(&path, MAX_FILE_BYTES) {
+            Ok(bytes) => bytes,
+            Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(ReadError::NotAFile) => return Ok(()),
+            Err(ReadError::TooLarge { .. }) => {
+                self.diagnostics.push(too_large(&path, PROJECT_FILE));
+                return Ok(());
+            }
+            Err(ReadError::Io(e)) => return Err(e),
+            Err(e @ ReadError::NotUtf8 { .. }) => {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+            }
         };
-        if meta.len() > MAX_FILE_BYTES {
-            self.diagnostics
-                .push(too_large(&path, PROJECT_FILE, meta.len()));
-            return Ok(());
-        }
-        let text = match String::from_utf8(fs::read(&path)?) {
+        let text = match String::from_utf8(without_bom(bytes)) {
             Ok(text) => text,
             Err(_) => {
                 let file = SourceFile::new(&path, PROJECT_FILE, String::new());
@@ -109,13 +112,22 @@ impl PolicySet {
 
     fn read_file(&mut self, path: &Path) -> io::Result<()> {
         let name = display_name(&self.root, path);
-        let size = fs::metadata(path)?.len();
-        if size > MAX_FILE_BYTES {
-            self.diagnostics.push(too_large(path, &name, size));
-            return Ok(());
-        }
-        let bytes = fs::read(path)?;
-        match String::from_utf8(bytes) {
+        let bytes = match input::read_file(path, MAX_FILE_BYTES) {
+            Ok(bytes) => bytes,
+            Err(ReadError::TooLarge { .. }) => {
+                self.diagnostics.push(too_large(path, &name));
+                return Ok(());
+            }
+            Err(ReadError::NotAFile) => {
+                let msg = format!("`{}` is not a regular file", path.display());
+                return Err(io::Error::new(io::ErrorKind::InvalidInput, msg));
+            }
+            Err(ReadError::Io(e)) => return Err(e),
+            Err(e @ ReadError::NotUtf8 { .. }) => {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+            }
+        };
+        match String::from_utf8(without_bom(bytes)) {
             Ok(text) => self.files.push(SourceFile::new(path, name, text)),
             Err(e) => {
                 let at = e.utf8_error().valid_up_to();
@@ -132,11 +144,23 @@ impl PolicySet {
     }
 }
 
-fn too_large(path: &Path, name: &str, size: u64) -> Diagnostic {
+/// The bytes of a file without its leading UTF-8 byte order mark, if it has one: editors
+/// hide it, so positions count from after it.
+fn without_bom(mut bytes: Vec<u8>) -> Vec<u8> {
+    if bytes.starts_with("\u{feff}".as_bytes()) {
+        bytes.drain(..3);
+    }
+    bytes
+}
+
+fn too_large(path: &Path, name: &str) -> Diagnostic {
     let file = SourceFile::new(path, name, String::new());
     Diagnostic::error(
         "E017",
-        format!("file `{name}` is too large ({size} bytes; the limit is 4 MiB)"),
+        format!(
+            "file `{name}` is too large (the limit is {})",
+            input::size(MAX_FILE_BYTES)
+        ),
     )
     .with_help("split the policies into several files")
     .in_file(&file)

@@ -401,6 +401,41 @@ fn literals_are_canonical() {
     ));
 }
 
+/// Issue 11 (Trojan Source): `fmt` once turned `"\u{202e}"` into the raw character. Every
+/// character a reviewer cannot see stays (or becomes) an escape; visible text stays as is.
+#[test]
+fn invisible_characters_stay_escaped() {
+    for c in [
+        '\u{202e}',
+        '\u{2066}',
+        '\u{2069}',
+        '\u{200e}',
+        '\u{61c}',
+        '\u{200b}',
+        '\u{200d}',
+        '\u{2060}',
+        '\u{feff}',
+        '\u{ad}',
+        '\u{e0041}',
+        '\u{0}',
+        '\u{1b}',
+        '\u{85}',
+        '\u{2028}',
+        '\u{fffe}',
+        '\u{10ffff}',
+        '\u{3164}',
+    ] {
+        let escaped = format!("\"a\\u{{{:x}}}b\"", u32::from(c));
+        assert_eq!(format_expr(&condition(&escaped)), escaped, "escaped {c:?}");
+        let raw = format!("\"a{c}b\"");
+        if c != '\u{0}' {
+            assert_eq!(format_expr(&condition(&raw)), escaped, "raw {c:?}");
+        }
+    }
+    let visible = "\"caf\u{e9} \u{4e2d}\u{6587} \u{1f600} a\u{301}\"";
+    assert_eq!(format_expr(&condition(visible)), visible);
+}
+
 // ---------------------------------------------------------------------------------------
 // Formatting
 // ---------------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ pub fn run(args: BenchArgs) -> Result<u8, CliError> {
 
 /// Reads a JSON array of requests, or one request per line (JSON Lines).
 fn read_requests(engine: &Engine, path: &std::path::Path) -> Result<Vec<Request>, CliError> {
-    let text = policy::read_input(path)?;
+    let text = crate::input::read(path, crate::input::Input::Requests)?;
     let values: Vec<serde_json::Value> = match serde_json::from_str::<serde_json::Value>(&text) {
         Ok(serde_json::Value::Array(items)) => items,
         Ok(single @ serde_json::Value::Object(_)) => vec![single],

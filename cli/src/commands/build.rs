@@ -69,7 +69,7 @@ fn entity_json(loaded: &LoadedPolicy, explicit: Option<&Path>) -> Result<Option<
         None if loaded.root.is_dir() && default.is_file() => default,
         None => return Ok(None),
     };
-    let text = policy::read_input(&path)?;
+    let text = crate::input::read(&path, crate::input::Input::Entities)?;
     loaded
         .engine
         .load_entities(&text)

@@ -15,7 +15,7 @@ pub fn run(args: EvalArgs) -> Result<u8, CliError> {
         return Ok(FAILURE);
     };
     let entities = policy::load_entities(&loaded.engine, &loaded.root, args.entities.as_deref())?;
-    let text = policy::read_input(&args.request)?;
+    let text = crate::input::read(&args.request, crate::input::Input::Request)?;
     let request = rampart_engine::strict_json::from_str(&text)
         .map_err(|e| CliError::Input(format!("`{}`: invalid JSON: {e}", args.request.display())))?;
 

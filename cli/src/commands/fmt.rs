@@ -1,4 +1,7 @@
 //! `rampart fmt [--check] PATH…`: canonical formatting that keeps comments.
+//!
+//! Files are read within the policy file limit (4 MiB). A leading UTF-8 byte order mark is
+//! ignored when parsing and dropped by formatting: a file that has one is reformatted.
 
 use std::path::{Path, PathBuf};
 
@@ -6,19 +9,20 @@ use rampart_lang::{format_source, SourceFile};
 
 use crate::args::FmtArgs;
 use crate::exit::{CliError, FAILURE, OK};
+use crate::input::{self, Input};
 use crate::output;
 use crate::output::{out, outln};
-use crate::policy;
 
 pub fn run(args: FmtArgs) -> Result<u8, CliError> {
     let mut unformatted = 0usize;
     let mut errors = 0usize;
     for path in &args.paths {
         if path.as_os_str() == "-" {
-            let text = policy::read_input(path)?;
+            let raw = input::read_bytes(path, Input::Policy)?;
+            let text = input::decode(path, Input::Policy, raw.clone())?;
             match format_source(&SourceFile::in_memory("<stdin>", &text)) {
                 Ok(formatted) => {
-                    if args.check && formatted != text {
+                    if args.check && formatted.as_bytes() != raw {
                         unformatted += 1;
                         outln!("<stdin>");
                     } else if !args.check {
@@ -33,13 +37,11 @@ pub fn run(args: FmtArgs) -> Result<u8, CliError> {
             continue;
         }
         for file in rampart_files(path)? {
-            let text = std::fs::read_to_string(&file).map_err(|source| CliError::Read {
-                path: file.display().to_string(),
-                source,
-            })?;
-            let source = SourceFile::new(&file, file.display().to_string(), text.clone());
+            let raw = input::read_bytes(&file, Input::Policy)?;
+            let text = input::decode(&file, Input::Policy, raw.clone())?;
+            let source = SourceFile::new(&file, file.display().to_string(), text);
             match format_source(&source) {
-                Ok(formatted) if formatted == text => {}
+                Ok(formatted) if formatted.as_bytes() == raw => {}
                 Ok(_) if args.check => {
                     unformatted += 1;
                     outln!("{}", file.display());
@@ -69,7 +71,8 @@ pub fn run(args: FmtArgs) -> Result<u8, CliError> {
     })
 }
 
-/// The `.rampart` files of a path: the file itself, or every one under a folder (sorted).
+/// The `.rampart` files of a path: the file itself, or every regular one under a folder
+/// (sorted).
 fn rampart_files(path: &Path) -> Result<Vec<PathBuf>, CliError> {
     let meta = std::fs::metadata(path).map_err(|source| CliError::Read {
         path: path.display().to_string(),
@@ -91,7 +94,7 @@ fn rampart_files(path: &Path) -> Result<Vec<PathBuf>, CliError> {
             let hidden = name.to_string_lossy().starts_with('.') || name == "target";
             if p.is_dir() && !hidden {
                 stack.push(p);
-            } else if p.extension().is_some_and(|e| e == "rampart") {
+            } else if p.extension().is_some_and(|e| e == "rampart") && p.is_file() {
                 out.push(p);
             }
         }

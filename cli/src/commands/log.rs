@@ -19,6 +19,11 @@ pub fn run(args: LogArgs) -> Result<u8, CliError> {
 }
 
 fn verify(args: &LogVerifyArgs) -> Result<u8, CliError> {
+    // A log is read line by line, without a size limit (logs are large); a device or FIFO
+    // would never end, so only regular files are read.
+    for file in &args.files {
+        crate::input::refuse_special_file(file)?;
+    }
     let report = verify_files(&args.files, args.from.as_deref()).map_err(|e| match e {
         VerifyError::Read { path, source } => CliError::Read { path, source },
         other @ VerifyError::BadStart(_) => CliError::Input(other.to_string()),

@@ -26,6 +26,11 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
             args.request_timeout.as_millis()
         )));
     }
+    // The sidecar reads the key set (and re-reads it on reload) with a size limit of its
+    // own; a device or FIFO given here is refused before it starts.
+    if let Some(jwks) = &args.jwks {
+        crate::input::refuse_special_file(jwks)?;
+    }
     let engine = if args.path.is_file() {
         load_bundle(&args.path)?
     } else {
@@ -99,8 +104,7 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
 
 /// Reads a bundle file written by `rampart build` (a regular file of at most 256 MiB).
 fn load_bundle(path: &Path) -> Result<Engine, CliError> {
-    let text = rampart_sidecar::files::read_text(path, rampart_sidecar::files::MAX_DATA_FILE_BYTES)
-        .map_err(|e| CliError::Input(e.to_string()))?;
+    let text = crate::input::read(path, crate::input::Input::Bundle)?;
     Engine::from_bundle_json(&text)
         .map_err(|e| CliError::Input(format!("`{}`: {e}", path.display())))
 }

@@ -213,7 +213,10 @@ pub(crate) fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// A string literal with escapes: `"a\"b"`.
+/// A string literal with escapes: `"a\"b"`. Characters that do not show (bidirectional
+/// controls, zero-width and other format characters, control characters, noncharacters:
+/// [`is_invisible`](crate::invisible::is_invisible)) are written as `\u{…}`, so what a
+/// reviewer reads is what the string holds.
 pub(super) fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
@@ -224,7 +227,9 @@ pub(super) fn quote(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c if crate::invisible::is_invisible(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+            }
             c => out.push(c),
         }
     }

@@ -12,7 +12,6 @@
 
 use std::collections::HashSet;
 use std::ffi::OsString;
-use std::fs;
 use std::path::Path;
 
 use clap::CommandFactory;
@@ -87,12 +86,8 @@ fn config_path(args: &[OsString]) -> Option<String> {
 }
 
 fn read(path: &str) -> Result<String, String> {
-    let p = Path::new(path);
-    let meta = fs::metadata(p).map_err(|e| format!("config file `{path}`: {e}"))?;
-    if meta.len() > MAX_CONFIG_BYTES {
-        return Err(format!("config file `{path}` is larger than 1 MiB"));
-    }
-    fs::read_to_string(p).map_err(|e| format!("config file `{path}`: {e}"))
+    rampart_lang::input::read_text_file(Path::new(path), MAX_CONFIG_BYTES)
+        .map_err(|e| format!("config file `{path}`: {e}"))
 }
 
 /// The long flags of `rampart serve` and whether each takes a value.
@@ -201,6 +196,7 @@ fn unknown_key(path: &str, key: &str, flags: &ServeFlags) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn argv(items: &[&str]) -> Vec<OsString> {
         items.iter().map(OsString::from).collect()
