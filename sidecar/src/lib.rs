@@ -34,6 +34,8 @@ mod decisions;
 mod enforce;
 mod ext_authz;
 mod forward_auth;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod http_server;
 mod metrics;
