@@ -55,6 +55,11 @@ sh scripts/e2e-setup.sh
 cargo test --workspace --exclude rampart-bench --locked --no-fail-fast \
   --test e2e_envoy --test e2e_grpc_clients --test e2e_nginx --test e2e_proxy_wasm -- --ignored
 
+step "fuzzing: every fuzz target for a short bounded time (docs/security.md)"
+# Builds fuzz/ on the default toolchain (no nightly, no cargo-fuzz), seeds the corpora from
+# the repository and runs each target FUZZ_SECONDS (20); any crash, stall or OOM fails.
+FUZZ_SECONDS="${FUZZ_SECONDS:-20}" bash scripts/fuzz-smoke.sh
+
 step "benchmarks: Rampart, cedar-policy and regorus agree on every request; ratios (quick)"
 # Ratios are printed, never asserted: this machine is shared and noisy.
 cargo run --release --locked -p rampart-bench -- report --quick --json target/bench-quick.json

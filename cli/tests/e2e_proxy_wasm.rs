@@ -344,3 +344,47 @@ fn build_writes_a_joined_proxy_wasm_module() {
         info.custom_sections
     );
 }
+
+/// F16: the filter decided on the raw path and Envoy forwarded it raw, so `//admin` was
+/// allowed by a public `/{p*}` route and the upstream served `/admin`. Now the example
+/// config normalises (merged slashes, dot segments, escaped slashes refused), the filter
+/// decides on the canonical path and forwards it: no spelling of a denied path reaches the
+/// upstream, and an allowed one arrives canonical.
+#[test]
+#[ignore = "needs scripts/e2e-setup.sh"]
+fn no_spelling_of_a_denied_path_gets_through_the_filter() {
+    let scratch = Scratch::new("e2e-proxy-wasm-paths");
+    let dir = &scratch.0;
+    example_script(
+        "envoy/make-certs.sh",
+        &[dir.join("certs").display().to_string()],
+    );
+    let policy = serve_support::repo().join("cli/tests/fixtures/paths");
+    build_filter(dir, &policy);
+    let upstream = EchoUpstream::start();
+    let envoy = Envoy::start(dir, "envoy-wasm-paths", &wasm_config(&upstream, "{}"));
+    let plain = envoy.listener("plain");
+    let reply = http_request(plain, "GET", "/docs//index.html", &[], b"");
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json()["target"], "/docs/index.html", "{reply:?}");
+    let hits = upstream.hits();
+    for target in [
+        "/admin/users",
+        "//admin/users",
+        "/./admin/users",
+        "/%61dmin/users",
+        "/x/../admin/users",
+        "/ADMIN/users",
+        "/admin;x/users",
+        "/admin%2Fusers",
+        "/%2egit/config",
+        "//secret/x",
+    ] {
+        let reply = http_request(plain, "GET", target, &[], b"");
+        assert!(
+            matches!(reply.status, 400 | 401 | 403 | 404),
+            "{target}: {reply:?}"
+        );
+    }
+    assert_eq!(upstream.hits(), hits, "a denied path reached the upstream");
+}

@@ -37,6 +37,8 @@ mod enforce;
 mod ext_authz;
 pub mod files;
 mod forward_auth;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod http_server;
 mod idle;
