@@ -308,8 +308,8 @@ pub struct ServeArgs {
     pub rate_limit_keys: usize,
     /// The gateway in front of /v1/authz, which says where the original request is read:
     /// nginx (X-Original-Method/-URI/-Host), traefik and apisix (X-Forwarded-Method/-Uri/
-    /// -Host), envoy (the request line), or headers:METHOD,URI[,HOST]; without it /v1/authz
-    /// denies every request
+    /// -Host), envoy (the request line), or headers:METHOD,URI (optionally ,HOST); without
+    /// it /v1/authz denies every request
     #[arg(long, value_name = "MODE", default_value = "off")]
     pub forward_auth: rampart_sidecar::ForwardAuth,
 }
