@@ -368,18 +368,7 @@ fn no_spelling_of_a_denied_path_gets_through_the_filter() {
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.json()["target"], "/docs/index.html", "{reply:?}");
     let hits = upstream.hits();
-    for target in [
-        "/admin/users",
-        "//admin/users",
-        "/./admin/users",
-        "/%61dmin/users",
-        "/x/../admin/users",
-        "/ADMIN/users",
-        "/admin;x/users",
-        "/admin%2Fusers",
-        "/%2egit/config",
-        "//secret/x",
-    ] {
+    for &target in e2e_support::DENIED_PATH_SPELLINGS {
         let reply = http_request(plain, "GET", target, &[], b"");
         assert!(
             matches!(reply.status, 400 | 401 | 403 | 404),

@@ -358,69 +358,32 @@ fn read_http(json: &Json) -> Result<Http<'_>, RequestError> {
     })
 }
 
-/// Header names lower-cased; a value is a string or an array of strings (joined with `, `,
-/// as are repeated names). Every string counts as one header field against
-/// [`crate::gateway::MAX_HEADERS`], and names and values against
-/// [`crate::gateway::MAX_HEADER_BYTES`], as when a gateway's header pairs are joined.
+/// The `http.headers` object: a value is a string or an array of strings, each one header
+/// field. They are joined by [`crate::gateway::join_headers`], as a gateway's header pairs
+/// are (names lower-cased, repeated names joined with `, `, the same limits).
 fn read_headers(
     headers: &JsonMap<String, Json>,
 ) -> Result<BTreeMap<Arc<str>, Value>, RequestError> {
-    use crate::gateway::{HeaderError, MAX_HEADERS, MAX_HEADER_BYTES};
-    let refused =
-        |e: HeaderError| RequestError::from(DataError::new("http.headers", e.to_string()));
-    let mut joined: BTreeMap<String, String> = BTreeMap::new();
-    let mut count: usize = 0;
-    let mut bytes: usize = 0;
+    let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(headers.len());
     for (name, value) in headers {
-        let parts: Vec<&str> = match value {
-            Json::String(text) => vec![text.as_str()],
-            Json::Array(items) => items
-                .iter()
-                .map(Json::as_str)
-                .collect::<Option<_>>()
-                .ok_or_else(|| {
-                    expected(
-                        &format!("http.headers[\"{}\"]", crate::display::truncate(name, 40)),
-                        "a string",
-                        value,
-                    )
-                })?,
-            other => {
-                return Err(expected(
-                    &format!("http.headers[\"{}\"]", crate::display::truncate(name, 40)),
-                    "a string",
-                    other,
-                ))
-            }
+        let not_text = |found: &Json| {
+            expected(
+                &format!("http.headers[\"{}\"]", crate::display::truncate(name, 40)),
+                "a string",
+                found,
+            )
         };
-        count = count.saturating_add(parts.len());
-        bytes = parts.iter().fold(bytes, |sum, part| {
-            sum.saturating_add(name.len()).saturating_add(part.len())
-        });
-        if count > MAX_HEADERS {
-            return Err(refused(HeaderError::TooMany(count)));
-        }
-        if bytes > MAX_HEADER_BYTES {
-            return Err(refused(HeaderError::TooLarge(bytes)));
-        }
-        // Joined exactly as a gateway's pairs are: an empty value still takes its place.
-        for part in parts {
-            match joined.entry(name.to_ascii_lowercase()) {
-                std::collections::btree_map::Entry::Vacant(slot) => {
-                    slot.insert(part.to_owned());
-                }
-                std::collections::btree_map::Entry::Occupied(mut slot) => {
-                    let slot = slot.get_mut();
-                    slot.push_str(", ");
-                    slot.push_str(part);
+        match value {
+            Json::String(text) => pairs.push((name, text)),
+            Json::Array(items) => {
+                for item in items {
+                    pairs.push((name, item.as_str().ok_or_else(|| not_text(value))?));
                 }
             }
+            other => return Err(not_text(other)),
         }
     }
-    Ok(joined
-        .into_iter()
-        .map(|(k, v)| (Arc::from(k), Value::string(&v)))
-        .collect())
+    facts::header_map(pairs)
 }
 
 /// `text` in ASCII upper case, borrowed when it already is.

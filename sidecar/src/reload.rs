@@ -417,7 +417,7 @@ pub fn start(state: State, reload: Option<&Reload>) -> Result<Arc<State>, ServeE
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use rampart_engine::bundle::{
         EntityType, RecordType, Schema, ANONYMOUS_TYPE, BUNDLE_FORMAT, BUNDLE_VERSION,
@@ -425,8 +425,8 @@ mod tests {
     use rampart_engine::{Bundle, Engine};
     use std::sync::atomic::AtomicUsize;
 
-    /// An empty policy with this revision.
-    fn policy(revision: &str) -> Policy {
+    /// An empty policy with this revision (also the sidecar server's tests' policy).
+    pub(crate) fn policy(revision: &str) -> Policy {
         let bundle = Bundle {
             format: BUNDLE_FORMAT.into(),
             version: BUNDLE_VERSION,

@@ -381,39 +381,12 @@ fn shutdown_signal() -> impl Future<Output = ()> {
 mod tests {
     use super::*;
     use crate::reload::{PolicyLoader, Reload};
-    use rampart_engine::bundle::{
-        EntityType, RecordType, Schema, ANONYMOUS_TYPE, BUNDLE_FORMAT, BUNDLE_VERSION,
-    };
-    use rampart_engine::{Bundle, Engine};
     use std::io::Write;
     use std::sync::mpsc;
     use std::time::Instant;
 
     fn policy() -> Policy {
-        let bundle = Bundle {
-            format: BUNDLE_FORMAT.into(),
-            version: BUNDLE_VERSION,
-            revision: "r0".into(),
-            symbols: vec![],
-            schema: Schema {
-                entity_types: vec![EntityType {
-                    name: ANONYMOUS_TYPE.into(),
-                    attrs: RecordType::default(),
-                    parents: vec![],
-                }],
-                enums: vec![],
-                actions: vec![],
-                context: RecordType::default(),
-            },
-            packages: vec![],
-            rules: vec![],
-            obligations: vec![],
-            routes: vec![],
-            principals: vec![],
-        };
-        let engine = Engine::new(bundle).unwrap_or_else(|e| panic!("{e}"));
-        let entities = engine.empty_entities();
-        Policy { engine, entities }
+        crate::reload::tests::policy("r0")
     }
 
     fn config(reload: Option<Reload>) -> Config {

@@ -497,3 +497,21 @@ pub fn json_lines(path: &Path, count: usize) -> Vec<Value> {
     );
     records
 }
+
+/// Spellings of pages the `cli/tests/fixtures/paths` policy denies (`/admin/...`, dot files,
+/// `secret/x`), including ambiguous targets it refuses: none may reach an upstream,
+/// whichever gateway is in front.
+pub const DENIED_PATH_SPELLINGS: &[&str] = &[
+    "/admin/users",
+    "//admin/users",
+    "/./admin/users",
+    "/%61dmin/users",
+    "/x/../admin/users",
+    "/x/%2e%2e/admin/users",
+    "/ADMIN/users",
+    "/admin;x/users",
+    "/admin%2Fusers",
+    "/%2egit/config",
+    "//secret/x",
+    "/./secret/x",
+];

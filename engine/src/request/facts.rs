@@ -118,7 +118,7 @@ fn read_context(
 
 /// The request headers as the policy sees them ([`crate::gateway::join_headers`]), or the
 /// error that denies a request with too many.
-fn header_map<'h>(
+pub(super) fn header_map<'h>(
     pairs: impl IntoIterator<Item = (&'h str, &'h str)>,
 ) -> Result<BTreeMap<Arc<str>, Value>, RequestError> {
     let joined = crate::gateway::join_headers(pairs)
