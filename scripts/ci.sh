@@ -55,6 +55,19 @@ sh scripts/e2e-setup.sh
 cargo test --workspace --exclude rampart-bench --locked --no-fail-fast \
   --test e2e_envoy --test e2e_grpc_clients --test e2e_nginx --test e2e_proxy_wasm -- --ignored
 
+step "fleet: real Redis, an OCI registry, rsyslog and Prometheus against rampart serve"
+# Installs the services (Debian packages; idempotent); each test starts its own instances on
+# loopback and stops them. Every cli/tests/fleet_*.rs runs, its #[ignore]d tests included.
+sh scripts/services-setup.sh
+FLEET_TESTS=""
+for f in cli/tests/fleet_*.rs; do
+  [ -e "$f" ] && FLEET_TESTS="$FLEET_TESTS --test $(basename "$f" .rs)"
+done
+if [ -n "$FLEET_TESTS" ]; then
+  # shellcheck disable=SC2086 # one --test per file
+  cargo test --workspace --exclude rampart-bench --locked --no-fail-fast $FLEET_TESTS -- --ignored
+fi
+
 step "fuzzing: every fuzz target for a short bounded time (docs/security.md)"
 # Builds fuzz/ on the default toolchain (no nightly, no cargo-fuzz), seeds the corpora from
 # the repository and runs each target FUZZ_SECONDS (15 here); any crash, stall or OOM fails.
