@@ -24,6 +24,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "engine builds for wasm32-unknown-unknown (no parser, no tokio, no miette)"
 cargo check -p rampart-engine --target wasm32-unknown-unknown --locked
+# Bundle verification (rampart-bundle without `transport`) is wasm-clean too.
+cargo check -p rampart-bundle --target wasm32-unknown-unknown --locked
 # The plain-ABI module's exports exist on wasm32 only: lint them there (docs/wasm.md).
 cargo clippy -p rampart-wasm --target wasm32-unknown-unknown --locked -- -D warnings
 if cargo tree -p rampart-engine -e normal --prefix none | grep -E '^(pest|miette|tokio|rampart-lang) ' ; then
