@@ -1,0 +1,7 @@
+//! Real services for the fleet tests (`fleet_*.rs`), installed by
+//! `scripts/services-setup.sh`: each starter runs its own instance on loopback with its own
+//! config and data in a temp dir, and stops it by PID on drop.
+
+#![allow(dead_code)] // each test file uses a different part
+
+pub mod prometheus;
