@@ -240,6 +240,43 @@ pub struct ServeArgs {
     /// written (a full disk); without it decisions go on and the records lost are counted
     #[arg(long, requires = "decision_log")]
     pub decision_log_required: bool,
+    /// Ship the decision log to this sink too: `syslog+tls://HOST:PORT` (RFC 5424 over TLS),
+    /// `https://HOST/PATH` (gzip JSON batches, OPA's decision-log upload API), or, to a
+    /// loopback address only, `syslog+tcp://` and `http://`; repeat for several
+    #[arg(
+        long = "decision-log-sink",
+        value_name = "URL",
+        requires = "decision_log"
+    )]
+    pub decision_log_sinks: Vec<rampart_sidecar::SinkUrl>,
+    /// The form records are shipped in: `rampart` (syslog: the chained line itself; HTTP:
+    /// OPA decision-log events) or `ocsf` (OCSF API Activity events, class 6003)
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "rampart",
+        requires = "decision_log_sinks"
+    )]
+    pub decision_log_format: DecisionLogFormat,
+    /// An HTTP sink's batch is sent once it holds this many bytes of records (`1M`, `256K`)
+    #[arg(long, value_name = "SIZE", default_value = "1M", value_parser = parse_size)]
+    pub decision_log_batch_bytes: u64,
+    /// …or once its first record has waited this long (`1s`, `200ms`)
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_timeout)]
+    pub decision_log_batch_interval: std::time::Duration,
+    /// The most record bytes a sink holds in memory or sent but not yet confirmed; records
+    /// beyond wait in the decision-log file (`16M`)
+    #[arg(long, value_name = "SIZE", default_value = "16M", value_parser = parse_size)]
+    pub decision_log_sink_buffer: u64,
+    /// This replica's name, carried in every decision-log record (and as the syslog
+    /// HOSTNAME and OPA labels.id); default: the host name
+    #[arg(long, value_name = "ID", value_parser = parse_instance_id)]
+    pub instance_id: Option<String>,
+    /// Trust the CA certificates of this PEM file, besides the system's roots, for every
+    /// outbound TLS connection (decision-log sinks, bundle and key fetches)
+    #[arg(long, value_name = "FILE")]
+    pub outbound_ca: Option<PathBuf>,
     /// Do not watch the policy, bundle and entities files for changes (SIGHUP and
     /// POST /v1/reload still reload)
     #[arg(long)]
@@ -312,6 +349,24 @@ pub struct ServeArgs {
     /// it /v1/authz denies every request
     #[arg(long, value_name = "MODE", default_value = "off")]
     pub forward_auth: rampart_sidecar::ForwardAuth,
+}
+
+/// The form decision-log records are shipped in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DecisionLogFormat {
+    Rampart,
+    Ocsf,
+}
+
+/// An instance id: 1 to 255 printable characters without white space.
+fn parse_instance_id(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.chars().count() > 255 {
+        return Err("an instance id has 1 to 255 characters".to_owned());
+    }
+    if text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("an instance id has no white space or control characters".to_owned());
+    }
+    Ok(text.to_owned())
 }
 
 /// When decision-log records are synced to disk.
@@ -404,8 +459,10 @@ pub enum LogFormat {
 
 #[derive(Debug, Args)]
 pub struct LogVerifyArgs {
-    /// Decision-log files, verified as one chain in this order (rotated files oldest
-    /// first: FILE.2 FILE.1 FILE)
+    /// Decision-log files or directories of them. A file and its rotated files are one
+    /// chain, verified in the order given (oldest first: FILE.2 FILE.1 FILE; oldest first
+    /// anyway when found in a directory); each other file (another replica's) is a chain
+    /// of its own, verified and reported on its own
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// The hash the first record continues from, when earlier records are gone (rotated

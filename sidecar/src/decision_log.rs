@@ -20,13 +20,14 @@ mod chain;
 mod entry;
 mod event;
 mod record;
+pub mod ship;
 mod sink;
 pub mod verify;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -105,6 +106,10 @@ pub struct LogStatus {
     write_errors: AtomicU64,
     /// Set by [`DecisionLog::close`]: a failing writer gives up after a few attempts.
     closing: AtomicBool,
+    /// The `seq` of the last record written to the file (shipping's queue ends there).
+    written_seq: Arc<AtomicU64>,
+    /// The sinks' counters, when the log is shipped.
+    shipping: OnceLock<ship::ShipStats>,
 }
 
 impl Default for LogStatus {
@@ -114,6 +119,8 @@ impl Default for LogStatus {
             dropped: Default::default(),
             write_errors: AtomicU64::new(0),
             closing: AtomicBool::new(false),
+            written_seq: Arc::new(AtomicU64::new(0)),
+            shipping: OnceLock::new(),
         }
     }
 }
@@ -134,6 +141,14 @@ impl LogStatus {
         self.write_errors.load(Ordering::Relaxed)
     }
 
+    /// The shipping metrics (`rampart_decision_log_queued{sink}`, …) when the log has
+    /// sinks; nothing otherwise.
+    pub fn render_shipping(&self, out: &mut String) {
+        if let Some(shipping) = self.shipping.get() {
+            shipping.render(out, self.written_seq.load(Ordering::Relaxed));
+        }
+    }
+
     fn drop_record(&self) {
         let reason = if self.is_writable() {
             GapReason::QueueFull
@@ -151,14 +166,47 @@ pub struct DecisionLog {
     writer: Mutex<Option<JoinHandle<()>>>,
     status: Arc<LogStatus>,
     required: bool,
+    /// One per `--decision-log-sink`.
+    shippers: Mutex<Vec<ship::Shipper>>,
+}
+
+/// Why a decision log could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Ship(#[from] ship::ShipError),
 }
 
 impl DecisionLog {
     /// Opens (creating or appending to) the file, picks up the chain where the file (or
     /// its last rotated file) ends, and starts the writer thread.
+    #[cfg(test)]
     pub fn open(path: &Path, options: LogOptions) -> std::io::Result<DecisionLog> {
         let file = LogFile::open(path, options.rotation)?;
         DecisionLog::start(file, options)
+    }
+
+    /// [`DecisionLog::open`] for a replica of a fleet: every record carries
+    /// `shipping.instance` (when not empty), and a shipper per sink follows the file.
+    pub fn open_shipped(
+        path: &Path,
+        options: LogOptions,
+        shipping: &ship::ShipOptions,
+    ) -> Result<DecisionLog, OpenError> {
+        let instance = Some(shipping.instance.as_str()).filter(|i| !i.is_empty());
+        let file = LogFile::open_as(path, options.rotation, instance)?;
+        let log = DecisionLog::start(file, options)?;
+        if !shipping.sinks.is_empty() {
+            let (shippers, stats) =
+                ship::start(path, shipping, Arc::clone(&log.status.written_seq))?;
+            let _ = log.status.shipping.set(stats);
+            if let Ok(mut slot) = log.shippers.lock() {
+                *slot = shippers;
+            }
+        }
+        Ok(log)
     }
 
     fn start(file: LogFile, options: LogOptions) -> std::io::Result<DecisionLog> {
@@ -173,6 +221,7 @@ impl DecisionLog {
             writer: Mutex::new(Some(writer)),
             status,
             required: options.required,
+            shippers: Mutex::new(Vec::new()),
         })
     }
 
@@ -249,6 +298,16 @@ impl DecisionLog {
             if handle.join().is_err() {
                 eprintln!("rampart serve: the decision-log writer failed");
             }
+        }
+        // The shippers send what the writer wrote last (its stop record included), for a
+        // few seconds at most; the rest waits in the file for the next run.
+        let shippers = self
+            .shippers
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s))
+            .unwrap_or_default();
+        for shipper in shippers {
+            shipper.finish();
         }
     }
 }
@@ -382,6 +441,9 @@ impl Writer {
 
     fn write_out(&mut self, sync_now: bool) -> std::io::Result<()> {
         self.file.flush()?;
+        self.status
+            .written_seq
+            .store(self.file.head_seq(), Ordering::SeqCst);
         let due = match self.fsync {
             Fsync::Never => false,
             Fsync::Always => true,

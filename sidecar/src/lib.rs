@@ -52,8 +52,13 @@ mod state;
 mod tls;
 
 pub use auth::{JwksError, JwtConfig, TokenMethod, DEFAULT_LEEWAY, MAX_LEEWAY};
+pub use decision_log::ship::{
+    default_instance_id, ocsf_event, opa_event, DropReason, ShipFormat, ShipOptions, SinkKind,
+    SinkUrl, OCSF_VERSION,
+};
 pub use decision_log::{verify as log_verify, Fsync, LogOptions, Rotation};
 pub use forward_auth::{ForwardAuth, ForwardHeaders};
+pub use rampart_bundle::transport::OutboundTls;
 pub use ratelimit::DEFAULT_MAX_KEYS as DEFAULT_RATE_LIMIT_KEYS;
 pub use reload::{
     EntityShrink, PolicyLoader, Reload, Watched, DEFAULT_RELOAD_TIMEOUT, DEFAULT_WATCH_SETTLE,

@@ -166,6 +166,9 @@ impl Metrics {
             "rampart_decision_log_writable {}",
             u8::from(status.is_none_or(LogStatus::is_writable))
         );
+        if let Some(status) = status {
+            status.render_shipping(out);
+        }
     }
 
     /// The Prometheus text exposition (format 0.0.4).

@@ -13,7 +13,8 @@ use tonic::codegen::tokio_stream::StreamExt as _;
 use tonic::transport::server::TcpIncoming;
 
 use crate::auth::{Authenticator, JwksError, JwtConfig};
-use crate::decision_log::{DecisionLog, LogOptions};
+use crate::decision_log::ship::ShipOptions;
+use crate::decision_log::{DecisionLog, LogOptions, OpenError};
 use crate::decisions::{BatchLimit, DecisionApi};
 use crate::ext_authz::ExtAuthz;
 use crate::forward_auth::ForwardAuth;
@@ -42,6 +43,8 @@ pub struct Config {
     pub decision_log: Option<PathBuf>,
     /// Rotation, fsync policy and whether the decision log is required.
     pub decision_log_options: LogOptions,
+    /// The instance id every record carries, and the sinks the log is shipped to.
+    pub decision_log_shipping: ShipOptions,
     /// Hot reload of the policy; `None`: the policy given at start serves until exit.
     pub reload: Option<Reload>,
     /// TLS on both listeners (mTLS with a client CA); `None` serves plaintext.
@@ -87,6 +90,11 @@ pub enum ServeError {
         path: String,
         source: std::io::Error,
     },
+    #[error("cannot ship the decision log `{path}`: {source}")]
+    DecisionLogShipping {
+        path: String,
+        source: crate::decision_log::ship::ShipError,
+    },
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
     #[error("cannot listen for SIGHUP: {0}")]
@@ -118,10 +126,16 @@ impl Sidecar {
     pub async fn bind(config: &Config, policy: Policy) -> Result<Sidecar, ServeError> {
         let log = match &config.decision_log {
             Some(path) => Some(
-                DecisionLog::open(path, config.decision_log_options).map_err(|source| {
-                    ServeError::DecisionLog {
-                        path: path.display().to_string(),
-                        source,
+                DecisionLog::open_shipped(
+                    path,
+                    config.decision_log_options,
+                    &config.decision_log_shipping,
+                )
+                .map_err(|error| {
+                    let path = path.display().to_string();
+                    match error {
+                        OpenError::Io(source) => ServeError::DecisionLog { path, source },
+                        OpenError::Ship(source) => ServeError::DecisionLogShipping { path, source },
                     }
                 })?,
             ),
@@ -396,6 +410,7 @@ mod tests {
             http: any,
             decision_log: None,
             decision_log_options: LogOptions::default(),
+            decision_log_shipping: ShipOptions::default(),
             reload,
             tls: None,
             request_timeout: Duration::from_secs(5),

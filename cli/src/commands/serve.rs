@@ -10,8 +10,9 @@ use std::path::Path;
 use rampart_engine::Engine;
 use rampart_sidecar::{Config, JwtConfig, Policy, Ready, TlsFiles, TokenMethod};
 use rampart_sidecar::{EntityShrink, Fsync, LogOptions, Reload, Rotation, Watched};
+use rampart_sidecar::{ShipFormat, ShipOptions};
 
-use crate::args::{DecisionLogFsync, JwtMethod, ServeArgs};
+use crate::args::{DecisionLogFormat, DecisionLogFsync, JwtMethod, ServeArgs};
 use crate::exit::{CliError, FAILURE, OK};
 use crate::policy;
 
@@ -71,6 +72,22 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
                 DecisionLogFsync::Always => Fsync::Always,
             },
             required: args.decision_log_required,
+        },
+        decision_log_shipping: ShipOptions {
+            sinks: args.decision_log_sinks,
+            format: match args.decision_log_format {
+                DecisionLogFormat::Rampart => ShipFormat::Rampart,
+                DecisionLogFormat::Ocsf => ShipFormat::Ocsf,
+            },
+            instance: args
+                .instance_id
+                .unwrap_or_else(rampart_sidecar::default_instance_id),
+            batch_bytes: usize::try_from(args.decision_log_batch_bytes).unwrap_or(usize::MAX),
+            batch_interval: args.decision_log_batch_interval,
+            buffer_bytes: usize::try_from(args.decision_log_sink_buffer).unwrap_or(usize::MAX),
+            tls: rampart_sidecar::OutboundTls {
+                extra_ca: args.outbound_ca,
+            },
         },
         reload: Some(reload),
         tls: args.tls_cert.map(|cert| TlsFiles {

@@ -5,3 +5,4 @@
 #![allow(dead_code)] // each test file uses a different part
 
 pub mod prometheus;
+pub mod rsyslog;

@@ -54,6 +54,9 @@ pub struct LogFile {
     /// Bytes were written since the last `sync`.
     unsynced: bool,
     head: ChainHead,
+    /// `,"instance":"ID"` (the replica's `--instance-id`) added to every record before it
+    /// is sealed; empty without one.
+    instance: Vec<u8>,
 }
 
 impl LogFile {
@@ -62,13 +65,24 @@ impl LogFile {
     /// end with a stop record (the run before was killed or crashed), a crash record is
     /// sealed first; a last line cut off by the crash is closed with a newline and left in
     /// place, its length and hash kept in that crash record. Notes go to standard error.
+    #[cfg(test)]
     pub fn open(path: &Path, rotation: Option<Rotation>) -> io::Result<LogFile> {
+        LogFile::open_as(path, rotation, None)
+    }
+
+    /// [`LogFile::open`] for the replica `instance`: every record it seals (the crash
+    /// record included) carries `"instance":ID` as its last field before the chain fields.
+    pub fn open_as(
+        path: &Path,
+        rotation: Option<Rotation>,
+        instance: Option<&str>,
+    ) -> io::Result<LogFile> {
         let file = OpenOptions::new()
             .create(true)
             .read(true)
             .append(true)
             .open(path)?;
-        LogFile::on(path, rotation, Output::file(file))
+        LogFile::on(path, rotation, Output::file(file), instance)
     }
 
     /// [`LogFile::open`] on a device with `space` bytes free (a test's full disk):
@@ -86,10 +100,15 @@ impl LogFile {
             .open(path)?;
         let mut out = Output::file(file);
         out.space = Some(space);
-        LogFile::on(path, rotation, out)
+        LogFile::on(path, rotation, out, None)
     }
 
-    fn on(path: &Path, rotation: Option<Rotation>, mut out: Output) -> io::Result<LogFile> {
+    fn on(
+        path: &Path,
+        rotation: Option<Rotation>,
+        mut out: Output,
+        instance: Option<&str>,
+    ) -> io::Result<LogFile> {
         let tail = read_tail(&mut out.file)?;
         let size = out.file.metadata()?.len();
         let last = match &tail.last_line {
@@ -113,6 +132,7 @@ impl LogFile {
             size,
             unsynced: false,
             head: head.unwrap_or_else(ChainHead::genesis),
+            instance: instance_field(instance),
         };
         let torn = tail.partial.map(|bytes| Torn {
             bytes: bytes.len() as u64,
@@ -148,6 +168,7 @@ impl LogFile {
     /// is kept even when that write fails: the error only says the batch is still pending
     /// (see [`LogFile::flush`]).
     pub fn append(&mut self, body: &mut Vec<u8>) -> io::Result<()> {
+        body.extend_from_slice(&self.instance);
         self.head.seal_bytes(body);
         let len = body.len() as u64;
         let mut rotated = Ok(());
@@ -166,6 +187,7 @@ impl LogFile {
 
     /// Seals a record into the batch without writing.
     fn append_pending(&mut self, body: &mut Vec<u8>) {
+        body.extend_from_slice(&self.instance);
         self.head.seal_bytes(body);
         self.push_sealed(body);
     }
@@ -209,6 +231,11 @@ impl LogFile {
     /// True when bytes were written but not synced.
     pub fn is_unsynced(&self) -> bool {
         self.unsynced
+    }
+
+    /// The `seq` of the last record sealed.
+    pub fn head_seq(&self) -> u64 {
+        self.head.seq
     }
 
     /// Records sealed but not yet (wholly) written.
@@ -297,6 +324,16 @@ impl Output {
         space.fetch_sub(n as u64, Ordering::SeqCst);
         Ok(n)
     }
+}
+
+/// The bytes `,"instance":ID` for a replica's instance id; none without one.
+fn instance_field(instance: Option<&str>) -> Vec<u8> {
+    let mut field = Vec::new();
+    if let Some(id) = instance {
+        field.extend_from_slice(b",\"instance\":");
+        let _ = serde_json::to_writer(&mut field, id);
+    }
+    field
 }
 
 /// `FILE.n`.

@@ -313,6 +313,7 @@ fn a_full_queue_is_counted_and_declared() {
         writer: Mutex::new(None),
         status: Arc::clone(&status),
         required: false,
+        shippers: Mutex::new(Vec::new()),
     };
     for i in 0..QUEUE_RECORDS {
         assert!(log.push(entry(i)));
@@ -528,6 +529,7 @@ fn a_required_log_denies_what_its_queue_cannot_take() {
         writer: Mutex::new(None),
         status: Arc::new(LogStatus::default()),
         required: true,
+        shippers: Mutex::new(Vec::new()),
     };
     for i in 0..QUEUE_RECORDS {
         assert!(log.push(entry(i)));
