@@ -235,12 +235,7 @@ impl RemoteKeys {
     /// One fetch, its result applied and counted; returns the time until the next one.
     async fn fetch_and_apply(&self, memory: &mut Memory) -> Duration {
         let result = tokio::time::timeout(self.config.fetch_timeout, self.fetch(memory)).await;
-        let result = result.unwrap_or_else(|_| {
-            Err(format!(
-                "no answer within {} ms (`--jwks-fetch-timeout`)",
-                self.config.fetch_timeout.as_millis()
-            ))
-        });
+        let result = result.unwrap_or_else(|_| Err(self.timed_out()));
         let next = match result {
             Ok(Fetched::Keys { set, max_age, etag }) => {
                 for note in &set.skipped {
@@ -317,6 +312,14 @@ impl RemoteKeys {
         }
         self.fetched.notify_all();
         next
+    }
+
+    /// The error of a fetch that took too long.
+    fn timed_out(&self) -> String {
+        format!(
+            "no answer within {} ms (`--jwks-fetch-timeout`)",
+            self.config.fetch_timeout.as_millis()
+        )
     }
 
     fn succeeded(&self, memory: &mut Memory) {
@@ -396,10 +399,14 @@ impl RemoteKeys {
         if let Some(etag) = etag {
             request = request.header("if-none-match", etag);
         }
-        let mut response = request
-            .send()
-            .await
-            .map_err(|e| format!("`{url}`: {}", error_chain(&e)))?;
+        let failed = |e: reqwest::Error| {
+            if e.is_timeout() {
+                self.timed_out()
+            } else {
+                format!("`{url}`: {}", error_chain(&e))
+            }
+        };
+        let mut response = request.send().await.map_err(failed)?;
         if response.url().scheme() != "https" {
             return Err(format!("`{url}` redirected to a non-HTTPS address"));
         }
@@ -432,11 +439,7 @@ impl RemoteKeys {
             return Err(format!("`{url}` is larger than 1 MiB"));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| format!("`{url}`: {}", error_chain(&e)))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(failed)? {
             if body.len().saturating_add(chunk.len()) > MAX_DOCUMENT_BYTES {
                 return Err(format!("`{url}` is larger than 1 MiB"));
             }
