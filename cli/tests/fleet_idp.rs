@@ -371,7 +371,8 @@ fn bad_key_sets_keep_the_last_good_one_until_it_is_stale() {
             || errors() > seen,
         );
         seen = errors();
-        if stale_from.elapsed() < Duration::from_secs(7) {
+        // (The last success was at most about a second before `stale_from`.)
+        if stale_from.elapsed() < Duration::from_secs(5) {
             assert_eq!(
                 read_with(&sidecar, &old),
                 200,

@@ -323,11 +323,11 @@ impl Authenticator {
         if !may_block {
             return false;
         }
-        let Some(generation) = remote.ask_refetch() else {
+        let Some(target) = remote.ask_refetch() else {
             return false;
         };
         // The worker's other tasks move to another thread while this one waits.
-        tokio::task::block_in_place(|| remote.wait_past(generation));
+        tokio::task::block_in_place(|| remote.wait_for(target));
         true
     }
 

@@ -94,15 +94,17 @@ impl RemoteJwks {
     }
 }
 
-/// The refetch requests of unknown kids, and the fetches done so far.
+/// The refetch requests of unknown kids, and the fetches started and finished so far
+/// (fetches run one at a time, numbered from 1).
 #[derive(Default)]
 struct Refetch {
     /// When an unknown kid last asked for a refetch.
     last_asked: Option<Instant>,
-    /// A refetch was asked for and has not finished.
-    pending: bool,
-    /// Fetches finished so far (each bumps it, scheduled or asked for).
-    generation: u64,
+    /// The fetch that serves the refetch asked for and not finished yet: the first one to
+    /// start after the ask (a fetch already running may have read the old set).
+    pending: Option<u64>,
+    started: u64,
+    finished: u64,
 }
 
 /// The live state of a remote key set, shared by the fetcher task and the requests.
@@ -190,13 +192,13 @@ impl RemoteKeys {
         });
     }
 
-    /// Asks for a refetch on behalf of a token with an unknown `kid`. Returns the fetch
-    /// generation to wait past, or `None` when a refetch was asked for less than
+    /// Asks for a refetch on behalf of a token with an unknown `kid`. Returns the number
+    /// of the fetch to wait for, or `None` when a refetch was asked for less than
     /// `refetch_interval` ago and has finished (the token stays unknown).
     pub fn ask_refetch(&self) -> Option<u64> {
         let mut refetch = self.refetch.lock().ok()?;
-        if refetch.pending {
-            return Some(refetch.generation);
+        if let Some(target) = refetch.pending {
+            return Some(target);
         }
         let now = Instant::now();
         if refetch
@@ -206,21 +208,21 @@ impl RemoteKeys {
             return None;
         }
         refetch.last_asked = Some(now);
-        refetch.pending = true;
-        let generation = refetch.generation;
+        let target = refetch.started.wrapping_add(1);
+        refetch.pending = Some(target);
         drop(refetch);
         self.wake.notify_one();
-        Some(generation)
+        Some(target)
     }
 
-    /// Blocks the calling thread until a fetch after `generation` finished, or the fetch
-    /// timeout passed.
-    pub fn wait_past(&self, generation: u64) {
+    /// Blocks the calling thread until fetch number `target` finished, or the fetch timeout
+    /// passed.
+    pub fn wait_for(&self, target: u64) {
         let deadline = Instant::now() + self.config.fetch_timeout;
         let Ok(mut refetch) = self.refetch.lock() else {
             return;
         };
-        while refetch.generation <= generation {
+        while refetch.finished < target {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return;
@@ -234,6 +236,13 @@ impl RemoteKeys {
 
     /// One fetch, its result applied and counted; returns the time until the next one.
     async fn fetch_and_apply(&self, memory: &mut Memory) -> Duration {
+        let number = match self.refetch.lock() {
+            Ok(mut refetch) => {
+                refetch.started = refetch.started.wrapping_add(1);
+                refetch.started
+            }
+            Err(_) => 0,
+        };
         let result = tokio::time::timeout(self.config.fetch_timeout, self.fetch(memory)).await;
         let result = result.unwrap_or_else(|_| Err(self.timed_out()));
         let next = match result {
@@ -307,8 +316,10 @@ impl RemoteKeys {
             }
         };
         if let Ok(mut refetch) = self.refetch.lock() {
-            refetch.generation = refetch.generation.wrapping_add(1);
-            refetch.pending = false;
+            refetch.finished = number;
+            if refetch.pending.is_some_and(|target| target <= number) {
+                refetch.pending = None;
+            }
         }
         self.fetched.notify_all();
         next
