@@ -429,11 +429,11 @@ impl RemoteKeys {
                 .map(str::to_owned)
         };
         let max_age = header("cache-control").and_then(|value| max_age(&value));
-        let etag = header("etag");
-        let sent_etag = etag_sent;
+        // An entity tag longer than this is not worth sending back.
+        let etag = header("etag").filter(|tag| tag.len() <= 256);
         match response.status().as_u16() {
             // Only an answer to a conditional request may say "not modified".
-            304 if sent_etag => {
+            304 if etag_sent => {
                 return Ok(Got {
                     body: None,
                     max_age,
