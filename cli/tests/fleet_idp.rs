@@ -452,6 +452,20 @@ fn key_addresses_must_be_https() {
     let (code, stderr) = fails(&["--jwks-url", "http://127.0.0.1:1/jwks"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("is not an https:// address"), "{stderr}");
+    // The same through --config, whose keys are the long flag names.
+    let scratch = Scratch::new("fleet-idp-config");
+    let config = scratch.0.join("serve.toml");
+    std::fs::write(
+        &config,
+        "oidc_issuer = \"http://127.0.0.1:1\"\njwks-min-refresh = \"2m\"\n",
+    )
+    .expect("write the config");
+    let (code, stderr) = fails(&["--config", &config.display().to_string()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`http://127.0.0.1:1` is not an https:// address"),
+        "{stderr}"
+    );
     let jwks = fixtures().join("jwt/jwks.json").display().to_string();
     let (code, stderr) = fails(&["--jwks", &jwks, "--oidc-issuer", "https://idp.test"]);
     assert_eq!(code, Some(2), "{stderr}");
