@@ -43,6 +43,21 @@ pub enum Command {
     Log(LogArgs),
     /// Report which controls of each compliance framework the policy set enforces
     Compliance(ComplianceArgs),
+    /// Work with the API keys of `rampart serve --api-keys`
+    Apikey(ApikeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ApikeyArgs {
+    #[command(subcommand)]
+    pub command: ApikeyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApikeyCommand {
+    /// Print the SHA-256 (hex) of the API key read from standard input, for the `sha256`
+    /// field of an --api-keys record (surrounding whitespace is not part of the key)
+    Hash,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -186,6 +201,7 @@ pub struct BenchArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("key_source").args(["jwks", "jwks_url", "oidc_issuer"])))]
 pub struct ServeArgs {
     /// Policy folder, or a bundle file written by `rampart build` (or `policy` in --config)
     pub path: PathBuf,
@@ -274,7 +290,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ID", value_parser = parse_instance_id)]
     pub instance_id: Option<String>,
     /// Trust the CA certificates of this PEM file, besides the system's roots, for every
-    /// outbound TLS connection (decision-log sinks, bundle and key fetches)
+    /// outbound TLS connection (identity provider, bundles, decision-log sinks)
     #[arg(long, value_name = "FILE")]
     pub outbound_ca: Option<PathBuf>,
     /// Do not watch the policy, bundle and entities files for changes (SIGHUP and
@@ -327,12 +343,51 @@ pub struct ServeArgs {
     /// verified claims fill context.auth
     #[arg(long, value_name = "FILE")]
     pub jwks: Option<PathBuf>,
+    /// Verify bearer JWTs against the JWKS published at this https:// address, fetched
+    /// and kept current in the background (see --jwks-min-refresh …)
+    #[arg(long, value_name = "URL")]
+    pub jwks_url: Option<String>,
+    /// Verify bearer JWTs against the keys of this OpenID Connect issuer (discovery:
+    /// ISSUER/.well-known/openid-configuration names the JWKS); it is also the only
+    /// accepted `iss` unless --jwt-issuer says otherwise
+    #[arg(long, value_name = "URL")]
+    pub oidc_issuer: Option<String>,
+    /// The shortest time between two scheduled fetches of the remote key set, whatever
+    /// its Cache-Control max-age says (`60s`, `5m`)
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_interval)]
+    pub jwks_min_refresh: std::time::Duration,
+    /// The longest time between two scheduled fetches of the remote key set (`1h`)
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_interval)]
+    pub jwks_max_refresh: std::time::Duration,
+    /// How long the last fetched key set stays in use while fetches fail; past it every
+    /// bearer token is unauthenticated until a fetch succeeds (`24h`)
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_interval)]
+    pub jwks_max_stale: std::time::Duration,
+    /// The shortest time between two refetches of the remote key set asked for by
+    /// tokens naming an unknown `kid` (`10s`)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_interval)]
+    pub jwks_refetch_interval: std::time::Duration,
+    /// The longest one fetch of the remote key set (discovery included) may take (`10s`)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_interval)]
+    pub jwks_fetch_timeout: std::time::Duration,
     /// Accept tokens of this issuer (`iss`) only; repeat for several
-    #[arg(long = "jwt-issuer", value_name = "ISS", requires = "jwks")]
+    #[arg(long = "jwt-issuer", value_name = "ISS", requires = "key_source")]
     pub jwt_issuers: Vec<String>,
     /// Accept tokens for this audience (`aud`) only; repeat for several
-    #[arg(long = "jwt-audience", value_name = "AUD", requires = "jwks")]
+    #[arg(long = "jwt-audience", value_name = "AUD", requires = "key_source")]
     pub jwt_audiences: Vec<String>,
+    /// Verify API keys against this JSON file of key hashes (see docs/sidecar.md); a
+    /// verified key fills context.auth with method api_key
+    #[arg(long, value_name = "FILE")]
+    pub api_keys: Option<PathBuf>,
+    /// The request header carrying the API key
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "x-api-key",
+        requires = "api_keys"
+    )]
+    pub api_key_header: String,
     /// Clock skew allowed on `exp`, `nbf` and `iat` (`60s`, `2m`; at most `5m`)
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_leeway)]
     pub jwt_leeway: std::time::Duration,
@@ -395,6 +450,18 @@ fn parse_leeway(text: &str) -> Result<std::time::Duration, String> {
         return Err(format!("`{text}` is more than the 5m allowed"));
     }
     Ok(leeway)
+}
+
+/// An interval in the policy language's duration syntax (`500ms`, `60s`, `1h`, `1h30m`),
+/// at least 1 s.
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    let millis = rampart_engine::time::parse_duration(text)
+        .ok_or_else(|| format!("expected a duration like `60s`, `5m` or `1h`, found `{text}`"))?;
+    let interval = std::time::Duration::from_millis(u64::try_from(millis).unwrap_or(0));
+    if interval < std::time::Duration::from_secs(1) {
+        return Err(format!("`{text}` is shorter than the 1s allowed"));
+    }
+    Ok(interval)
 }
 
 /// A timeout: a whole number with the unit `ms` or `s` (`500ms`, `5s`), at least 1 ms.

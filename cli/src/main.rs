@@ -56,6 +56,7 @@ fn main() -> ExitCode {
         args::Command::Serve(a) => commands::serve::run(*a),
         args::Command::Log(a) => commands::log::run(a),
         args::Command::Compliance(a) => commands::compliance::run(a),
+        args::Command::Apikey(a) => commands::apikey::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -23,7 +23,6 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
 use crate::http::error_response;
 use crate::{MAX_HEADER_BYTES, MAX_HEADER_LINES};
@@ -34,8 +33,9 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 
 /// TLS and time limits of the HTTP listener.
 pub struct HttpLimits {
-    /// TLS on the listener; `None`: plaintext.
-    pub tls: Option<TlsAcceptor>,
+    /// TLS on the listener (the configuration in use when a connection is accepted);
+    /// `None`: plaintext.
+    pub tls: Option<std::sync::Arc<crate::tls::ListenerTls>>,
     /// The longest a TLS handshake, and a request once its head is in, may take.
     pub request_timeout: Duration,
     /// The longest a client may take to send a request head (or stay idle between two).
@@ -84,7 +84,7 @@ pub async fn serve(
             service: TowerToHyperService::new(router.clone()),
         };
         let watcher = graceful.watcher();
-        let tls = tls.clone();
+        let tls = tls.as_ref().map(|tls| tls.http());
         tokio::spawn(async move {
             match tls {
                 None => {

@@ -51,13 +51,17 @@ mod server;
 mod state;
 mod tls;
 
-pub use auth::{JwksError, JwtConfig, TokenMethod, DEFAULT_LEEWAY, MAX_LEEWAY};
+pub use auth::{
+    api_key_hash, ApiKeyConfig, ApiKeysError, JwksError, JwtConfig, KeyLocation, KeySource,
+    RemoteJwks, TokenMethod, DEFAULT_API_KEY_HEADER, DEFAULT_LEEWAY, MAX_LEEWAY,
+};
 pub use decision_log::ship::{
     default_instance_id, ocsf_event, opa_event, DropReason, ShipFormat, ShipOptions, SinkKind,
     SinkUrl, OCSF_VERSION,
 };
 pub use decision_log::{verify as log_verify, Fsync, LogOptions, Rotation};
 pub use forward_auth::{ForwardAuth, ForwardHeaders};
+/// The trust of the sidecar's outgoing HTTPS connections (`--outbound-ca`).
 pub use rampart_bundle::transport::OutboundTls;
 pub use ratelimit::DEFAULT_MAX_KEYS as DEFAULT_RATE_LIMIT_KEYS;
 pub use reload::{

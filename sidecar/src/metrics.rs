@@ -62,6 +62,10 @@ pub struct Metrics {
     jwt_invalid: [AtomicU64; Rejection::ALL.len()],
     /// Requests denied by an exhausted `rate_limit` obligation, per door.
     rate_limited: [AtomicU64; DOORS],
+    /// Key-set fetches from the identity provider and API keys (`crate::auth`).
+    pub auth: Arc<crate::auth::AuthMetrics>,
+    /// The listeners' TLS, whose reloads are counted (`--tls-cert`).
+    pub tls: Option<Arc<crate::tls::ListenerTls>>,
 }
 
 impl Metrics {
@@ -254,6 +258,10 @@ impl Metrics {
                 reason.label(),
                 get(&self.jwt_invalid[reason.index()])
             );
+        }
+        self.auth.render(&mut out);
+        if let Some(tls) = &self.tls {
+            tls.render(&mut out);
         }
         out.push_str(
             "# HELP rampart_rate_limited_total Requests denied because a rate_limit \

@@ -119,12 +119,17 @@ pub struct ReloadOutcome {
     pub internal: bool,
     /// The key set re-read along with the policy (`--jwks`): its key count or error.
     pub jwks: Option<Result<usize, String>>,
+    /// The API key file re-read along with the policy (`--api-keys`): its key count or
+    /// error (the old keys stay on error).
+    pub api_keys: Option<Result<usize, String>>,
 }
 
 impl ReloadOutcome {
     /// True when everything was reloaded.
     pub fn succeeded(&self) -> bool {
-        self.error.is_none() && !matches!(self.jwks, Some(Err(_)))
+        self.error.is_none()
+            && !matches!(self.jwks, Some(Err(_)))
+            && !matches!(self.api_keys, Some(Err(_)))
     }
 
     /// The answer of `POST /v1/reload`: 200, or 422 (500 for an internal error) with the
@@ -143,6 +148,15 @@ impl ReloadOutcome {
             }
             Some(Err(error)) => {
                 body.insert("jwks".into(), json!({ "error": error }));
+            }
+            None => {}
+        }
+        match &self.api_keys {
+            Some(Ok(keys)) => {
+                body.insert("api_keys".into(), json!({ "keys": keys }));
+            }
+            Some(Err(error)) => {
+                body.insert("api_keys".into(), json!({ "error": error }));
             }
             None => {}
         }
@@ -263,6 +277,7 @@ impl Reloader {
             error: None,
             internal: false,
             jwks: None,
+            api_keys: None,
         };
         match loaded {
             Ok(Ok(policy)) => {
@@ -289,7 +304,7 @@ impl Reloader {
             }
             Err(blocked) => outcome.error = Some(blocked_message(blocked, "the policy")),
         }
-        if state.auth.is_enabled() {
+        if state.auth.reloads_key_file() {
             // Re-reads the JWKS file of `--jwks`; its old key set keeps serving on failure.
             let shared = Arc::clone(state);
             let keys = self.blocking(move || shared.auth.reload()).await;
@@ -301,6 +316,20 @@ impl Reloader {
                 }
                 Err(blocked) => Err(blocked_message(blocked, "the key set")),
             });
+        }
+        if state.auth.has_api_keys() {
+            // Re-reads the file of `--api-keys`; its old keys keep serving on failure.
+            let shared = Arc::clone(state);
+            let keys = self.blocking(move || shared.auth.reload_api_keys()).await;
+            outcome.api_keys = match keys {
+                Ok(Some(Ok(keys))) => Some(Ok(keys)),
+                Ok(Some(Err(error))) => Some(Err(error.to_string())),
+                Ok(None) => None,
+                Err(Blocked::Panicked) => Some(Err(
+                    "internal error while reading the API key file".to_owned(),
+                )),
+                Err(blocked) => Some(Err(blocked_message(blocked, "the API key file"))),
+            };
         }
         state.metrics.reloaded(outcome.succeeded());
         report(&outcome, trigger);
@@ -346,6 +375,9 @@ fn report(outcome: &ReloadOutcome, trigger: Trigger) {
              bearer token is now rejected"
         ),
         _ => {}
+    }
+    if let Some(Err(error)) = &outcome.api_keys {
+        eprintln!("rampart serve: reload ({trigger}) failed; the API keys were kept: {error}");
     }
 }
 

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tonic::codegen::tokio_stream::StreamExt as _;
 use tonic::transport::server::TcpIncoming;
 
-use crate::auth::{Authenticator, JwksError, JwtConfig};
+use crate::auth::{ApiKeyConfig, ApiKeysError, Authenticator, JwksError, JwtConfig};
 use crate::decision_log::ship::ShipOptions;
 use crate::decision_log::{DecisionLog, LogOptions, OpenError};
 use crate::decisions::{BatchLimit, DecisionApi};
@@ -60,6 +60,8 @@ pub struct Config {
     pub grpc_idle_timeout: Duration,
     /// Verify `Authorization: Bearer` tokens against a JWKS file; `None`: tokens are ignored.
     pub jwt: Option<JwtConfig>,
+    /// Verify API keys against the hashes of this file (`--api-keys`); `None`: ignored.
+    pub api_keys: Option<ApiKeyConfig>,
     /// The most rate-limit buckets kept (`--rate-limit-keys`); 0 leaves `rate_limit`
     /// obligations unenforced.
     pub rate_limit_keys: usize,
@@ -107,6 +109,8 @@ pub enum ServeError {
     Reflection(String),
     #[error(transparent)]
     Jwks(#[from] JwksError),
+    #[error(transparent)]
+    ApiKeys(#[from] ApiKeysError),
 }
 
 /// A sidecar with its listeners bound, not yet serving.
@@ -114,7 +118,7 @@ pub struct Sidecar {
     state: Arc<State>,
     grpc: TcpListener,
     http: TcpListener,
-    tls: Option<ListenerTls>,
+    tls: Option<Arc<ListenerTls>>,
     request_timeout: Duration,
     header_read_timeout: Duration,
     grpc_idle_timeout: Duration,
@@ -147,25 +151,41 @@ impl Sidecar {
                 .map_err(|source| ServeError::Bind { what, addr, source })
         };
         let tls = match &config.tls {
-            Some(files) => Some(ListenerTls::load(files, config.request_timeout)?),
+            Some(files) => Some(Arc::new(ListenerTls::load(files, config.request_timeout)?)),
             None => None,
         };
+        // The certificate, key and client CA reload when their files change, watched like
+        // the policy's files.
+        if let (Some(tls), Some(reload)) = (&tls, &config.reload) {
+            if let Some(interval) = reload.watch_interval {
+                tokio::spawn(crate::tls::watch(
+                    Arc::clone(tls),
+                    interval,
+                    reload.watch_settle,
+                ));
+            }
+        }
         let auth = match &config.jwt {
             Some(jwt) => Authenticator::load(jwt.clone())?,
             None => Authenticator::disabled(),
         };
+        let auth = match &config.api_keys {
+            Some(keys) => auth.with_api_keys(keys.clone())?,
+            None => auth,
+        };
+        // A remote key set is fetched once before the sidecar is ready.
+        auth.start().await;
         let limits = (config.rate_limit_keys > 0).then(|| RateLimiter::new(config.rate_limit_keys));
         let grpc = bind("gRPC", config.grpc).await?;
         let http = bind("HTTP", config.http).await?;
+        let mut state = State::new(policy, log)
+            .with_auth(auth)
+            .with_rate_limiter(limits)
+            .with_forward_auth(config.forward_auth.clone())
+            .with_decision_timeout(config.request_timeout);
+        state.metrics.tls = tls.clone();
         Ok(Sidecar {
-            state: crate::reload::start(
-                State::new(policy, log)
-                    .with_auth(auth)
-                    .with_rate_limiter(limits)
-                    .with_forward_auth(config.forward_auth.clone())
-                    .with_decision_timeout(config.request_timeout),
-                config.reload.as_ref(),
-            )?,
+            state: crate::reload::start(state, config.reload.as_ref())?,
             grpc,
             http,
             tls,
@@ -201,6 +221,8 @@ impl Sidecar {
             grpc_idle_timeout,
         } = self;
         let (stop, stopped) = watch::channel(false);
+        let stopped_grpc = stopped.clone();
+        let http_tls = tls.clone();
 
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_serving::<AuthorizationServer<ExtAuthz>>().await;
@@ -219,38 +241,47 @@ impl Sidecar {
         let reflection_v1alpha = crate::decisions::reflection()
             .build_v1alpha()
             .map_err(reflection_error)?;
-        let mut grpc_builder = tonic::transport::Server::builder()
+        let grpc_router = tonic::transport::Server::builder()
             .timeout(request_timeout)
-            .http2_max_header_list_size(u32::try_from(MAX_HEADER_BYTES).unwrap_or(u32::MAX));
-        if let Some(tls) = &tls {
-            grpc_builder = grpc_builder
-                .tls_config(tls.grpc())
-                .map_err(|e| ServeError::Server {
-                    what: "gRPC",
-                    message: e.to_string(),
-                })?;
-        }
-        let grpc_server = grpc_builder
+            .http2_max_header_list_size(u32::try_from(MAX_HEADER_BYTES).unwrap_or(u32::MAX))
             .add_service(health_service)
             .add_service(authorization)
             .add_service(decisions)
             .add_service(reflection_v1)
-            .add_service(reflection_v1alpha)
-            .serve_with_incoming_shutdown(
-                TcpIncoming::from(grpc)
-                    .with_nodelay(Some(true))
-                    .map(move |accepted| {
-                        accepted.map(|stream| IdleTimeout::new(stream, grpc_idle_timeout))
-                    }),
-                wait_for_stop(stopped.clone()),
-            );
+            .add_service(reflection_v1alpha);
+        let grpc_server = async move {
+            match &tls {
+                // The listener's own handshakes, so that a new certificate is used at once.
+                Some(tls) => {
+                    grpc_router
+                        .serve_with_incoming_shutdown(
+                            crate::tls::grpc_incoming(grpc, Arc::clone(tls), grpc_idle_timeout),
+                            wait_for_stop(stopped_grpc),
+                        )
+                        .await
+                }
+                None => {
+                    grpc_router
+                        .serve_with_incoming_shutdown(
+                            TcpIncoming::from(grpc)
+                                .with_nodelay(Some(true))
+                                .map(move |accepted| {
+                                    accepted
+                                        .map(|stream| IdleTimeout::new(stream, grpc_idle_timeout))
+                                }),
+                            wait_for_stop(stopped_grpc),
+                        )
+                        .await
+                }
+            }
+        };
         let mut grpc_task = tokio::spawn(grpc_server);
 
         let http_server = crate::http_server::serve(
             http,
             crate::http::router(Arc::clone(&state)),
             crate::http_server::HttpLimits {
-                tls: tls.as_ref().map(ListenerTls::http),
+                tls: http_tls,
                 request_timeout,
                 header_read_timeout,
             },
@@ -417,6 +448,7 @@ mod tests {
             header_read_timeout: Duration::from_secs(30),
             grpc_idle_timeout: Duration::from_secs(300),
             jwt: None,
+            api_keys: None,
             rate_limit_keys: 0,
             forward_auth: ForwardAuth::Off,
         }

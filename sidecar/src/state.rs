@@ -136,8 +136,9 @@ impl State {
         self
     }
 
-    /// Verifies bearer tokens with `auth`.
+    /// Verifies bearer tokens (and API keys) with `auth`; `/metrics` reports its counters.
     pub fn with_auth(mut self, auth: Authenticator) -> State {
+        self.metrics.auth = auth.metrics();
         self.auth = auth;
         self
     }
@@ -155,11 +156,8 @@ impl State {
         if !self.auth.is_enabled() {
             return;
         }
-        match self.auth.authenticate(request, now_ms().div_euclid(1000)) {
-            Outcome::Verified => self.metrics.jwt_verified(),
-            Outcome::Rejected(rejection) => self.metrics.jwt_invalid(rejection),
-            Outcome::Disabled | Outcome::NoToken | Outcome::StatedByCaller => {}
-        }
+        let outcome = self.auth.authenticate(request, now_ms().div_euclid(1000));
+        self.count(&outcome);
     }
 
     /// [`State::authenticate`] for a request given as header pairs (the typed path):
@@ -174,12 +172,19 @@ impl State {
         let (outcome, facts) = self
             .auth
             .authenticate_headers(headers, now_ms().div_euclid(1000));
+        self.count(&outcome);
+        facts
+    }
+
+    /// Counts what authenticating a request did.
+    fn count(&self, outcome: &Outcome) {
         match outcome {
             Outcome::Verified => self.metrics.jwt_verified(),
-            Outcome::Rejected(rejection) => self.metrics.jwt_invalid(rejection),
+            Outcome::Rejected(rejection) => self.metrics.jwt_invalid(*rejection),
+            Outcome::ApiKeyVerified => self.metrics.auth.api_key_verified(),
+            Outcome::ApiKeyRejected(rejection) => self.metrics.auth.api_key_invalid(*rejection),
             Outcome::Disabled | Outcome::NoToken | Outcome::StatedByCaller => {}
         }
-        facts
     }
 
     /// Reloads the policy with `reloader`.

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod apikey;
 pub mod bench;
 pub mod build;
 pub mod check;

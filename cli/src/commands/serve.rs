@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::Path;
 
 use rampart_engine::Engine;
+use rampart_sidecar::{ApiKeyConfig, KeyLocation, KeySource, OutboundTls, RemoteJwks};
 use rampart_sidecar::{Config, JwtConfig, Policy, Ready, TlsFiles, TokenMethod};
 use rampart_sidecar::{EntityShrink, Fsync, LogOptions, Reload, Rotation, Watched};
 use rampart_sidecar::{ShipFormat, ShipOptions};
@@ -32,6 +33,9 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
     if let Some(jwks) = &args.jwks {
         crate::input::refuse_special_file(jwks)?;
     }
+    if let Some(api_keys) = &args.api_keys {
+        crate::input::refuse_special_file(api_keys)?;
+    }
     let engine = if args.path.is_file() {
         load_bundle(&args.path)?
     } else {
@@ -45,8 +49,10 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
         loader::load_entities(&engine, &args.path, args.entities.as_deref(), false)
             .map_err(CliError::Input)?;
     let mut watch = loader::watched_paths(&args.path, args.entities.as_deref());
-    // A reload re-reads the key set of `--jwks` too.
+    // A reload re-reads the key set of `--jwks` and the API keys of `--api-keys` too.
     watch.extend(args.jwks.iter().cloned().map(Watched::File));
+    watch.extend(args.api_keys.iter().cloned().map(Watched::File));
+    let jwt = jwt_config(&args);
     let reload = Reload {
         watch_interval: (!args.no_watch).then_some(args.watch_interval),
         watch_settle: args.watch_settle,
@@ -99,16 +105,10 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
         request_timeout: args.request_timeout,
         header_read_timeout: args.header_read_timeout,
         grpc_idle_timeout: args.grpc_idle_timeout,
-        jwt: args.jwks.map(|jwks| JwtConfig {
-            issuers: args.jwt_issuers,
-            audiences: args.jwt_audiences,
-            leeway: args.jwt_leeway,
-            method: match args.jwt_method {
-                JwtMethod::Jwt => TokenMethod::Jwt,
-                JwtMethod::Oauth2 => TokenMethod::Oauth2,
-                JwtMethod::Oidc => TokenMethod::Oidc,
-            },
-            ..JwtConfig::new(jwks)
+        jwt,
+        api_keys: args.api_keys.map(|file| ApiKeyConfig {
+            file,
+            header: args.api_key_header,
         }),
         rate_limit_keys: args.rate_limit_keys,
         forward_auth: args.forward_auth,
@@ -117,6 +117,48 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
         .map_err(|e| CliError::Input(e.to_string()))?;
     eprintln!("rampart serve: stopped");
     Ok(OK)
+}
+
+/// How bearer tokens are verified: keys from `--jwks`, `--jwks-url` or `--oidc-issuer`
+/// (clap allows one). The issuer of `--oidc-issuer` is the accepted `iss` unless
+/// `--jwt-issuer` names others.
+fn jwt_config(args: &ServeArgs) -> Option<JwtConfig> {
+    let remote = |location| {
+        KeySource::Remote(RemoteJwks {
+            location,
+            outbound: OutboundTls {
+                extra_ca: args.outbound_ca.clone(),
+            },
+            min_refresh: args.jwks_min_refresh,
+            max_refresh: args.jwks_max_refresh,
+            max_stale: args.jwks_max_stale,
+            refetch_interval: args.jwks_refetch_interval,
+            fetch_timeout: args.jwks_fetch_timeout,
+        })
+    };
+    let mut issuers = args.jwt_issuers.clone();
+    let source = match (&args.jwks, &args.jwks_url, &args.oidc_issuer) {
+        (Some(file), _, _) => KeySource::File(file.clone()),
+        (None, Some(url), _) => remote(KeyLocation::JwksUrl(url.clone())),
+        (None, None, Some(issuer)) => {
+            if issuers.is_empty() {
+                issuers.push(issuer.clone());
+            }
+            remote(KeyLocation::Issuer(issuer.clone()))
+        }
+        (None, None, None) => return None,
+    };
+    Some(JwtConfig {
+        issuers,
+        audiences: args.jwt_audiences.clone(),
+        leeway: args.jwt_leeway,
+        method: match args.jwt_method {
+            JwtMethod::Jwt => TokenMethod::Jwt,
+            JwtMethod::Oauth2 => TokenMethod::Oauth2,
+            JwtMethod::Oidc => TokenMethod::Oidc,
+        },
+        ..JwtConfig::with_source(source)
+    })
 }
 
 /// Reads a bundle file written by `rampart build` (a regular file of at most 256 MiB).

@@ -62,6 +62,11 @@ impl Sidecar {
     /// Starts `rampart serve PATH --grpc 127.0.0.1:0 --http 127.0.0.1:0 EXTRA…` and waits
     /// for its ready line.
     pub fn start(path: &Path, extra: &[&str]) -> Sidecar {
+        Sidecar::start_with(path, extra, Stdio::null())
+    }
+
+    /// [`Sidecar::start`] with its standard error sent to `stderr`.
+    pub fn start_with(path: &Path, extra: &[&str], stderr: Stdio) -> Sidecar {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
             .arg("serve")
             .arg(path)
@@ -69,7 +74,7 @@ impl Sidecar {
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("spawn rampart serve");
         let stdout = child.stdout.take().expect("piped stdout");

@@ -48,6 +48,8 @@ pub enum JwksError {
     },
     #[error("the key set `{path}` has no RS256, ES256 or EdDSA signing key")]
     NoUsableKey { path: String },
+    #[error("the key set at `{url}`: {message}")]
+    Remote { url: String, message: String },
 }
 
 /// One public key and the algorithm it verifies.

@@ -535,3 +535,95 @@ fn a_reload_to_a_set_without_signing_keys_revokes_every_key() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An authenticator with API keys only, from a file of `records` written to a temporary
+/// folder named `name`.
+fn with_api_keys(name: &str, records: serde_json::Value) -> (Authenticator, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("rampart-api-keys-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.join("keys.json");
+    std::fs::write(&file, json!({ "keys": records }).to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let auth = Authenticator::disabled()
+        .with_api_keys(ApiKeyConfig {
+            file: file.clone(),
+            header: "X-Api-Key".to_owned(),
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    (auth, dir)
+}
+
+#[test]
+fn api_keys_authenticate_header_pairs_and_request_json_alike() {
+    let (auth, dir) = with_api_keys(
+        "pairs",
+        json!([{"id": "k", "sha256": api_key_hash("key-1"), "subject": "svc", "scopes": ["s"]}]),
+    );
+    assert!(auth.is_enabled());
+    let now = now_s();
+    let (outcome, facts) = auth.authenticate_headers([("x-api-key", "key-1")].into_iter(), now);
+    assert_eq!(outcome, Outcome::ApiKeyVerified);
+    let facts = facts.unwrap_or_default();
+    assert_eq!(facts["method"], "api_key");
+    assert_eq!(facts["subject"], "svc");
+    assert_eq!(facts["claims"]["key_id"], "k");
+    // The same key through the request JSON.
+    let mut request =
+        json!({"http": {"method": "GET", "path": "/", "headers": {"X-API-KEY": "key-1"}}});
+    assert_eq!(
+        auth.authenticate(&mut request, now),
+        Outcome::ApiKeyVerified
+    );
+    assert_eq!(request["context"]["auth"], facts);
+    // Unknown, repeated, absent.
+    let (outcome, facts) = auth.authenticate_headers([("x-api-key", "key-2")].into_iter(), now);
+    assert_eq!(
+        (outcome, facts),
+        (Outcome::ApiKeyRejected(ApiKeyRejection::Unknown), None)
+    );
+    let twice = [("x-api-key", "key-1"), ("X-Api-Key", "key-1")];
+    assert_eq!(
+        auth.authenticate_headers(twice.into_iter(), now).0,
+        Outcome::ApiKeyRejected(ApiKeyRejection::Malformed)
+    );
+    assert_eq!(
+        auth.authenticate_headers([("accept", "*/*")].into_iter(), now)
+            .0,
+        Outcome::NoToken
+    );
+    // A reload with a bad file keeps the keys; a good one replaces them.
+    std::fs::write(dir.join("keys.json"), "{\"keys\": 1}").unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(auth.reload_api_keys(), Some(Err(_))));
+    assert_eq!(
+        auth.authenticate_headers([("x-api-key", "key-1")].into_iter(), now)
+            .0,
+        Outcome::ApiKeyVerified
+    );
+    std::fs::write(dir.join("keys.json"), "{\"keys\": []}").unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(auth.reload_api_keys(), Some(Ok(0))));
+    assert_eq!(
+        auth.authenticate_headers([("x-api-key", "key-1")].into_iter(), now)
+            .0,
+        Outcome::ApiKeyRejected(ApiKeyRejection::Unknown)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_bearer_token_wins_over_an_api_key() {
+    let (auth, dir) = with_api_keys(
+        "bearer",
+        json!([{"id": "k", "sha256": api_key_hash("key-1"), "subject": "svc"}]),
+    );
+    let jwt = JwtConfig::new(fixtures().join("jwks.json"));
+    let mut both = Authenticator::load(jwt).unwrap_or_else(|e| panic!("{e}"));
+    both.api_keys = auth.api_keys;
+    let headers = [
+        ("authorization", "Bearer not.a.token"),
+        ("x-api-key", "key-1"),
+    ];
+    assert_eq!(
+        both.authenticate_headers(headers.into_iter(), now_s()).0,
+        Outcome::Rejected(Rejection::Malformed)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

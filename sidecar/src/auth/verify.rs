@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value as Json};
 
 use super::jwks::{self, JwksError, VerificationKey};
-use super::{JwtConfig, TokenMethod, MAX_LEEWAY, MAX_TOKEN_BYTES};
+use super::{JwtConfig, KeySource, TokenMethod, MAX_LEEWAY, MAX_TOKEN_BYTES};
 
 /// Why a token was not accepted: the `reason` label of `rampart_jwt_invalid_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,9 +81,12 @@ pub struct JwtVerifier {
 impl JwtVerifier {
     /// Reads the JWKS file of `config`. Notes about skipped keys go to standard error.
     pub fn load(config: &JwtConfig) -> Result<JwtVerifier, JwksError> {
-        let set = jwks::read(&config.jwks)?;
+        let KeySource::File(path) = &config.jwks else {
+            return Ok(JwtVerifier::new(Vec::new(), config));
+        };
+        let set = jwks::read(path)?;
         for note in &set.skipped {
-            eprintln!("rampart serve: `{}`: {note}", config.jwks.display());
+            eprintln!("rampart serve: `{}`: {note}", path.display());
         }
         Ok(JwtVerifier::new(set.keys, config))
     }
