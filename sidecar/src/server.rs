@@ -19,7 +19,7 @@ use crate::ext_authz::ExtAuthz;
 use crate::forward_auth::ForwardAuth;
 use crate::idle::IdleTimeout;
 use crate::proto::rampart::v1::decisions_server::DecisionsServer;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{RateLimiter, SharedLimiter, StoreConfig, StoreError};
 use crate::reload::Reload;
 use crate::state::{Policy, State};
 use crate::tls::{ListenerTls, TlsError, TlsFiles};
@@ -60,6 +60,9 @@ pub struct Config {
     /// The most rate-limit buckets kept (`--rate-limit-keys`); 0 leaves `rate_limit`
     /// obligations unenforced.
     pub rate_limit_keys: usize,
+    /// Count `rate_limit` obligations in this Redis, shared by every replica
+    /// (`--rate-limit-store`); `None`: each replica counts on its own.
+    pub rate_limit_store: Option<StoreConfig>,
     /// Where forward-auth reads the request being authorized (`--forward-auth`).
     pub forward_auth: ForwardAuth,
 }
@@ -99,6 +102,8 @@ pub enum ServeError {
     Reflection(String),
     #[error(transparent)]
     Jwks(#[from] JwksError),
+    #[error(transparent)]
+    RateLimitStore(#[from] StoreError),
 }
 
 /// A sidecar with its listeners bound, not yet serving.
@@ -140,18 +145,21 @@ impl Sidecar {
             Some(jwt) => Authenticator::load(jwt.clone())?,
             None => Authenticator::disabled(),
         };
-        let limits = (config.rate_limit_keys > 0).then(|| RateLimiter::new(config.rate_limit_keys));
         let grpc = bind("gRPC", config.grpc).await?;
         let http = bind("HTTP", config.http).await?;
+        let state = State::new(policy, log)
+            .with_auth(auth)
+            .with_forward_auth(config.forward_auth.clone())
+            .with_decision_timeout(config.request_timeout);
+        let state = match &config.rate_limit_store {
+            Some(store) => state
+                .with_shared_limiter(SharedLimiter::start(store, config.rate_limit_keys).await?),
+            None => state.with_rate_limiter(
+                (config.rate_limit_keys > 0).then(|| RateLimiter::new(config.rate_limit_keys)),
+            ),
+        };
         Ok(Sidecar {
-            state: crate::reload::start(
-                State::new(policy, log)
-                    .with_auth(auth)
-                    .with_rate_limiter(limits)
-                    .with_forward_auth(config.forward_auth.clone())
-                    .with_decision_timeout(config.request_timeout),
-                config.reload.as_ref(),
-            )?,
+            state: crate::reload::start(state, config.reload.as_ref())?,
             grpc,
             http,
             tls,
@@ -403,6 +411,7 @@ mod tests {
             grpc_idle_timeout: Duration::from_secs(300),
             jwt: None,
             rate_limit_keys: 0,
+            rate_limit_store: None,
             forward_auth: ForwardAuth::Off,
         }
     }

@@ -8,10 +8,10 @@ use std::io::Write;
 use std::path::Path;
 
 use rampart_engine::Engine;
-use rampart_sidecar::{Config, JwtConfig, Policy, Ready, TlsFiles, TokenMethod};
+use rampart_sidecar::{Config, JwtConfig, Policy, RateLimitStore, Ready, TlsFiles, TokenMethod};
 use rampart_sidecar::{EntityShrink, Fsync, LogOptions, Reload, Rotation, Watched};
 
-use crate::args::{DecisionLogFsync, JwtMethod, ServeArgs};
+use crate::args::{DecisionLogFsync, JwtMethod, RateLimitFail, ServeArgs};
 use crate::exit::{CliError, FAILURE, OK};
 use crate::policy;
 
@@ -94,6 +94,16 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
             ..JwtConfig::new(jwks)
         }),
         rate_limit_keys: args.rate_limit_keys,
+        rate_limit_store: args.rate_limit_store.map(|url| RateLimitStore {
+            ca: args.rate_limit_store_ca,
+            prefix: args.rate_limit_prefix,
+            timeout: args.rate_limit_store_timeout,
+            fail: match args.rate_limit_fail {
+                RateLimitFail::Local => rampart_sidecar::RateLimitFail::Local,
+                RateLimitFail::Closed => rampart_sidecar::RateLimitFail::Closed,
+            },
+            ..RateLimitStore::new(url)
+        }),
         forward_auth: args.forward_auth,
     };
     rampart_sidecar::serve(config, Policy { engine, entities }, print_ready)
