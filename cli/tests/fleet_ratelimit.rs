@@ -457,6 +457,118 @@ fn keys_stay_small_and_expire_and_one_request_takes_from_all_its_limits_or_none(
     assert!(cached >= 5.0, "{cached}");
 }
 
+/// A CA and a certificate for `localhost` it signed, as PEM files in `dir`.
+fn tls_files(dir: &Path) -> [PathBuf; 3] {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    let ca_key = KeyPair::generate().expect("a CA key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_pem = ca.self_signed(&ca_key).expect("a CA certificate").pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().expect("a server key");
+    let cert = CertificateParams::new(vec!["localhost".into()])
+        .expect("server parameters")
+        .signed_by(&key, &issuer)
+        .expect("a server certificate");
+    std::fs::create_dir_all(dir).expect("create the TLS folder");
+    let files = [
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+        dir.join("ca.pem"),
+    ];
+    for (file, text) in files.iter().zip([cert.pem(), key.serialize_pem(), ca_pem]) {
+        std::fs::write(file, text).expect("write a PEM file");
+    }
+    files
+}
+
+#[test]
+#[ignore = "needs redis-server: sh scripts/services-setup.sh"]
+fn a_rediss_store_is_trusted_through_the_given_ca_only() {
+    let scratch = Scratch::new("fleet-rl-tls");
+    let [cert, key, ca] = tls_files(&scratch.0.join("tls"));
+    let redis = Redis::start_tls(&scratch.0.join("redis"), &cert, &key, &ca);
+    let policy = policy(&scratch);
+    let store = redis.tls_url();
+    let ca_arg = ca.display().to_string();
+    let trusted = Sidecar::start(
+        &policy,
+        scratch.0.join("trusted.err"),
+        &[
+            "--rate-limit-store",
+            &store,
+            "--rate-limit-store-ca",
+            &ca_arg,
+        ],
+    );
+    assert_eq!(
+        trusted.metric("rampart_ratelimit_store_up"),
+        1.0,
+        "{}",
+        trusted.stderr()
+    );
+    assert_eq!(outcome(&trusted.decide("call", "u", "tls")), Ok(true));
+    let keys: Vec<String> = redis.must(&["KEYS", "rampart:rl:*"]);
+    assert_eq!(keys.len(), 1);
+
+    // The system's roots do not know the test CA: the handshake fails, the store stays
+    // down, and the local buckets decide.
+    let untrusted = Sidecar::start(
+        &policy,
+        scratch.0.join("untrusted.err"),
+        &["--rate-limit-store", &store],
+    );
+    assert_eq!(untrusted.metric("rampart_ratelimit_store_up"), 0.0);
+    assert_eq!(outcome(&untrusted.decide("call", "u", "tls")), Ok(true));
+    assert!(untrusted.metric("rampart_ratelimit_fallback_total") >= 1.0);
+    assert!(
+        untrusted
+            .stderr()
+            .contains("cannot reach the rate-limit store"),
+        "{}",
+        untrusted.stderr()
+    );
+
+    // A CA for a plaintext store, or a URL that is not one, stops the start.
+    for args in [
+        vec![
+            "--rate-limit-store",
+            "redis://127.0.0.1:6379",
+            "--rate-limit-store-ca",
+            &ca_arg,
+        ],
+        vec!["--rate-limit-store", "http://127.0.0.1:6379"],
+        vec![
+            "--rate-limit-store",
+            "redis://127.0.0.1:6379",
+            "--rate-limit-prefix",
+            "{a}",
+        ],
+        vec![
+            "--rate-limit-store",
+            "redis://127.0.0.1:6379",
+            "--rate-limit-keys",
+            "0",
+        ],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .arg("serve")
+            .arg(&policy)
+            .args(["--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run rampart serve");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("--rate-limit-"), "{args:?}: {stderr}");
+    }
+}
+
 /// What a fake Redis does with a script call that has keys (the connection's probe, with
 /// none, is answered `{0, 0}` so that the store counts as up).
 #[derive(Clone, Copy)]

@@ -14,11 +14,26 @@ pub struct Redis {
     child: Option<Child>,
     pub port: u16,
     dir: PathBuf,
+    /// Certificate chain, key and CA (PEM files): the port speaks TLS only.
+    tls: Option<[PathBuf; 3]>,
 }
 
 impl Redis {
     /// Starts redis-server in `dir` (created if missing) and waits until it answers.
     pub fn start(dir: &Path) -> Redis {
+        Redis::start_with(dir, None)
+    }
+
+    /// Starts redis-server with TLS on its port (`cert`, `key`, `ca` PEM files; clients
+    /// need no certificate); the unix socket stays plaintext.
+    pub fn start_tls(dir: &Path, cert: &Path, key: &Path, ca: &Path) -> Redis {
+        Redis::start_with(
+            dir,
+            Some([cert.to_path_buf(), key.to_path_buf(), ca.to_path_buf()]),
+        )
+    }
+
+    fn start_with(dir: &Path, tls: Option<[PathBuf; 3]>) -> Redis {
         std::fs::create_dir_all(dir).expect("create the redis folder");
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -28,6 +43,7 @@ impl Redis {
             child: None,
             port,
             dir: dir.to_path_buf(),
+            tls,
         };
         redis.spawn();
         redis
@@ -35,8 +51,21 @@ impl Redis {
 
     fn spawn(&mut self) {
         let log = std::fs::File::create(self.dir.join("redis.log")).expect("create redis.log");
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+        let mut command = Command::new("redis-server");
+        match &self.tls {
+            None => command.args(["--port", &self.port.to_string()]),
+            Some([cert, key, ca]) => command
+                .args(["--port", "0", "--tls-port", &self.port.to_string()])
+                .arg("--tls-cert-file")
+                .arg(cert)
+                .arg("--tls-key-file")
+                .arg(key)
+                .arg("--tls-ca-cert-file")
+                .arg(ca)
+                .args(["--tls-auth-clients", "no"]),
+        };
+        let child = command
+            .args(["--bind", "127.0.0.1"])
             .arg("--unixsocket")
             .arg(self.socket())
             .args([
@@ -74,6 +103,11 @@ impl Redis {
     /// `redis://127.0.0.1:PORT`
     pub fn tcp_url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// `rediss://localhost:PORT` (the name the test certificates carry)
+    pub fn tls_url(&self) -> String {
+        format!("rediss://localhost:{}", self.port)
     }
 
     /// `redis+unix:///…/redis.sock`
