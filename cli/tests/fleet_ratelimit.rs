@@ -708,6 +708,35 @@ fn a_hung_or_lying_store_neither_stalls_nor_allows() {
     assert!(sidecar.metric("rampart_ratelimit_store_errors_total") >= 1.0);
     assert!(sidecar.metric("rampart_ratelimit_fallback_total") >= 1.0);
 
+    // A listener that accepts connections (in its backlog) and never says a word: the
+    // start waits for the first connection attempt at most a second, and then requests
+    // fall back at once, without waiting for a connection each.
+    let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let silent_url = format!(
+        "redis://127.0.0.1:{}",
+        silent.local_addr().expect("address").port()
+    );
+    let started = Instant::now();
+    let mute = Sidecar::start(
+        &policy,
+        scratch.0.join("silent.err"),
+        &["--rate-limit-store", &silent_url],
+    );
+    eprintln!("silent store: started in {:?}", started.elapsed());
+    assert_eq!(mute.metric("rampart_ratelimit_store_up"), 0.0);
+    let started = Instant::now();
+    for n in 0..20 {
+        assert_eq!(
+            outcome(&mute.decide("call", "u", &format!("s{n}"))),
+            Ok(true)
+        );
+    }
+    let twenty = started.elapsed();
+    eprintln!("silent store: 20 decisions in {twenty:?}");
+    assert!(twenty < Duration::from_secs(2), "{twenty:?}");
+    assert!(mute.metric("rampart_ratelimit_fallback_total") >= 20.0);
+    drop(silent);
+
     // Garbage replies: an error each, never an allow when closed.
     for garbage in [
         &b"$5\r\nhello\r\n"[..],
