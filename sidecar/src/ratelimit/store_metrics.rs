@@ -128,3 +128,41 @@ impl StoreMetrics {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_metric_names_the_alerts_use_are_rendered() {
+        let metrics = StoreMetrics::default();
+        metrics.set_up(true);
+        metrics.error();
+        metrics.fallback();
+        metrics.fallback();
+        metrics.cached_denial();
+        metrics.observe(Duration::from_micros(300));
+        metrics.observe(Duration::from_secs(3));
+        let mut out = String::new();
+        metrics.render(&mut out);
+        for line in [
+            "rampart_ratelimit_store_up 1",
+            "rampart_ratelimit_store_errors_total 1",
+            "rampart_ratelimit_fallback_total 2",
+            "rampart_ratelimit_cached_denials_total 1",
+            "rampart_ratelimit_store_duration_seconds_bucket{le=\"0.00025\"} 0",
+            "rampart_ratelimit_store_duration_seconds_bucket{le=\"0.0005\"} 1",
+            "rampart_ratelimit_store_duration_seconds_bucket{le=\"1\"} 1",
+            "rampart_ratelimit_store_duration_seconds_bucket{le=\"+Inf\"} 2",
+            "rampart_ratelimit_store_duration_seconds_count 2",
+            "# TYPE rampart_ratelimit_store_duration_seconds histogram",
+            "# TYPE rampart_ratelimit_store_up gauge",
+        ] {
+            assert!(out.lines().any(|l| l == line), "no `{line}` in:\n{out}");
+        }
+        metrics.set_up(false);
+        let mut out = String::new();
+        metrics.render(&mut out);
+        assert!(out.lines().any(|l| l == "rampart_ratelimit_store_up 0"));
+    }
+}
