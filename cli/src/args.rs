@@ -398,6 +398,24 @@ pub struct ServeArgs {
     /// forgotten first); 0 returns `rate_limit` obligations without enforcing them
     #[arg(long, value_name = "N", default_value_t = rampart_sidecar::DEFAULT_RATE_LIMIT_KEYS)]
     pub rate_limit_keys: usize,
+    /// Count rate limits in this Redis, shared by every replica: redis://HOST:PORT[/DB],
+    /// rediss://HOST:PORT[/DB] (TLS) or redis+unix:///PATH (a local socket)
+    #[arg(long, value_name = "URL")]
+    pub rate_limit_store: Option<String>,
+    /// Trust only this CA (PEM) for a rediss:// store, instead of the system's roots
+    #[arg(long, value_name = "FILE", requires = "rate_limit_store")]
+    pub rate_limit_store_ca: Option<PathBuf>,
+    /// The longest one round trip to the store may take before the check falls back
+    /// (`50ms`; at most `10s`)
+    #[arg(long, value_name = "DURATION", default_value = "50ms", value_parser = parse_store_timeout)]
+    pub rate_limit_store_timeout: std::time::Duration,
+    /// Prepended to every key in the store, so that several fleets can share one Redis
+    #[arg(long, value_name = "PREFIX", default_value = rampart_sidecar::DEFAULT_RATE_LIMIT_PREFIX)]
+    pub rate_limit_prefix: String,
+    /// While the store cannot be reached: `local` decides with this replica's own buckets,
+    /// `closed` denies (429) every request that has a rate_limit obligation
+    #[arg(long, value_enum, value_name = "MODE", default_value = "local")]
+    pub rate_limit_fail: RateLimitFail,
     /// The gateway in front of /v1/authz, which says where the original request is read:
     /// nginx (X-Original-Method/-URI/-Host), traefik and apisix (X-Forwarded-Method/-Uri/
     /// -Host), envoy (the request line), or headers:METHOD,URI (optionally ,HOST); without
@@ -422,6 +440,13 @@ fn parse_instance_id(text: &str) -> Result<String, String> {
         return Err("an instance id has no white space or control characters".to_owned());
     }
     Ok(text.to_owned())
+}
+
+/// What `--rate-limit-fail` does while the store cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RateLimitFail {
+    Local,
+    Closed,
 }
 
 /// When decision-log records are synced to disk.
@@ -485,6 +510,16 @@ fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
         Some(_) => Err("the timeout must be at least 1 ms".to_owned()),
         None => Err(format!("`{text}` is too long")),
     }
+}
+
+/// `--rate-limit-store-timeout`: a timeout of at most 10 s (a longer one would hold
+/// decisions past any gateway's own timeout).
+fn parse_store_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let timeout = parse_timeout(text)?;
+    if timeout > std::time::Duration::from_secs(10) {
+        return Err("the store timeout must be at most 10s".to_owned());
+    }
+    Ok(timeout)
 }
 
 /// A size in bytes: a whole number, optionally followed by `K`, `M` or `G` (powers of 1024,

@@ -57,7 +57,7 @@ impl DecisionApi {
     }
 
     /// Decides one request; an error only when it cannot be turned into request JSON.
-    fn decide_one(&self, request: &DecideRequest) -> Result<DecideResponse, ConvertError> {
+    async fn decide_one(&self, request: &DecideRequest) -> Result<DecideResponse, ConvertError> {
         let mut json = convert::request_json(request).inspect_err(|_| {
             self.state.metrics.bad_request(Door::Grpc);
         })?;
@@ -65,7 +65,10 @@ impl DecisionApi {
         self.state.authenticate(&mut json);
         // The snapshot that decides, so the answer can name its revision.
         let policy = self.state.policy();
-        let decided = self.state.decide_on(&policy, Door::Grpc, &json, None);
+        let decided = self
+            .state
+            .decide_on_async(&policy, Door::Grpc, &json, None)
+            .await;
         Ok(DecideResponse {
             decision: Some(convert::decision_message(&decided.decision)),
             decision_id: decided.id,
@@ -85,6 +88,7 @@ impl decisions_server::Decisions for DecisionApi {
         request: Request<DecideRequest>,
     ) -> Result<Response<DecideResponse>, Status> {
         self.decide_one(request.get_ref())
+            .await
             .map(Response::new)
             .map_err(|error| Status::invalid_argument(error.to_string()))
     }
@@ -95,19 +99,19 @@ impl decisions_server::Decisions for DecisionApi {
     ) -> Result<Response<DecideBatchResponse>, Status> {
         // The codec refused a batch of more than MAX_BATCH_REQUESTS before decoding it.
         let batch = request.into_inner();
-        let results = batch
-            .requests
-            .iter()
-            .map(|item| DecideBatchResult {
-                outcome: Some(match self.decide_one(item) {
+        // One after the other: a batch's rate limits are checked in order.
+        let mut results = Vec::with_capacity(batch.requests.len());
+        for item in &batch.requests {
+            results.push(DecideBatchResult {
+                outcome: Some(match self.decide_one(item).await {
                     Ok(decided) => Outcome::Decided(decided),
                     Err(error) => Outcome::Error(ItemError {
                         code: INVALID_ARGUMENT,
                         message: error.to_string(),
                     }),
                 }),
-            })
-            .collect();
+            });
+        }
         Ok(Response::new(DecideBatchResponse { results }))
     }
 }

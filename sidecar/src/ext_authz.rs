@@ -63,13 +63,15 @@ impl Authorization for ExtAuthz {
         request: tonic::Request<CheckRequest>,
     ) -> Result<tonic::Response<CheckResponse>, tonic::Status> {
         let check = request.into_inner();
-        Ok(tonic::Response::new(decide_check(&self.state, &check)))
+        Ok(tonic::Response::new(
+            decide_check(&self.state, &check).await,
+        ))
     }
 }
 
 /// Decides a `CheckRequest` and maps the decision back to Envoy; never fails (an error is
 /// a deny).
-pub fn decide_check(state: &State, check: &CheckRequest) -> CheckResponse {
+pub async fn decide_check(state: &State, check: &CheckRequest) -> CheckResponse {
     let attributes = check.attributes.as_ref();
     let http = attributes.and_then(|a| a.request.as_ref()?.http.as_ref());
     match (attributes, http) {
@@ -77,27 +79,29 @@ pub fn decide_check(state: &State, check: &CheckRequest) -> CheckResponse {
             // `encode_raw_headers: true`: values as bytes, decoded (lossily) once here.
             let raw = raw_header_values(http);
             let headers = raw.iter().map(|(name, value)| (*name, value.as_ref()));
-            decide_http(state, attributes, http, headers)
+            decide_http(state, attributes, http, headers).await
         }
         (Some(attributes), Some(http)) => {
             let headers = http.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-            decide_http(state, attributes, http, headers)
+            decide_http(state, attributes, http, headers).await
         }
-        _ => decide_json(state, check),
+        _ => decide_json(state, check).await,
     }
 }
 
 /// The JSON way, for a request without HTTP attributes.
-fn decide_json(state: &State, check: &CheckRequest) -> CheckResponse {
+async fn decide_json(state: &State, check: &CheckRequest) -> CheckResponse {
     let mut mapped = request_json(check);
     state.authenticate(&mut mapped.request);
-    let mut decided = state.decide(Door::ExtAuthz, &mapped.request, mapped.time_ms);
+    let mut decided = state
+        .decide_async(Door::ExtAuthz, &mapped.request, mapped.time_ms)
+        .await;
     check_response(&mut decided, is_unauthenticated(&mapped.request))
 }
 
 /// The typed way: the facts borrowed from the request (see [`request_facts`]), the bearer
 /// token verified, decided, answered, and then logged (the decision moves into the log).
-fn decide_http<'h>(
+async fn decide_http<'h>(
     state: &State,
     attributes: &'h AttributeContext,
     http: &'h HttpRequest,
@@ -108,7 +112,7 @@ fn decide_http<'h>(
     let mut facts = request_facts(attributes, http, &target);
     facts.auth = auth.as_ref();
     facts.time_ms = Some(request_time_ms(attributes).unwrap_or_else(now_ms));
-    let (mut decided, pending) = state.decide_http(Door::ExtAuthz, &facts, headers);
+    let (mut decided, pending) = state.decide_http(Door::ExtAuthz, &facts, headers).await;
     let response = check_response(&mut decided, facts.is_unauthenticated());
     state.log_decided(pending, decided);
     response

@@ -171,12 +171,12 @@ impl FromStr for ForwardAuth {
 }
 
 /// Decides the forwarded request and answers the gateway.
-pub fn answer(state: &State, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
+pub async fn answer(state: &State, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
     let mode = &state.forward_auth;
     match request_json(mode, method, uri, headers) {
         Ok(mut request) => {
             state.authenticate(&mut request);
-            let decided = state.decide(Door::ForwardAuth, &request, None);
+            let decided = state.decide_async(Door::ForwardAuth, &request, None).await;
             respond(mode, &request, decided)
         }
         Err(refused) => {

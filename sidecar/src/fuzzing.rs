@@ -2,9 +2,13 @@
 //! change with the targets). Each reaches a door's own code, so that a target fuzzes what
 //! `rampart serve` runs and not a copy of it.
 
-use axum::http::{HeaderMap, Method, Uri};
-use axum::response::Response;
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
+
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use envoy_types::ext_authz::v3::pb::{CheckRequest, CheckResponse};
+use envoy_types::pb::google::rpc;
 use rampart_engine::{Decision, Engine, EntityStore};
 use serde_json::{Map, Value as Json};
 
@@ -34,7 +38,15 @@ impl Doors {
 
     /// The ext_authz door: what `Authorization/Check` answers.
     pub fn check(&self, check: &CheckRequest) -> CheckResponse {
-        crate::ext_authz::decide_check(&self.state, check)
+        now_or_never(crate::ext_authz::decide_check(&self.state, check)).unwrap_or_else(|| {
+            CheckResponse {
+                status: Some(rpc::Status {
+                    code: PERMISSION_DENIED,
+                    ..rpc::Status::default()
+                }),
+                ..CheckResponse::default()
+            }
+        })
     }
 
     /// The ext_authz door's reference mapping: the request JSON of `check`, authenticated
@@ -57,7 +69,13 @@ impl Doors {
 
     /// The forward-auth door (`/v1/authz`): what it answers the gateway.
     pub fn forward_auth(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
-        crate::forward_auth::answer(&self.state, method, uri, headers)
+        now_or_never(crate::forward_auth::answer(
+            &self.state,
+            method,
+            uri,
+            headers,
+        ))
+        .unwrap_or_else(|| StatusCode::FORBIDDEN.into_response())
     }
 
     /// The request JSON the forward-auth door maps a request to, before authentication, or
@@ -88,5 +106,22 @@ impl TokenVerifier {
     /// label of the reason it was refused.
     pub fn verify(&self, token: &str, now_s: i64) -> Result<Map<String, Json>, &'static str> {
         self.verifier.verify(token, now_s).map_err(|r| r.label())
+    }
+}
+
+/// The gRPC status code of a deny (`PERMISSION_DENIED`).
+const PERMISSION_DENIED: i32 = 7;
+
+/// The output of a door's future that completes without waiting, which every door of these
+/// states does: they have no rate-limit store, the only thing a door waits for. `None` (a
+/// deny) if one ever waited.
+pub(crate) fn now_or_never<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
     }
 }

@@ -46,7 +46,9 @@ async fn decide(
     state.authenticate(&mut request);
     // The snapshot that decides, so the answer can name its revision.
     let policy = state.policy();
-    let decided = state.decide_on(&policy, Door::Decide, &request, None);
+    let decided = state
+        .decide_on_async(&policy, Door::Decide, &request, None)
+        .await;
     let body = match &decided.rate_limited {
         // The deny of an exhausted limit, with `rate_limited` saying which and for how long.
         Some(limited) => match serde_json::to_value(&decided.decision) {
@@ -76,7 +78,7 @@ async fn authorize(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    forward_auth::answer(&state, &method, &uri, &headers)
+    forward_auth::answer(&state, &method, &uri, &headers).await
 }
 
 /// `POST /v1/data`: the OPA data API over every package.
@@ -84,7 +86,7 @@ async fn data_root(
     Shared(state): Shared<Arc<State>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    data_at(&state, "", body)
+    data_at(&state, "", body).await
 }
 
 /// `POST /v1/data/{path}`: the OPA data API for one package.
@@ -93,12 +95,12 @@ async fn data(
     Path(path): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    data_at(&state, &path, body)
+    data_at(&state, &path, body).await
 }
 
-fn data_at(state: &State, path: &str, body: Result<Bytes, BytesRejection>) -> Response {
+async fn data_at(state: &State, path: &str, body: Result<Bytes, BytesRejection>) -> Response {
     match read_json(state, Door::Opa, body) {
-        Ok(document) => opa::answer(state, path, document),
+        Ok(document) => opa::answer(state, path, document).await,
         Err(error) => error.into_response(),
     }
 }

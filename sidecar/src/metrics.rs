@@ -66,6 +66,8 @@ pub struct Metrics {
     pub auth: Arc<crate::auth::AuthMetrics>,
     /// The listeners' TLS, whose reloads are counted (`--tls-cert`).
     pub tls: Option<Arc<crate::tls::ListenerTls>>,
+    /// The shared rate-limit store's metrics (`--rate-limit-store`).
+    ratelimit_store: Option<Arc<crate::ratelimit::StoreMetrics>>,
 }
 
 impl Metrics {
@@ -106,6 +108,11 @@ impl Metrics {
     pub fn with_log(mut self, status: Option<Arc<LogStatus>>) -> Metrics {
         self.log = status;
         self
+    }
+
+    /// Reports the shared rate-limit store's metrics too.
+    pub fn set_rate_limit_store(&mut self, store: Arc<crate::ratelimit::StoreMetrics>) {
+        self.ratelimit_store = Some(store);
     }
 
     /// Counts a policy reload that succeeded or failed (the old policy kept serving).
@@ -275,6 +282,10 @@ impl Metrics {
                 door.label(),
                 get(&self.rate_limited[door.index()])
             );
+        }
+
+        if let Some(store) = &self.ratelimit_store {
+            store.render(&mut out);
         }
 
         out.push_str(

@@ -32,7 +32,7 @@ struct Query {
 }
 
 /// Decides the `input` of an OPA data request.
-pub fn answer(state: &State, path: &str, document: Json) -> Response {
+pub async fn answer(state: &State, path: &str, document: Json) -> Response {
     let Json::Object(mut document) = document else {
         state.metrics.bad_request(Door::Opa);
         return opa_error("the request body must be a JSON object");
@@ -56,7 +56,7 @@ pub fn answer(state: &State, path: &str, document: Json) -> Response {
         fields.insert("package".into(), json!(package));
     }
     state.authenticate(&mut input);
-    let decided = state.decide(Door::Opa, &input, None);
+    let decided = state.decide_async(Door::Opa, &input, None).await;
     let decision = &decided.decision;
     let result = if query.allow_only {
         json!(decision.is_allow())

@@ -17,6 +17,10 @@
 //! by the policy takes one token from the bucket of each of its `rate_limit` obligations; if
 //! one is empty, the tokens already taken are given back and the request is denied with the
 //! time until a token is due (`retry-after`).
+//!
+//! With `--rate-limit-store` the counts live in Redis instead, shared by every replica
+//! (`shared.rs`, `store.rs`, `gcra.lua`), and these buckets are the fallback while the store
+//! cannot be reached. [`Limits`] is what `State` holds: off, local, or shared.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
@@ -25,6 +29,14 @@ use std::time::Instant;
 
 use rampart_engine::{Decision, Effect, ObligationOut};
 use serde_json::{json, Value as Json};
+
+mod shared;
+mod store;
+mod store_metrics;
+
+pub use shared::SharedLimiter;
+pub use store::{FailMode, StoreConfig, StoreError, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
+pub use store_metrics::StoreMetrics;
 
 /// The default of `--rate-limit-keys`.
 pub const DEFAULT_MAX_KEYS: usize = 100_000;
@@ -47,6 +59,9 @@ pub struct RateLimited {
     pub per_s: u64,
     /// Whole seconds until the bucket has a token again (at least 1).
     pub retry_after_s: u64,
+    /// Denied because the rate-limit store could not be reached (`--rate-limit-fail
+    /// closed`), not because the limit was used up.
+    pub store_unavailable: bool,
 }
 
 impl RateLimited {
@@ -56,11 +71,15 @@ impl RateLimited {
         Decision {
             decision: Effect::Deny,
             rules: vec![self.rule.clone()],
-            reasons: vec![format!(
-                "rate limit of {} per {} exceeded",
-                self.limit,
-                rampart_engine::time::format_duration(period)
-            )],
+            reasons: vec![if self.store_unavailable {
+                STORE_UNAVAILABLE.to_owned()
+            } else {
+                format!(
+                    "rate limit of {} per {} exceeded",
+                    self.limit,
+                    rampart_engine::time::format_duration(period)
+                )
+            }],
             errors: Vec::new(),
             obligations: Vec::new(),
             controls: Vec::new(),
@@ -69,13 +88,65 @@ impl RateLimited {
 
     /// The `rate_limited` field of the decision API's answer.
     pub fn to_json(&self) -> Json {
-        json!({
+        let mut fields = json!({
             "rule": self.rule,
             "limit": self.limit,
             "per_s": self.per_s,
             "retry_after_s": self.retry_after_s,
-        })
+        });
+        if let (true, Json::Object(map)) = (self.store_unavailable, &mut fields) {
+            map.insert("store_unavailable".into(), Json::Bool(true));
+        }
+        fields
     }
+}
+
+/// The reason of a deny because the store could not be reached (`--rate-limit-fail closed`).
+pub const STORE_UNAVAILABLE: &str = "rate-limit store unavailable";
+
+/// How a sidecar enforces `rate_limit` obligations.
+pub enum Limits {
+    /// Not at all: the obligations are only returned (`--rate-limit-keys 0`).
+    Off,
+    /// With this replica's buckets.
+    Local(RateLimiter),
+    /// In the shared store (`--rate-limit-store`).
+    Shared(SharedLimiter),
+}
+
+impl Limits {
+    /// True when enforcing `decision` asks the shared store (so may wait for it).
+    pub fn asks_store(&self, decision: &Decision) -> bool {
+        matches!(self, Limits::Shared(_)) && has_rate_limit(decision)
+    }
+
+    /// Enforces without waiting: the local buckets, or for a shared limiter its fallback
+    /// (as while the store is down). The doors use [`Limits::enforce`].
+    pub fn enforce_now(&self, decision: &Decision) -> Option<RateLimited> {
+        match self {
+            Limits::Off => None,
+            Limits::Local(limiter) => limiter.enforce(decision),
+            Limits::Shared(shared) => shared.enforce_without_store(decision),
+        }
+    }
+
+    /// Enforces the `rate_limit` obligations of an allow decision: `None` when the request
+    /// may pass, otherwise the limit that denies it.
+    pub async fn enforce(&self, decision: &Decision) -> Option<RateLimited> {
+        match self {
+            Limits::Shared(shared) if has_rate_limit(decision) => shared.enforce(decision).await,
+            _ => self.enforce_now(decision),
+        }
+    }
+}
+
+/// True for an allow with at least one `rate_limit` obligation.
+fn has_rate_limit(decision: &Decision) -> bool {
+    decision.is_allow()
+        && decision
+            .obligations
+            .iter()
+            .any(|o| matches!(o, ObligationOut::RateLimit { .. }))
 }
 
 /// The HTTP status of a rate-limited request.
@@ -193,8 +264,7 @@ impl RateLimiter {
     /// Takes a token for each `rate_limit` obligation of an allow decision. `None` when the
     /// request may pass (or the decision is no allow); otherwise the first exhausted limit.
     pub fn enforce(&self, decision: &Decision) -> Option<RateLimited> {
-        let limited = |o: &ObligationOut| matches!(o, ObligationOut::RateLimit { .. });
-        if !decision.is_allow() || !decision.obligations.iter().any(limited) {
+        if !has_rate_limit(decision) {
             return None;
         }
         let now_ns = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -227,6 +297,7 @@ impl RateLimiter {
                         limit,
                         per_s,
                         retry_after_s,
+                        store_unavailable: false,
                     });
                 }
             }

@@ -20,7 +20,7 @@ use crate::ext_authz::ExtAuthz;
 use crate::forward_auth::ForwardAuth;
 use crate::idle::IdleTimeout;
 use crate::proto::rampart::v1::decisions_server::DecisionsServer;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{RateLimiter, SharedLimiter, StoreConfig, StoreError};
 use crate::reload::Reload;
 use crate::state::{Policy, State};
 use crate::tls::{ListenerTls, TlsError, TlsFiles};
@@ -65,6 +65,9 @@ pub struct Config {
     /// The most rate-limit buckets kept (`--rate-limit-keys`); 0 leaves `rate_limit`
     /// obligations unenforced.
     pub rate_limit_keys: usize,
+    /// Count `rate_limit` obligations in this Redis, shared by every replica
+    /// (`--rate-limit-store`); `None`: each replica counts on its own.
+    pub rate_limit_store: Option<StoreConfig>,
     /// Where forward-auth reads the request being authorized (`--forward-auth`).
     pub forward_auth: ForwardAuth,
 }
@@ -111,6 +114,8 @@ pub enum ServeError {
     Jwks(#[from] JwksError),
     #[error(transparent)]
     ApiKeys(#[from] ApiKeysError),
+    #[error(transparent)]
+    RateLimitStore(#[from] StoreError),
 }
 
 /// A sidecar with its listeners bound, not yet serving.
@@ -175,14 +180,19 @@ impl Sidecar {
         };
         // A remote key set is fetched once before the sidecar is ready.
         auth.start().await;
-        let limits = (config.rate_limit_keys > 0).then(|| RateLimiter::new(config.rate_limit_keys));
         let grpc = bind("gRPC", config.grpc).await?;
         let http = bind("HTTP", config.http).await?;
-        let mut state = State::new(policy, log)
+        let state = State::new(policy, log)
             .with_auth(auth)
-            .with_rate_limiter(limits)
             .with_forward_auth(config.forward_auth.clone())
             .with_decision_timeout(config.request_timeout);
+        let mut state = match &config.rate_limit_store {
+            Some(store) => state
+                .with_shared_limiter(SharedLimiter::start(store, config.rate_limit_keys).await?),
+            None => state.with_rate_limiter(
+                (config.rate_limit_keys > 0).then(|| RateLimiter::new(config.rate_limit_keys)),
+            ),
+        };
         state.metrics.tls = tls.clone();
         Ok(Sidecar {
             state: crate::reload::start(state, config.reload.as_ref())?,
@@ -450,6 +460,7 @@ mod tests {
             jwt: None,
             api_keys: None,
             rate_limit_keys: 0,
+            rate_limit_store: None,
             forward_auth: ForwardAuth::Off,
         }
     }

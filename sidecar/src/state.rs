@@ -18,7 +18,7 @@ use crate::decision_log::{DecisionLog, Entry, FactValue, RequestSummary};
 use crate::enforce;
 use crate::forward_auth::ForwardAuth;
 use crate::metrics::Metrics;
-use crate::ratelimit::{self, RateLimited, RateLimiter};
+use crate::ratelimit::{self, Limits, RateLimited, RateLimiter, SharedLimiter};
 use crate::reload::Reloader;
 
 /// A policy the sidecar serves: an engine (a loaded bundle) and the entities it decides
@@ -96,8 +96,8 @@ pub struct State {
     /// Verifies bearer tokens (`--jwks`); disabled by default. Its `reload` re-reads the
     /// key set.
     pub auth: Authenticator,
-    /// Enforces `rate_limit` obligations; `None`: they are only returned.
-    limits: Option<RateLimiter>,
+    /// Enforces `rate_limit` obligations (off, local buckets, or the shared store).
+    limits: Limits,
     /// Reloads the policy (SIGHUP, file changes, `POST /v1/reload`); `None`: no reloads.
     reloader: Option<Reloader>,
     /// Where forward-auth reads the request being authorized (`--forward-auth`).
@@ -117,7 +117,7 @@ impl State {
             ids: DecisionIds::new(),
             shutting_down: AtomicBool::new(false),
             auth: Authenticator::disabled(),
-            limits: Some(RateLimiter::new(ratelimit::DEFAULT_MAX_KEYS)),
+            limits: Limits::Local(RateLimiter::new(ratelimit::DEFAULT_MAX_KEYS)),
             reloader: None,
             forward_auth: ForwardAuth::default(),
             decision_timeout: DEFAULT_DECISION_TIMEOUT,
@@ -145,7 +145,15 @@ impl State {
 
     /// Enforces `rate_limit` obligations with `limits`, or not at all with `None`.
     pub fn with_rate_limiter(mut self, limits: Option<RateLimiter>) -> State {
-        self.limits = limits;
+        self.limits = limits.map_or(Limits::Off, Limits::Local);
+        self
+    }
+
+    /// Enforces `rate_limit` obligations in the shared store of `limits`
+    /// (`--rate-limit-store`), and reports its metrics.
+    pub fn with_shared_limiter(mut self, limits: SharedLimiter) -> State {
+        self.metrics.set_rate_limit_store(limits.metrics());
+        self.limits = Limits::Shared(limits);
         self
     }
 
@@ -238,6 +246,9 @@ impl State {
 
     /// [`State::decide`] on a policy snapshot the caller holds (from [`State::policy`]), so
     /// that it can tell which revision decided.
+    ///
+    /// Rate limits are enforced without waiting: with a shared store
+    /// (`--rate-limit-store`), as while it is down. The doors use [`State::decide_async`].
     pub fn decide_on(
         &self,
         policy: &Policy,
@@ -245,6 +256,51 @@ impl State {
         request: &Json,
         time_ms: Option<i64>,
     ) -> Decided {
+        let (decision, elapsed) = self.evaluate(policy, door, request, time_ms);
+        let limited = self.limits.enforce_now(&decision);
+        let decided = self.conclude(door, decision, limited);
+        self.record(policy, door, request, decided, elapsed)
+    }
+
+    /// [`State::decide`], with the rate limits of a shared store checked in it (one round
+    /// trip, bounded by `--rate-limit-store-timeout`).
+    pub async fn decide_async(&self, door: Door, request: &Json, time_ms: Option<i64>) -> Decided {
+        let policy = self.policy.load();
+        let (decision, elapsed) = self.evaluate(&policy, door, request, time_ms);
+        if !self.limits.asks_store(&decision) {
+            let limited = self.limits.enforce_now(&decision);
+            let decided = self.conclude(door, decision, limited);
+            return self.record(&policy, door, request, decided, elapsed);
+        }
+        // The snapshot is held across the round trip as an `Arc`, not a guard.
+        let policy = arc_swap::Guard::into_inner(policy);
+        let limited = self.limits.enforce(&decision).await;
+        let decided = self.conclude(door, decision, limited);
+        self.record(&policy, door, request, decided, elapsed)
+    }
+
+    /// [`State::decide_on`], with the rate limits of a shared store checked in it.
+    pub async fn decide_on_async(
+        &self,
+        policy: &Policy,
+        door: Door,
+        request: &Json,
+        time_ms: Option<i64>,
+    ) -> Decided {
+        let (decision, elapsed) = self.evaluate(policy, door, request, time_ms);
+        let limited = self.limits.enforce(&decision).await;
+        let decided = self.conclude(door, decision, limited);
+        self.record(policy, door, request, decided, elapsed)
+    }
+
+    /// The engine's decision on request JSON, settled (see [`State::settle`]).
+    fn evaluate(
+        &self,
+        policy: &Policy,
+        door: Door,
+        request: &Json,
+        time_ms: Option<i64>,
+    ) -> (Decision, Duration) {
         let started = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             match policy.engine.request_from_value(request) {
@@ -257,7 +313,18 @@ impl State {
                 Err(error) => Decision::error(error.to_string()),
             }
         }));
-        let (mut decided, elapsed) = self.settle(door, outcome, started);
+        self.settle(door, outcome, started)
+    }
+
+    /// Logs and counts a decision on request JSON.
+    fn record(
+        &self,
+        policy: &Policy,
+        door: Door,
+        request: &Json,
+        mut decided: Decided,
+        elapsed: Duration,
+    ) -> Decided {
         if let Some(log) = &self.log {
             let logged = log.record(
                 &decided.id,
@@ -281,7 +348,8 @@ impl State {
     pub fn refuse(&self, door: Door, request: &Json, message: String) -> Decided {
         let policy = self.policy.load();
         let started = Instant::now();
-        let (decided, elapsed) = self.settle(door, Ok(Decision::error(message)), started);
+        let (decision, elapsed) = self.settle(door, Ok(Decision::error(message)), started);
+        let decided = self.conclude(door, decision, None);
         if let Some(log) = &self.log {
             // A deny either way: whether the record could be queued changes nothing here.
             let _queued = log.record(
@@ -300,25 +368,59 @@ impl State {
     /// Decides a raw-HTTP request given as typed facts and its header pairs (see
     /// [`Engine::request_from_http`]): the same decision [`State::decide`] gives for the
     /// request JSON of the same facts, without that JSON. Never fails, like
-    /// [`State::decide`].
+    /// [`State::decide`]. The rate limits of a shared store are checked in it (one round
+    /// trip, bounded by `--rate-limit-store-timeout`).
     ///
     /// The decision is not logged yet, so that the door can answer from it without a
     /// copy: pass both halves to [`State::log_decided`] once the answer is built.
-    pub fn decide_http<'h>(
+    pub async fn decide_http<'h>(
         &self,
         door: Door,
         facts: &RequestFacts<'_>,
         headers: impl Iterator<Item = (&'h str, &'h str)> + Clone,
     ) -> (Decided, PendingLog) {
         let policy = self.policy.load();
+        let (decision, elapsed) = self.evaluate_http(&policy, door, facts, headers.clone());
+        if !self.limits.asks_store(&decision) {
+            let limited = self.limits.enforce_now(&decision);
+            let decided = self.conclude(door, decision, limited);
+            return self.record_http(&policy, door, facts, headers, decided, elapsed);
+        }
+        let policy = arc_swap::Guard::into_inner(policy);
+        let limited = self.limits.enforce(&decision).await;
+        let decided = self.conclude(door, decision, limited);
+        self.record_http(&policy, door, facts, headers, decided, elapsed)
+    }
+
+    /// The engine's decision on typed facts, settled (see [`State::settle`]).
+    fn evaluate_http<'h>(
+        &self,
+        policy: &Policy,
+        door: Door,
+        facts: &RequestFacts<'_>,
+        headers: impl Iterator<Item = (&'h str, &'h str)>,
+    ) -> (Decision, Duration) {
         let started = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            match policy.engine.request_from_http(facts, headers.clone()) {
-                Ok(request) => decide_reusing_buffer(&policy, &request),
+            match policy.engine.request_from_http(facts, headers) {
+                Ok(request) => decide_reusing_buffer(policy, &request),
                 Err(error) => Decision::error(error.to_string()),
             }
         }));
-        let (mut decided, elapsed) = self.settle(door, outcome, started);
+        self.settle(door, outcome, started)
+    }
+
+    /// Counts a decision on typed facts and prepares (or, with a required log, queues) its
+    /// decision-log record.
+    fn record_http<'h>(
+        &self,
+        policy: &Policy,
+        door: Door,
+        facts: &RequestFacts<'_>,
+        headers: impl Iterator<Item = (&'h str, &'h str)>,
+        mut decided: Decided,
+        elapsed: Duration,
+    ) -> (Decided, PendingLog) {
         let Some(log) = &self.log else {
             self.metrics.decided(door, &decided.decision, elapsed);
             return (decided, PendingLog(None));
@@ -380,15 +482,15 @@ impl State {
     }
 
     /// What every door does with the engine's outcome: deny while a required decision log
-    /// cannot be written, fail closed on an unsendable allow or a panic, enforce rate
-    /// limits and name the decision (the caller counts it once it is logged). Returns the
-    /// time deciding took.
+    /// cannot be written, fail closed on an unsendable allow or a panic, or a decision that
+    /// took too long. Returns the time deciding took; the caller then enforces the rate
+    /// limits and names the decision ([`State::conclude`]).
     fn settle(
         &self,
         door: Door,
         outcome: std::thread::Result<Decision>,
         started: Instant,
-    ) -> (Decided, Duration) {
+    ) -> (Decision, Duration) {
         let decision = match outcome {
             _ if self.log_refuses_decisions() => Decision::error(LOG_UNWRITABLE),
             // Fail closed: an allow whose header obligations cannot be sent is a deny.
@@ -412,7 +514,17 @@ impl State {
         } else {
             decision
         };
-        let rate_limited = self.limits.as_ref().and_then(|l| l.enforce(&decision));
+        (decision, elapsed)
+    }
+
+    /// Turns an allow whose rate limit is exhausted into the deny naming it, and names the
+    /// decision (the caller counts it once it is logged).
+    fn conclude(
+        &self,
+        door: Door,
+        decision: Decision,
+        rate_limited: Option<RateLimited>,
+    ) -> Decided {
         let decision = match &rate_limited {
             Some(limited) => {
                 self.metrics.rate_limited(door);
@@ -420,13 +532,11 @@ impl State {
             }
             None => decision,
         };
-        let id = self.ids.next();
-        let decided = Decided {
-            id,
+        Decided {
+            id: self.ids.next(),
             decision,
             rate_limited,
-        };
-        (decided, elapsed)
+        }
     }
 
     /// Closes the decision log, writing out what is queued.

@@ -9,11 +9,11 @@ use std::path::Path;
 
 use rampart_engine::Engine;
 use rampart_sidecar::{ApiKeyConfig, KeyLocation, KeySource, OutboundTls, RemoteJwks};
-use rampart_sidecar::{Config, JwtConfig, Policy, Ready, TlsFiles, TokenMethod};
+use rampart_sidecar::{Config, JwtConfig, Policy, RateLimitStore, Ready, TlsFiles, TokenMethod};
 use rampart_sidecar::{EntityShrink, Fsync, LogOptions, Reload, Rotation, Watched};
 use rampart_sidecar::{ShipFormat, ShipOptions};
 
-use crate::args::{DecisionLogFormat, DecisionLogFsync, JwtMethod, ServeArgs};
+use crate::args::{DecisionLogFormat, DecisionLogFsync, JwtMethod, RateLimitFail, ServeArgs};
 use crate::exit::{CliError, FAILURE, OK};
 use crate::policy;
 
@@ -111,6 +111,16 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
             header: args.api_key_header,
         }),
         rate_limit_keys: args.rate_limit_keys,
+        rate_limit_store: args.rate_limit_store.map(|url| RateLimitStore {
+            ca: args.rate_limit_store_ca,
+            prefix: args.rate_limit_prefix,
+            timeout: args.rate_limit_store_timeout,
+            fail: match args.rate_limit_fail {
+                RateLimitFail::Local => rampart_sidecar::RateLimitFail::Local,
+                RateLimitFail::Closed => rampart_sidecar::RateLimitFail::Closed,
+            },
+            ..RateLimitStore::new(url)
+        }),
         forward_auth: args.forward_auth,
     };
     rampart_sidecar::serve(config, Policy { engine, entities }, print_ready)

@@ -8,4 +8,5 @@
 pub mod key_server;
 pub mod pki;
 pub mod prometheus;
+pub mod redis;
 pub mod rsyslog;

@@ -559,7 +559,9 @@ fn a_required_log_denies_what_its_queue_cannot_take() {
         package: None,
         time_ms: None,
     };
-    let (decided, pending) = state.decide_http(Door::ExtAuthz, &facts, std::iter::empty());
+    let (decided, pending) =
+        crate::fuzzing::now_or_never(state.decide_http(Door::ExtAuthz, &facts, std::iter::empty()))
+            .unwrap_or_else(|| panic!("deciding without a rate-limit store waited"));
     assert!(
         decided
             .decision

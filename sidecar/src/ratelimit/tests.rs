@@ -38,6 +38,7 @@ fn a_burst_of_the_limit_passes_then_the_next_request_is_limited() {
             limit: 3,
             per_s: 60,
             retry_after_s: 20,
+            store_unavailable: false,
         })
     );
     let denied = limited.map(|l| l.decision());
