@@ -157,10 +157,14 @@ impl SigningKey {
         &self.public
     }
 
-    /// The key as PKCS#8 PEM (erased from memory when dropped).
+    /// The key as PKCS#8 v1 PEM, the form `openssl genpkey` writes and OpenSSL reads
+    /// (erased from memory when dropped).
     pub fn to_pem(&self) -> Result<impl AsRef<str>, KeyError> {
-        self.key
-            .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+        let pair = ed25519_dalek::pkcs8::KeypairBytes {
+            secret_key: self.key.to_bytes(),
+            public_key: None,
+        };
+        pair.to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
             .map_err(|e| KeyError::Encode(e.to_string()))
     }
 }
@@ -671,7 +675,14 @@ mod tests {
         assert!(public_pem.starts_with("-----BEGIN PUBLIC KEY-----"));
         let public = PublicKey::from_pem(&public_pem).unwrap();
         assert_eq!(public.id(), key.public_key().id());
-        let again = SigningKey::from_pem(key.to_pem().unwrap().as_ref()).unwrap();
+        let pem = key.to_pem().unwrap();
+        // PKCS#8 v1, as openssl writes it (OpenSSL 3.0 does not read v2 with a public key).
+        assert!(
+            pem.as_ref().contains("\nMC4CAQAwBQYDK2VwBCIEI"),
+            "{}",
+            pem.as_ref()
+        );
+        let again = SigningKey::from_pem(pem.as_ref()).unwrap();
         assert_eq!(again.public_key().id(), key.public_key().id());
         let sig = sign(BUNDLE, "rev-1", &key, 1);
         assert!(verify(BUNDLE, sig.as_bytes(), &[public], LIMIT).is_ok());

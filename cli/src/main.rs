@@ -56,6 +56,8 @@ fn main() -> ExitCode {
         args::Command::Serve(a) => commands::serve::run(*a),
         args::Command::Log(a) => commands::log::run(a),
         args::Command::Compliance(a) => commands::compliance::run(a),
+        args::Command::Bundle(a) => commands::bundle::run(a),
+        args::Command::Push(a) => commands::push::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

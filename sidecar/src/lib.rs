@@ -31,6 +31,7 @@
 //! `idle` closes gRPC connections that stay without traffic.
 
 mod auth;
+mod bundle_status;
 mod decision_log;
 mod decisions;
 mod enforce;
@@ -47,6 +48,7 @@ mod opa;
 pub mod proto;
 mod ratelimit;
 mod reload;
+pub mod remote;
 mod server;
 mod state;
 mod tls;

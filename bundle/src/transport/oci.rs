@@ -263,10 +263,8 @@ impl Registry {
             ("org.opencontainers.image.title".to_owned(), name.to_owned()),
         ]);
         let mut manifest = OciImageManifest::build(&layers, &config, Some(annotations));
+        manifest.media_type = Some(OCI_IMAGE_MEDIA_TYPE.to_owned());
         manifest.artifact_type = Some(artifact.kind.artifact_type().to_owned());
-        let body = serde_json::to_vec(&manifest)
-            .map_err(|e| TransportError::Client(format!("manifest: {e}")))?;
-        let digest = crate::signature::digest(&body);
         self.bounded(
             "push",
             self.client.push(
@@ -278,7 +276,8 @@ impl Registry {
             ),
         )
         .await?;
-        Ok(digest)
+        // The digest of the manifest as the registry stores it (one HEAD).
+        self.manifest_digest(reference).await
     }
 
     /// The digest of the manifest `reference` names now (one HEAD request).

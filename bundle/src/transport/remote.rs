@@ -134,9 +134,13 @@ pub enum FetchError {
     /// The source could not be reached or read.
     #[error(transparent)]
     Transport(#[from] TransportError),
-    /// What it served was refused (unsigned, wrongly signed, tampered).
-    #[error("refused: {0}")]
-    Refused(String),
+    /// What it served was refused (unsigned, wrongly signed, tampered); `version` is the
+    /// manifest digest or ETag it came with.
+    #[error("refused: {reason}")]
+    Refused {
+        reason: String,
+        version: Option<String>,
+    },
 }
 
 /// Fetches one source.
@@ -237,7 +241,13 @@ impl Fetcher {
             }
             _ => return Err(TransportError::Client("fetcher without a client".to_owned()).into()),
         };
-        let verified = self.check(&bytes, signature.as_deref())?;
+        let verified = match self.check(&bytes, signature.as_deref()) {
+            Ok(verified) => verified,
+            Err(FetchError::Refused { reason, .. }) => {
+                return Err(FetchError::Refused { reason, version })
+            }
+            Err(other) => return Err(other),
+        };
         if known.digest.as_deref() == Some(verified.digest.as_str()) {
             return Ok(Polled::NotModified { version });
         }
@@ -264,7 +274,7 @@ pub fn check(
 ) -> Result<Verified, FetchError> {
     let size = bytes.len() as u64;
     if size > options.max_bytes {
-        return Err(FetchError::Refused(format!(
+        return Err(refused(format!(
             "{size} bytes, over the limit of {}",
             options.max_bytes
         )));
@@ -272,12 +282,19 @@ pub fn check(
     match signature {
         Some(signature) if !options.keys.is_empty() || !options.insecure_unsigned => {
             signature::verify(bytes, signature, &options.keys, options.max_bytes)
-                .map_err(|e| FetchError::Refused(e.to_string()))
+                .map_err(|e| refused(e.to_string()))
         }
         Some(_) | None if options.insecure_unsigned => Ok(Verified::unsigned(bytes)),
-        _ => Err(FetchError::Refused(
+        _ => Err(refused(
             "no signature (`--insecure-unsigned` accepts unsigned bundles)".to_owned(),
         )),
+    }
+}
+
+fn refused(reason: String) -> FetchError {
+    FetchError::Refused {
+        reason,
+        version: None,
     }
 }
 

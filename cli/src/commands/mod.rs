@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod build;
+pub mod bundle;
 pub mod check;
 pub mod completions;
 pub mod compliance;
@@ -9,5 +10,6 @@ pub mod eval;
 pub mod explain;
 pub mod fmt;
 pub mod log;
+pub mod push;
 pub mod serve;
 pub mod test;

@@ -17,6 +17,7 @@ use crate::policy;
 
 pub mod config_file;
 mod loader;
+mod remote;
 
 pub fn run(args: ServeArgs) -> Result<u8, CliError> {
     if args.grpc_idle_timeout <= args.request_timeout {
@@ -31,30 +32,54 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
     if let Some(jwks) = &args.jwks {
         crate::input::refuse_special_file(jwks)?;
     }
-    let engine = if args.path.is_file() {
-        load_bundle(&args.path)?
-    } else {
-        match policy::load_reporting(&args.path)? {
-            Some(loaded) => loaded.engine,
+    let shown = args.path.to_string_lossy().into_owned();
+    let remote =
+        match rampart_bundle::transport::remote::Source::parse(&shown, args.outbound.plain_http) {
+            Some(source) => Some(remote::start(
+                &args,
+                source.map_err(|e| CliError::Input(e.to_string()))?,
+            )?),
+            None => None,
+        };
+    let (engine, remote) = match remote {
+        Some(started) => (started.engine, Some(started.remote)),
+        None if args.path.is_file() => (load_bundle(&args.path)?, None),
+        None => match policy::load_reporting(&args.path)? {
+            Some(loaded) => (loaded.engine, None),
             None => return Ok(FAILURE),
-        }
+        },
     };
     // A bundle file is not a folder: it has no default entities file.
+    let root = if remote.is_some() {
+        Path::new("")
+    } else {
+        args.path.as_path()
+    };
     let (entities, entities_loaded) =
-        loader::load_entities(&engine, &args.path, args.entities.as_deref(), false)
+        loader::load_entities(&engine, root, args.entities.as_deref(), false)
             .map_err(CliError::Input)?;
-    let mut watch = loader::watched_paths(&args.path, args.entities.as_deref());
+    let mut watch = match remote {
+        Some(_) => args.entities.iter().cloned().map(Watched::File).collect(),
+        None => loader::watched_paths(&args.path, args.entities.as_deref()),
+    };
     // A reload re-reads the key set of `--jwks` too.
     watch.extend(args.jwks.iter().cloned().map(Watched::File));
+    let policy_loader = match &remote {
+        Some(remote) => remote::loader(
+            std::sync::Arc::clone(&remote.slot),
+            args.entities.clone(),
+            entities_loaded,
+        ),
+        None => loader::policy_loader(args.path.clone(), args.entities.clone(), entities_loaded),
+    };
     let reload = Reload {
         watch_interval: (!args.no_watch).then_some(args.watch_interval),
         watch_settle: args.watch_settle,
         timeout: args.reload_timeout,
         entity_shrink: EntityShrink::new(args.max_entity_shrink),
-        ..Reload::new(
-            loader::policy_loader(args.path.clone(), args.entities.clone(), entities_loaded),
-            watch,
-        )
+        source: Some(shown),
+        remote,
+        ..Reload::new(policy_loader, watch)
     };
     let config = Config {
         grpc: args.grpc,
