@@ -52,7 +52,7 @@ pub enum TransportError {
     Artifact(String),
     #[error("{what} larger than the limit of {limit} bytes")]
     TooLarge { what: &'static str, limit: u64 },
-    #[error("no answer within {} ms", .0.as_millis())]
+    #[error("timed out: no answer within {} ms", .0.as_millis())]
     Timeout(Duration),
 }
 
