@@ -502,3 +502,122 @@ fn serve_once(url: &str, public: &Path, extra: &[&str]) -> Output {
     args.extend_from_slice(extra);
     rampart(&args)
 }
+
+/// A policy whose deny depends on entity data: members of `Group::"suspended"` may not read.
+const GROUPS: &str = r#"package groups
+
+schema {
+  entity Group
+  entity User in [Group]
+  entity Doc
+  action "read" on Doc for User
+}
+
+@id("readers")
+allow "read" on Doc for User
+
+@id("suspended")
+deny "read" on Doc for User when principal in Group::"suspended"
+"#;
+
+/// Entity data with `alice` in `Group::"suspended"` or not, signed with `revision`.
+fn signed_entities(dir: &Path, name: &str, suspended: bool, key: &Path) -> PathBuf {
+    let parents = if suspended {
+        r#"[{"type": "Group", "id": "suspended"}]"#
+    } else {
+        "[]"
+    };
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(
+        &path,
+        format!(
+            r#"[{{"uid": {{"type": "Group", "id": "suspended"}}, "attrs": {{}}, "parents": []}},
+{{"uid": {{"type": "User", "id": "alice"}}, "attrs": {{}}, "parents": {parents}}}]"#
+        ),
+    )
+    .unwrap();
+    ok(rampart(&[
+        "bundle",
+        "sign",
+        path.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--revision",
+        name,
+    ]));
+    path
+}
+
+#[test]
+#[ignore = "needs docker-registry: sh scripts/services-setup.sh"]
+fn entity_data_travels_as_its_own_signed_artifact_polled_on_its_own() {
+    let dir = Scratch::new("fleet-entities");
+    let registry = Registry::start(&dir.0);
+    let (key, public) = keygen(&dir.0, "release");
+    let policy = dir.0.join("groups");
+    std::fs::create_dir_all(&policy).unwrap();
+    std::fs::write(policy.join("policy.rampart"), GROUPS).unwrap();
+    let url = registry.url("policies/entities:prod");
+    let e1 = signed_entities(&dir.0, "e1", true, &key);
+    ok(rampart(&["push", e1.to_str().unwrap(), &url, "--entities"]));
+    let manifest = registry.manifest("policies/entities", "prod");
+    assert_eq!(
+        manifest["artifactType"],
+        "application/vnd.rampart.entities.v1"
+    );
+    assert_eq!(
+        manifest["layers"][0]["mediaType"],
+        "application/vnd.rampart.entities.v1+json"
+    );
+
+    let sidecar = Sidecar::start(
+        &policy,
+        &[
+            "--entities",
+            &url,
+            "--verify-key",
+            public.to_str().unwrap(),
+            "--poll-interval",
+            "1s",
+            "--no-watch",
+        ],
+    );
+    assert_eq!(decided_by(&sidecar), "suspended");
+    assert_eq!(status(&sidecar)["entities"]["revision"], "e1");
+    assert_eq!(status(&sidecar)["entities"]["source"], url.as_str());
+
+    let e2 = signed_entities(&dir.0, "e2", false, &key);
+    ok(rampart(&["push", e2.to_str().unwrap(), &url, "--entities"]));
+    wait_until("the new entities serve", Duration::from_secs(10), || {
+        decided_by(&sidecar) == "readers"
+    });
+    assert_eq!(status(&sidecar)["entities"]["revision"], "e2");
+
+    // Tampered entities (alice suspended again, with e2's signature): refused, e2 stays.
+    let tampered = dir.0.join("e3.json");
+    std::fs::copy(&e1, &tampered).unwrap();
+    std::fs::copy(sig(&e2), sig(&tampered)).unwrap();
+    ok(rampart(&[
+        "push",
+        tampered.to_str().unwrap(),
+        &url,
+        "--entities",
+    ]));
+    wait_until(
+        "the tampered entities are refused",
+        Duration::from_secs(10),
+        || {
+            status(&sidecar)["entities"]["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("refused"))
+        },
+    );
+    assert_eq!(decided_by(&sidecar), "readers");
+    // The bundle is local: its source is the folder, its digest that of its JSON.
+    let s = status(&sidecar);
+    assert_eq!(s["bundle"]["source"], policy.display().to_string().as_str());
+    assert!(s["bundle"]["digest"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+}

@@ -102,6 +102,18 @@ impl BundleStatus {
         }
     }
 
+    /// Changes the state of the bundle's or the entities' source.
+    pub fn update(
+        &self,
+        kind: rampart_bundle::transport::oci::ArtifactKind,
+        change: impl FnOnce(&mut SourceInfo),
+    ) {
+        match kind {
+            rampart_bundle::transport::oci::ArtifactKind::Bundle => self.update_bundle(change),
+            rampart_bundle::transport::oci::ArtifactKind::Entities => self.update_entities(change),
+        }
+    }
+
     /// Counts one bundle fetch.
     pub fn fetched(&self, result: FetchResult) {
         let slot = FetchResult::ALL

@@ -63,6 +63,8 @@ pub struct Reload {
     pub source: Option<String>,
     /// A remote bundle to poll; the loader builds from its slot.
     pub remote: Option<crate::remote::RemoteBundle>,
+    /// Remote entity data to poll on its own; the loader reads it from its slot.
+    pub remote_entities: Option<crate::remote::RemoteBundle>,
 }
 
 impl Reload {
@@ -78,6 +80,7 @@ impl Reload {
             entity_shrink: EntityShrink::default(),
             source: None,
             remote: None,
+            remote_entities: None,
         }
     }
 }
@@ -92,6 +95,7 @@ impl std::fmt::Debug for Reload {
             .field("entity_shrink", &self.entity_shrink)
             .field("source", &self.source)
             .field("remote", &self.remote)
+            .field("remote_entities", &self.remote_entities)
             .finish_non_exhaustive()
     }
 }
@@ -404,7 +408,7 @@ pub fn start(state: State, reload: Option<&Reload>) -> Result<Arc<State>, ServeE
             .bundle
             .update_bundle(|info| info.source = Some(source.clone()));
     }
-    if let Some(remote) = &reload.remote {
+    for remote in reload.remote.iter().chain(&reload.remote_entities) {
         crate::remote::start(&state, remote);
     }
     #[cfg(unix)]

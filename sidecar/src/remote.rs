@@ -31,9 +31,11 @@ pub struct RemoteBytes {
 /// Shared by the poller and the loader.
 pub type BundleSlot = Arc<Mutex<Arc<RemoteBytes>>>;
 
-/// A remote bundle to poll.
+/// A remote bundle (or entity data) to poll.
 #[derive(Clone)]
 pub struct RemoteBundle {
+    /// A bundle, or entity data (polled on its own, with its own status).
+    pub kind: ArtifactKind,
     pub fetcher: Arc<Fetcher>,
     /// The wait between polls (plus up to 10% of it, random, so replicas spread out).
     pub interval: Duration,
@@ -59,6 +61,8 @@ impl std::fmt::Debug for RemoteBundle {
 pub struct RemoteStart {
     /// Its manifest digest or ETag, and digest.
     pub known: Known,
+    /// The signed revision.
+    pub revision: Option<String>,
     pub key_id: Option<String>,
     /// When it was fetched (Unix seconds); for a cached copy, when it was read.
     pub fetched_at: u64,
@@ -71,10 +75,11 @@ pub struct RemoteStart {
 pub fn start(state: &Arc<State>, remote: &RemoteBundle) {
     let source = remote.fetcher.source().to_string();
     let begin = remote.start.clone();
-    state.metrics.bundle.update_bundle(|info| {
+    state.metrics.bundle.update(remote.kind, |info| {
         info.source = Some(source);
         info.remote = true;
         info.digest = begin.known.digest.clone();
+        info.revision = begin.revision.clone();
         info.key_id = begin.key_id.clone();
         info.fetched_at = Some(begin.fetched_at);
         info.last_fetch_at = Some(begin.fetched_at);
@@ -104,7 +109,21 @@ fn jittered(interval: Duration) -> Duration {
 }
 
 async fn poll(state: Arc<State>, remote: RemoteBundle) {
-    let status = &state.metrics.bundle;
+    let metrics = &state.metrics.bundle;
+    let kind = remote.kind;
+    let update = |change: &dyn Fn(&mut crate::bundle_status::SourceInfo)| {
+        metrics.update(kind, |info| change(info));
+    };
+    // The fetch metrics are the bundle's; entities report through `/v1/status` only.
+    let fetched = |result: FetchResult| {
+        if kind == ArtifactKind::Bundle {
+            metrics.fetched(result);
+        }
+    };
+    let what = match kind {
+        ArtifactKind::Bundle => "bundle",
+        ArtifactKind::Entities => "entities",
+    };
     let mut known = remote.start.known.clone();
     // The version last refused or failed to load: the error stays shown while the source
     // still serves it.
@@ -116,16 +135,18 @@ async fn poll(state: Arc<State>, remote: RemoteBundle) {
         }
         let asked = unix_now();
         let polled = remote.fetcher.poll(&known).await;
-        status.update_bundle(|info| info.last_fetch_at = Some(asked));
+        update(&|info| info.last_fetch_at = Some(asked));
         match polled {
             Ok(Polled::NotModified { version }) => {
-                status.fetched(FetchResult::NotModified);
+                fetched(FetchResult::NotModified);
                 let still_bad = version.is_some() && version == bad_version;
                 if version.is_some() {
                     known.version = version;
                 }
-                status.update_bundle(|info| {
+                update(&|info| {
                     info.last_success_at = Some(asked);
+                    // The source confirms what serves.
+                    info.from_cache = false;
                     if !still_bad {
                         info.last_error = None;
                     }
@@ -143,24 +164,25 @@ async fn poll(state: Arc<State>, remote: RemoteBundle) {
                 };
                 if let Some(error) = &outcome.error {
                     swap_slot(&remote.slot, previous);
-                    status.fetched(FetchResult::Error);
+                    fetched(FetchResult::Error);
                     bad_version.clone_from(&candidate.version);
                     known.version = candidate.version;
                     let message = format!(
-                        "the bundle {} fetched from {} does not load: {error}",
+                        "the {what} {} fetched from {} does not load: {error}",
                         candidate.verified.digest,
                         remote.fetcher.source()
                     );
-                    status.update_bundle(|info| info.last_error = Some(message));
+                    update(&|info| info.last_error = Some(message.clone()));
                     continue;
                 }
-                status.fetched(FetchResult::Updated);
+                fetched(FetchResult::Updated);
                 bad_version = None;
                 known = Known {
                     version: candidate.version.clone(),
                     digest: Some(candidate.verified.digest.clone()),
                 };
-                status.update_bundle(|info| {
+                update(&|info| {
+                    info.revision = candidate.verified.revision().map(str::to_owned);
                     info.digest = Some(candidate.verified.digest.clone());
                     info.key_id.clone_from(&candidate.verified.key_id);
                     info.fetched_at = Some(asked);
@@ -172,7 +194,7 @@ async fn poll(state: Arc<State>, remote: RemoteBundle) {
                     let written = tokio::task::spawn_blocking(move || {
                         remote::write_cache(
                             &dir,
-                            ArtifactKind::Bundle,
+                            kind,
                             &candidate.bytes,
                             candidate.signature.as_deref(),
                         )
@@ -189,14 +211,14 @@ async fn poll(state: Arc<State>, remote: RemoteBundle) {
             }
             Err(error) => {
                 let refused = matches!(error, FetchError::Refused { .. });
-                status.fetched(if refused {
+                fetched(if refused {
                     FetchResult::Refused
                 } else {
                     FetchResult::Error
                 });
                 let message = format!("{}: {error}", remote.fetcher.source());
                 eprintln!(
-                    "rampart serve: bundle fetch {}: {message}; revision {} keeps serving",
+                    "rampart serve: {what} fetch {}: {message}; revision {} keeps serving",
                     if refused { "refused" } else { "failed" },
                     state.policy().revision()
                 );
@@ -209,7 +231,7 @@ async fn poll(state: Arc<State>, remote: RemoteBundle) {
                     bad_version = Some(version.clone());
                     known.version = Some(version);
                 }
-                status.update_bundle(|info| info.last_error = Some(message));
+                update(&|info| info.last_error = Some(message.clone()));
             }
         }
     }

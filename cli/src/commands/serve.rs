@@ -19,6 +19,10 @@ pub mod config_file;
 mod loader;
 mod remote;
 
+use loader::{EntitySource, PolicySource};
+use rampart_bundle::transport::oci::ArtifactKind;
+use rampart_bundle::transport::TransportError;
+
 pub fn run(args: ServeArgs) -> Result<u8, CliError> {
     if args.grpc_idle_timeout <= args.request_timeout {
         return Err(CliError::Input(format!(
@@ -33,52 +37,90 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
         crate::input::refuse_special_file(jwks)?;
     }
     let shown = args.path.to_string_lossy().into_owned();
-    let remote =
-        match rampart_bundle::transport::remote::Source::parse(&shown, args.outbound.plain_http) {
-            Some(source) => Some(remote::start(
+    let plain_http = args.outbound.plain_http;
+    let remote_bundle = match rampart_bundle::transport::remote::Source::parse(&shown, plain_http) {
+        Some(source) => Some(remote::start(
+            &args,
+            source.map_err(|e| CliError::Input(e.to_string()))?,
+            ArtifactKind::Bundle,
+            &|bytes, revision| remote::engine_from(bytes, revision).map(drop),
+        )?),
+        None => None,
+    };
+    let remote_entities = match args
+        .entities
+        .as_deref()
+        .filter(|e| remote::is_remote(e.as_os_str()))
+    {
+        Some(url) => {
+            let source = rampart_bundle::transport::remote::Source::parse(
+                &url.to_string_lossy(),
+                plain_http,
+            )
+            .unwrap_or_else(|| Err(TransportError::Url("not a URL".to_owned())))
+            .map_err(|e| CliError::Input(e.to_string()))?;
+            // Checked as a JSON array here; against the bundle's schema when loaded.
+            Some(remote::start(
                 &args,
-                source.map_err(|e| CliError::Input(e.to_string()))?,
-            )?),
-            None => None,
-        };
-    let (engine, remote) = match remote {
-        Some(started) => (started.engine, Some(started.remote)),
-        None if args.path.is_file() => (load_bundle(&args.path)?, None),
-        None => match policy::load_reporting(&args.path)? {
-            Some(loaded) => (loaded.engine, None),
+                source,
+                ArtifactKind::Entities,
+                &|bytes, _| {
+                    serde_json::from_slice::<Vec<serde_json::Value>>(bytes)
+                        .map(drop)
+                        .map_err(|e| format!("not a JSON array of entities: {e}"))
+                },
+            )?)
+        }
+        None => None,
+    };
+    let policy_source = match &remote_bundle {
+        Some(remote) => PolicySource::Remote(std::sync::Arc::clone(&remote.slot)),
+        None => PolicySource::Path(args.path.clone()),
+    };
+    let entity_source = match &remote_entities {
+        Some(remote) => EntitySource::Remote(std::sync::Arc::clone(&remote.slot)),
+        None => EntitySource::File(args.entities.clone()),
+    };
+    let engine = match &policy_source {
+        PolicySource::Remote(slot) => remote::engine_of(slot).map_err(CliError::Input)?,
+        PolicySource::Path(path) if path.is_file() => load_bundle(path)?,
+        PolicySource::Path(path) => match policy::load_reporting(path)? {
+            Some(loaded) => loaded.engine,
             None => return Ok(FAILURE),
         },
     };
     // A bundle file is not a folder: it has no default entities file.
-    let root = if remote.is_some() {
-        Path::new("")
-    } else {
-        args.path.as_path()
-    };
     let (entities, entities_loaded) =
-        loader::load_entities(&engine, root, args.entities.as_deref(), false)
+        loader::entities_of(&engine, &policy_source, &entity_source, false)
             .map_err(CliError::Input)?;
-    let mut watch = match remote {
-        Some(_) => args.entities.iter().cloned().map(Watched::File).collect(),
-        None => loader::watched_paths(&args.path, args.entities.as_deref()),
+    let local_entities = match &entity_source {
+        EntitySource::File(file) => file.as_deref(),
+        EntitySource::Remote(_) => None,
+    };
+    let mut watch = match &policy_source {
+        // A remote bundle is polled, not watched.
+        PolicySource::Remote(_) => local_entities
+            .iter()
+            .map(|file| Watched::File(file.to_path_buf()))
+            .collect(),
+        // The policy files only: the entities are polled.
+        PolicySource::Path(path) if remote_entities.is_some() => loader::watched_paths(path, None)
+            .into_iter()
+            .take(1)
+            .collect(),
+        PolicySource::Path(path) => loader::watched_paths(path, local_entities),
     };
     // A reload re-reads the key set of `--jwks` too.
     watch.extend(args.jwks.iter().cloned().map(Watched::File));
-    let policy_loader = match &remote {
-        Some(remote) => remote::loader(
-            std::sync::Arc::clone(&remote.slot),
-            args.entities.clone(),
-            entities_loaded,
-        ),
-        None => loader::policy_loader(args.path.clone(), args.entities.clone(), entities_loaded),
-    };
+    let policy_loader = loader::policy_loader(policy_source, entity_source, entities_loaded);
     let reload = Reload {
         watch_interval: (!args.no_watch).then_some(args.watch_interval),
         watch_settle: args.watch_settle,
         timeout: args.reload_timeout,
         entity_shrink: EntityShrink::new(args.max_entity_shrink),
         source: Some(shown),
-        remote,
+        remote: remote_bundle,
+        remote_entities,
         ..Reload::new(policy_loader, watch)
     };
     let config = Config {

@@ -4,7 +4,8 @@
 //! At start the bundle must be fetched and verified, or read from `--bundle-cache` and
 //! verified again; with neither, `rampart serve` exits with an error (exit code 2) rather
 //! than serve nothing: an orchestrator restarts it, and the replicas that are up keep
-//! serving.
+//! serving. Entity data (`--entities oci://…|https://…`) travels the same way, polled on
+//! its own.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -13,29 +14,22 @@ use rampart_bundle::transport::oci::ArtifactKind;
 use rampart_bundle::transport::remote::{self, FetchOptions, Fetcher, Known, Polled, Source};
 use rampart_engine::Engine;
 use rampart_sidecar::remote::{BundleSlot, RemoteBundle, RemoteBytes, RemoteStart};
-use rampart_sidecar::{Policy, PolicyLoader};
 
 use crate::args::ServeArgs;
 use crate::commands::bundle;
 use crate::exit::CliError;
 
-/// What the first fetch gave: the engine to start with and the poller's configuration.
-pub struct Started {
-    pub engine: Engine,
-    pub remote: RemoteBundle,
+/// Whether verified bytes (with their signed revision) can serve: a bundle must load.
+pub type Accept = dyn Fn(&[u8], Option<&str>) -> Result<(), String>;
+
+/// Whether `text` (a positional path or `--entities`) names a registry or URL.
+pub fn is_remote(text: &std::ffi::OsStr) -> bool {
+    Source::is_remote(&text.to_string_lossy())
 }
 
-/// Fetches (or reads from the cache) and verifies the bundle at `source`.
-pub fn start(args: &ServeArgs, source: Source) -> Result<Started, CliError> {
-    if args
-        .entities
-        .as_ref()
-        .is_some_and(|e| Source::is_remote(&e.to_string_lossy()))
-    {
-        return Err(CliError::Input(
-            "`--entities` from a registry or URL is not supported yet; give a file".to_owned(),
-        ));
-    }
+/// The fetch options of `rampart serve`'s flags; refuses a remote source without a key
+/// unless `--insecure-unsigned`.
+pub fn options(args: &ServeArgs, source: &Source) -> Result<FetchOptions, CliError> {
     let keys = bundle::read_public_keys(&args.verify_keys)?;
     if keys.is_empty() && !args.insecure_unsigned {
         return Err(CliError::Input(format!(
@@ -43,13 +37,7 @@ pub fn start(args: &ServeArgs, source: Source) -> Result<Started, CliError> {
              verify with), or `--insecure-unsigned`"
         )));
     }
-    if args.insecure_unsigned {
-        eprintln!(
-            "rampart serve: WARNING: --insecure-unsigned: bundles from {source} without a \
-             signature are served; anyone who can write to it decides what is allowed"
-        );
-    }
-    let options = FetchOptions {
+    Ok(FetchOptions {
         tls: bundle::outbound_tls(&args.outbound),
         plain_http: args.outbound.plain_http,
         credentials: bundle::credentials(&args.outbound)?,
@@ -57,14 +45,32 @@ pub fn start(args: &ServeArgs, source: Source) -> Result<Started, CliError> {
         max_bytes: args.max_bundle_bytes,
         keys,
         insecure_unsigned: args.insecure_unsigned,
-    };
+    })
+}
+
+/// Fetches (or reads from the cache) and verifies what `source` serves; `accept` says
+/// whether verified bytes can serve (a bundle must load). Returns the poller's
+/// configuration, whose slot holds the bytes.
+pub fn start(
+    args: &ServeArgs,
+    source: Source,
+    kind: ArtifactKind,
+    accept: &Accept,
+) -> Result<RemoteBundle, CliError> {
+    let options = options(args, &source)?;
+    if args.insecure_unsigned && kind == ArtifactKind::Bundle {
+        eprintln!(
+            "rampart serve: WARNING: --insecure-unsigned: data from {source} without a \
+             signature is served; anyone who can write to it decides what is allowed"
+        );
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::Input(format!("cannot start the async runtime: {e}")))?;
     let first = runtime.block_on(async {
-        let fetcher = Fetcher::new(source.clone(), ArtifactKind::Bundle, options.clone())
-            .map_err(|e| e.to_string())?;
+        let fetcher =
+            Fetcher::new(source.clone(), kind, options.clone()).map_err(|e| e.to_string())?;
         match fetcher.poll(&Known::default()).await {
             Ok(Polled::Updated(candidate)) => Ok(candidate),
             Ok(Polled::NotModified { .. }) => Err("the source answered `not modified`".to_owned()),
@@ -72,37 +78,34 @@ pub fn start(args: &ServeArgs, source: Source) -> Result<Started, CliError> {
         }
     });
     drop(runtime);
-    let now = rampart_sidecar_now();
+    let now = unix_now();
     let fetched = first.and_then(|candidate| {
-        let engine = engine_from(&candidate.bytes, candidate.verified.revision())
-            .map_err(|e| format!("the bundle does not load: {e}"))?;
-        Ok((engine, candidate))
+        accept(&candidate.bytes, candidate.verified.revision())
+            .map_err(|e| format!("it does not load: {e}"))?;
+        Ok(candidate)
     });
-    let (engine, start, bytes) = match fetched {
-        Ok((engine, candidate)) => {
+    let (start, bytes) = match fetched {
+        Ok(candidate) => {
             if let Some(dir) = &args.bundle_cache {
-                if let Err(e) = remote::write_cache(
-                    dir,
-                    ArtifactKind::Bundle,
-                    &candidate.bytes,
-                    candidate.signature.as_deref(),
-                ) {
-                    eprintln!("rampart serve: cannot write the bundle cache: {e}");
+                if let Err(e) =
+                    remote::write_cache(dir, kind, &candidate.bytes, candidate.signature.as_deref())
+                {
+                    eprintln!("rampart serve: cannot write the cache: {e}");
                 }
             }
+            let revision = candidate.verified.revision().map(str::to_owned);
             let start = RemoteStart {
                 known: Known {
                     version: candidate.version.clone(),
                     digest: Some(candidate.verified.digest.clone()),
                 },
+                revision: revision.clone(),
                 key_id: candidate.verified.key_id.clone(),
                 fetched_at: now,
                 from_cache: false,
                 error: None,
             };
-            let revision = candidate.verified.revision().map(str::to_owned);
             (
-                engine,
                 start,
                 RemoteBytes {
                     bytes: candidate.bytes,
@@ -116,62 +119,63 @@ pub fn start(args: &ServeArgs, source: Source) -> Result<Started, CliError> {
                     "cannot serve {source}: {error} (and no --bundle-cache to fall back on)"
                 )));
             };
-            let (engine, start, bytes) = from_cache(dir, &options, now, &error).map_err(|e| {
-                CliError::Input(format!(
-                    "cannot serve {source}: {error}; the cache `{}` cannot serve either: {e}",
-                    dir.display()
-                ))
-            })?;
+            let (start, bytes) =
+                from_cache(dir, kind, &options, now, &error, accept).map_err(|e| {
+                    CliError::Input(format!(
+                        "cannot serve {source}: {error}; the cache `{}` cannot serve either: {e}",
+                        dir.display()
+                    ))
+                })?;
             eprintln!(
                 "rampart serve: cannot fetch {source} ({error}); serving the cached revision \
                  {} from `{}`",
-                engine.bundle().revision,
+                start.revision.as_deref().unwrap_or("(unsigned)"),
                 dir.display()
             );
-            (engine, start, bytes)
+            (start, bytes)
         }
     };
     // A client of its own for the sidecar's runtime (the first one's connections belonged
     // to the runtime just dropped).
-    let fetcher = Fetcher::new(source, ArtifactKind::Bundle, options)
-        .map_err(|e| CliError::Input(e.to_string()))?;
-    Ok(Started {
-        engine,
-        remote: RemoteBundle {
-            fetcher: Arc::new(fetcher),
-            interval: args.poll_interval,
-            cache: args.bundle_cache.clone(),
-            slot: Arc::new(Mutex::new(Arc::new(bytes))),
-            start,
-        },
+    let fetcher =
+        Fetcher::new(source, kind, options).map_err(|e| CliError::Input(e.to_string()))?;
+    Ok(RemoteBundle {
+        kind,
+        fetcher: Arc::new(fetcher),
+        interval: args.poll_interval,
+        cache: args.bundle_cache.clone(),
+        slot: Arc::new(Mutex::new(Arc::new(bytes))),
+        start,
     })
 }
 
 fn from_cache(
     dir: &Path,
+    kind: ArtifactKind,
     options: &FetchOptions,
     now: u64,
     error: &str,
-) -> Result<(Engine, RemoteStart, RemoteBytes), String> {
-    let (bytes, signature) = remote::read_cache(dir, ArtifactKind::Bundle, options.max_bytes)
+    accept: &Accept,
+) -> Result<(RemoteStart, RemoteBytes), String> {
+    let (bytes, signature) = remote::read_cache(dir, kind, options.max_bytes)
         .map_err(|e| e.to_string())?
-        .ok_or_else(|| "it holds no bundle".to_owned())?;
+        .ok_or_else(|| "it holds no copy".to_owned())?;
     let verified =
         remote::check(options, &bytes, signature.as_deref()).map_err(|e| e.to_string())?;
-    let engine = engine_from(&bytes, verified.revision())?;
+    accept(&bytes, verified.revision())?;
+    let revision = verified.revision().map(str::to_owned);
     let start = RemoteStart {
         known: Known {
             version: None,
             digest: Some(verified.digest.clone()),
         },
+        revision: revision.clone(),
         key_id: verified.key_id.clone(),
         fetched_at: now,
         from_cache: true,
         error: Some(error.to_owned()),
     };
-    let revision = verified.revision().map(str::to_owned);
     Ok((
-        engine,
         start,
         RemoteBytes {
             bytes,
@@ -180,8 +184,22 @@ fn from_cache(
     ))
 }
 
+/// The engine of the bytes in `slot`.
+pub fn engine_of(slot: &BundleSlot) -> Result<Engine, String> {
+    let current = current(slot);
+    engine_from(&current.bytes, current.signed_revision.as_deref())
+}
+
+/// The bytes in `slot` now.
+pub fn current(slot: &BundleSlot) -> Arc<RemoteBytes> {
+    match slot.lock() {
+        Ok(current) => Arc::clone(&current),
+        Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+    }
+}
+
 /// The engine of verified bundle bytes, whose revision must be the signed one.
-fn engine_from(bytes: &[u8], signed_revision: Option<&str>) -> Result<Engine, String> {
+pub fn engine_from(bytes: &[u8], signed_revision: Option<&str>) -> Result<Engine, String> {
     let text = std::str::from_utf8(bytes).map_err(|_| "the bundle is not UTF-8".to_owned())?;
     let engine = Engine::from_bundle_json(text).map_err(|e| e.to_string())?;
     if let Some(signed) = signed_revision {
@@ -195,30 +213,7 @@ fn engine_from(bytes: &[u8], signed_revision: Option<&str>) -> Result<Engine, St
     Ok(engine)
 }
 
-/// The loader of a remote bundle: the slot's bytes and the `--entities` file.
-pub fn loader(
-    slot: BundleSlot,
-    entities: Option<std::path::PathBuf>,
-    entities_loaded: bool,
-) -> PolicyLoader {
-    let seen = std::sync::atomic::AtomicBool::new(entities_loaded);
-    Arc::new(move || {
-        let current = match slot.lock() {
-            Ok(current) => Arc::clone(&current),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        };
-        let engine = engine_from(&current.bytes, current.signed_revision.as_deref())?;
-        let required = seen.load(std::sync::atomic::Ordering::SeqCst);
-        let (entities, from_file) =
-            super::loader::load_entities(&engine, Path::new(""), entities.as_deref(), required)?;
-        if from_file {
-            seen.store(true, std::sync::atomic::Ordering::SeqCst);
-        }
-        Ok(Policy { engine, entities })
-    })
-}
-
-fn rampart_sidecar_now() -> u64 {
+fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
