@@ -243,3 +243,24 @@ fn swap_slot(slot: &BundleSlot, bytes: Arc<RemoteBytes>) -> Arc<RemoteBytes> {
         Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), bytes),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_between_polls_is_the_interval_and_at_most_a_tenth_more() {
+        for interval in [
+            Duration::from_millis(1),
+            Duration::from_secs(1),
+            Duration::from_secs(30),
+        ] {
+            for _ in 0..100 {
+                let wait = jittered(interval);
+                assert!(
+                    wait >= interval && wait <= interval + interval / 10 + Duration::from_millis(1)
+                );
+            }
+        }
+    }
+}
