@@ -216,3 +216,45 @@ fn bundle_sign_signs_entity_files_with_a_revision() {
         .code(0)
         .stdout(contains("revision e1"));
 }
+
+#[test]
+fn push_refuses_an_unsigned_bundle_a_bad_destination_and_an_unreachable_registry() {
+    let dir = Dir::new("push");
+    let (key, _) = keygen(&dir, "release");
+    let bundle = build_signed(&dir, &key);
+    std::fs::copy(&bundle, dir.path("unsigned.json")).unwrap();
+    rampart()
+        .arg("push")
+        .arg(dir.path("unsigned.json"))
+        .arg("oci://127.0.0.1:1/p:v1")
+        .assert()
+        .code(2)
+        .stderr(contains("unsigned.json.sig` is missing"));
+    for destination in ["127.0.0.1:1/p:v1", "oci://127.0.0.1:1/p", "https://h/p:v1"] {
+        rampart()
+            .arg("push")
+            .arg(&bundle)
+            .arg(destination)
+            .assert()
+            .code(2)
+            .stderr(contains("oci://"));
+    }
+    // Entity data must be a JSON array of entities.
+    rampart()
+        .arg("push")
+        .arg(&bundle)
+        .arg("oci://127.0.0.1:1/p:v1")
+        .args(["--entities", "--unsigned"])
+        .assert()
+        .code(2)
+        .stderr(contains("not a JSON array of entities"));
+    // Nothing listens on port 1: a clear error, bounded by --timeout.
+    rampart()
+        .arg("push")
+        .arg(&bundle)
+        .arg("oci://127.0.0.1:1/p:v1")
+        .args(["--timeout", "5s"])
+        .assert()
+        .code(2)
+        .stderr(contains("push to oci://127.0.0.1:1/p:v1"));
+}
