@@ -11,3 +11,10 @@
 
 #[cfg(feature = "transport")]
 pub mod transport;
+
+pub mod signature;
+
+pub use signature::{
+    digest, sign, verify, KeyError, Manifest, PublicKey, SigningKey, Verified, VerifyError,
+    DEFAULT_MAX_BUNDLE_BYTES, MAX_SIGNATURE_BYTES,
+};

@@ -4,6 +4,10 @@
 //! honoured) plus the PEM certificates of [`OutboundTls::extra_ca`]; plain `http://` is
 //! allowed only where the caller allows it (loopback in tests, `--plain-http`).
 
+pub mod https;
+pub mod oci;
+pub mod remote;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +33,27 @@ pub enum ClientError {
     Tls(String),
     #[error("HTTP client: {0}")]
     Client(String),
+}
+
+/// Why a fetch or a push failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("{0}")]
+    Url(String),
+    #[error(transparent)]
+    Ca(#[from] ClientError),
+    #[error("client: {0}")]
+    Client(String),
+    #[error("registry: {0}")]
+    Registry(String),
+    #[error("{0}")]
+    Http(String),
+    #[error("artifact refused: {0}")]
+    Artifact(String),
+    #[error("{what} larger than the limit of {limit} bytes")]
+    TooLarge { what: &'static str, limit: u64 },
+    #[error("timed out: no answer within {} ms", .0.as_millis())]
+    Timeout(Duration),
 }
 
 /// Installs ring as the process's rustls provider, for the clients other crates build from
@@ -78,7 +103,7 @@ pub fn http_client(tls: &OutboundTls, timeout: Duration) -> Result<reqwest::Clie
         .map_err(|e| ClientError::Client(e.to_string()))
 }
 
-fn read_ca(
+pub(crate) fn read_ca(
     path: &std::path::Path,
 ) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, ClientError> {
     use std::io::Read as _;

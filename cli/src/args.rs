@@ -45,6 +45,11 @@ pub enum Command {
     Compliance(ComplianceArgs),
     /// Work with the API keys of `rampart serve --api-keys`
     Apikey(ApikeyArgs),
+    /// Sign, verify and make keys for bundles (`docs/bundles.md`)
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+    /// Push a bundle (and its .sig) or entity data to an OCI registry as an artifact
+    Push(PushArgs),
 }
 
 #[derive(Debug, Args)]
@@ -58,6 +63,91 @@ pub enum ApikeyCommand {
     /// Print the SHA-256 (hex) of the API key read from standard input, for the `sha256`
     /// field of an --api-keys record (surrounding whitespace is not part of the key)
     Hash,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Check a bundle's detached signature (FILE.sig) with a public key; exit 1 if refused
+    Verify(BundleVerifyArgs),
+    /// Write a new Ed25519 key pair: PREFIX.key (PKCS#8 PEM, mode 0600) and PREFIX.pub
+    Keygen(BundleKeygenArgs),
+    /// Sign a file (a bundle or entity data) with a private key: writes FILE.sig
+    Sign(BundleSignArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BundleVerifyArgs {
+    /// The bundle file (or entity file)
+    pub bundle: PathBuf,
+    /// Public key (SPKI PEM); repeat to accept any of several keys
+    #[arg(long = "key", value_name = "PUB", required = true)]
+    pub keys: Vec<PathBuf>,
+    /// The signature file (default: BUNDLE.sig)
+    #[arg(long, value_name = "SIG")]
+    pub signature: Option<PathBuf>,
+    /// The largest bundle accepted, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = rampart_bundle::DEFAULT_MAX_BUNDLE_BYTES)]
+    pub max_bundle_bytes: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct BundleKeygenArgs {
+    /// Writes PREFIX.key and PREFIX.pub (never over existing files)
+    #[arg(long, value_name = "PREFIX")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BundleSignArgs {
+    /// The file to sign (its exact bytes)
+    pub file: PathBuf,
+    /// Private key (PKCS#8 PEM)
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
+    /// The revision written in the signed manifest (default: the bundle's revision, or
+    /// for any other file the first 12 hex digits of its SHA-256)
+    #[arg(long, value_name = "REV")]
+    pub revision: Option<String>,
+}
+
+/// How to reach an OCI registry or HTTPS server (`rampart push`, `rampart serve`).
+#[derive(Debug, Args, Clone)]
+pub struct OutboundArgs {
+    /// Extra CA certificates (PEM) trusted for every outbound HTTPS connection (registry,
+    /// bundle and key servers, log sinks), besides the system's roots
+    #[arg(long, value_name = "FILE")]
+    pub outbound_ca: Option<PathBuf>,
+    /// Talk plain HTTP to the registry or bundle server even when it is not on loopback
+    /// (loopback registries always use plain HTTP, as Docker does)
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Registry user name (or env RAMPART_REGISTRY_USERNAME); anonymous without one
+    #[arg(long, value_name = "NAME")]
+    pub registry_username: Option<String>,
+    /// File holding the registry password (or env RAMPART_REGISTRY_PASSWORD); never on
+    /// the command line
+    #[arg(long, value_name = "FILE")]
+    pub registry_password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The bundle file (its FILE.sig is pushed too when present), or entity data with
+    /// --entities
+    pub file: PathBuf,
+    /// oci://HOST[:PORT]/REPOSITORY:TAG
+    pub destination: String,
+    /// FILE is entity data (artifact application/vnd.rampart.entities.v1)
+    #[arg(long)]
+    pub entities: bool,
+    /// Push without a signature even when FILE.sig is missing (refused otherwise)
+    #[arg(long)]
+    pub unsigned: bool,
+    #[command(flatten)]
+    pub outbound: OutboundArgs,
+    /// The longest the push may take
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -158,6 +248,9 @@ pub struct BuildArgs {
     /// present)
     #[arg(long, value_name = "FILE")]
     pub entities: Option<PathBuf>,
+    /// Sign the bundle with this Ed25519 private key (PKCS#8 PEM): writes OUTPUT.sig
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -289,10 +382,6 @@ pub struct ServeArgs {
     /// HOSTNAME and OPA labels.id); default: the host name
     #[arg(long, value_name = "ID", value_parser = parse_instance_id)]
     pub instance_id: Option<String>,
-    /// Trust the CA certificates of this PEM file, besides the system's roots, for every
-    /// outbound TLS connection (identity provider, bundles, decision-log sinks)
-    #[arg(long, value_name = "FILE")]
-    pub outbound_ca: Option<PathBuf>,
     /// Do not watch the policy, bundle and entities files for changes (SIGHUP and
     /// POST /v1/reload still reload)
     #[arg(long)]
@@ -422,6 +511,30 @@ pub struct ServeArgs {
     /// it /v1/authz denies every request
     #[arg(long, value_name = "MODE", default_value = "off")]
     pub forward_auth: rampart_sidecar::ForwardAuth,
+    /// Public key (SPKI PEM) that verifies a remote bundle's (and entities') signature;
+    /// repeat during a key rotation: any listed key verifies
+    #[arg(long = "verify-key", value_name = "PUB")]
+    pub verify_keys: Vec<PathBuf>,
+    /// Accept a remote bundle without a signature (a signature present must still
+    /// verify); prints a warning at start
+    #[arg(long)]
+    pub insecure_unsigned: bool,
+    /// How often a remote bundle (oci:// or https://) is polled for a new revision (a
+    /// random 0-10% is added to each wait)
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
+    pub poll_interval: std::time::Duration,
+    /// The longest one fetch of a remote bundle may take
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
+    pub fetch_timeout: std::time::Duration,
+    /// Keep the last good remote bundle (and its signature) here, to serve it (verified
+    /// again) when a restart cannot reach the source
+    #[arg(long, value_name = "DIR")]
+    pub bundle_cache: Option<PathBuf>,
+    /// The largest remote bundle (or entities) accepted
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    pub max_bundle_bytes: u64,
+    #[command(flatten)]
+    pub outbound: OutboundArgs,
 }
 
 /// The form decision-log records are shipped in.

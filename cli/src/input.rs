@@ -24,6 +24,10 @@ pub enum Input {
     Entities,
     /// A bundle written by `rampart build`.
     Bundle,
+    /// An Ed25519 key (PEM).
+    Key,
+    /// A detached signature (`FILE.sig`).
+    Signature,
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -35,6 +39,8 @@ impl Input {
             Input::Policy => rampart_lang::sources::MAX_FILE_BYTES,
             Input::Request => 16 * MIB,
             Input::Requests | Input::Entities | Input::Bundle => 256 * MIB,
+            Input::Key => rampart_bundle::signature::MAX_KEY_FILE_BYTES as u64,
+            Input::Signature => rampart_bundle::MAX_SIGNATURE_BYTES as u64,
         }
     }
 
@@ -45,6 +51,8 @@ impl Input {
             Input::Requests => "request file",
             Input::Entities => "entity file",
             Input::Bundle => "bundle",
+            Input::Key => "key file",
+            Input::Signature => "signature file",
         }
     }
 }

@@ -57,6 +57,8 @@ fn main() -> ExitCode {
         args::Command::Log(a) => commands::log::run(a),
         args::Command::Compliance(a) => commands::compliance::run(a),
         args::Command::Apikey(a) => commands::apikey::run(a),
+        args::Command::Bundle(a) => commands::bundle::run(a),
+        args::Command::Push(a) => commands::push::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -271,7 +271,9 @@ fn health_readiness_and_metrics() {
         .next()
         .unwrap_or_default();
     assert!(
-        text.contains(&format!("rampart_bundle_info{{revision=\"{revision}\"}} 1")),
+        text.lines().any(|l| l.starts_with(&format!(
+            "rampart_bundle_info{{revision=\"{revision}\",digest=\"sha256:"
+        )) && l.ends_with("\"} 1")),
         "{text}"
     );
 }

@@ -78,13 +78,12 @@ fn metric(sidecar: &Sidecar, name: &str) -> Option<String> {
     })
 }
 
+/// True when `rampart_bundle_info` names `revision` (and a `sha256:` digest), value 1.
 fn bundle_info(sidecar: &Sidecar, revision: &str) -> bool {
-    metric(
-        sidecar,
-        &format!("rampart_bundle_info{{revision=\"{revision}\"}}"),
-    )
-    .as_deref()
-        == Some("1")
+    let prefix = format!("rampart_bundle_info{{revision=\"{revision}\",digest=\"sha256:");
+    let text = sidecar.http("GET", "/metrics", &[], b"").text();
+    text.lines()
+        .any(|line| line.starts_with(&prefix) && line.ends_with("\"} 1"))
 }
 
 /// Polls `check` until it holds (at most 20 s).

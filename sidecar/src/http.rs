@@ -28,6 +28,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/v1/status", get(status))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
@@ -126,12 +127,32 @@ async fn readyz(Shared(state): Shared<Arc<State>>) -> Response {
 
 async fn metrics(Shared(state): Shared<Arc<State>>) -> Response {
     let policy = state.policy();
-    let mut response = (StatusCode::OK, state.metrics.render(policy.revision())).into_response();
+    // The digest of a local bundle is hashed once per loaded policy: off the workers.
+    let shared = Arc::clone(&state);
+    let text = tokio::task::spawn_blocking(move || {
+        let digest = shared.metrics.bundle.digest(&policy);
+        shared
+            .metrics
+            .render_with_digest(policy.revision(), &digest)
+    })
+    .await
+    .unwrap_or_else(|_| state.metrics.render(state.policy().revision()));
+    let mut response = (StatusCode::OK, text).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     response
+}
+
+/// `GET /v1/status`: the bundle and entities serving, where from, and the last fetch.
+async fn status(Shared(state): Shared<Arc<State>>) -> Response {
+    let policy = state.policy();
+    let shared = Arc::clone(&state);
+    match tokio::task::spawn_blocking(move || shared.metrics.bundle.to_json(&policy)).await {
+        Ok(body) => json_response(StatusCode::OK, body.to_string()),
+        Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+    }
 }
 
 async fn not_found(uri: Uri) -> Response {

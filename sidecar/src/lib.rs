@@ -32,6 +32,7 @@
 //! `idle` closes gRPC connections that stay without traffic.
 
 mod auth;
+mod bundle_status;
 mod decision_log;
 mod decisions;
 mod enforce;
@@ -48,6 +49,7 @@ mod opa;
 pub mod proto;
 mod ratelimit;
 mod reload;
+pub mod remote;
 mod server;
 mod state;
 mod tls;

@@ -68,6 +68,8 @@ pub struct Metrics {
     pub tls: Option<Arc<crate::tls::ListenerTls>>,
     /// The shared rate-limit store's metrics (`--rate-limit-store`).
     ratelimit_store: Option<Arc<crate::ratelimit::StoreMetrics>>,
+    /// The bundle's source, digest and fetches (`/v1/status`, `rampart_bundle_*`).
+    pub bundle: crate::bundle_status::BundleStatus,
 }
 
 impl Metrics {
@@ -184,6 +186,11 @@ impl Metrics {
 
     /// The Prometheus text exposition (format 0.0.4).
     pub fn render(&self, revision: &str) -> String {
+        self.render_with_digest(revision, "")
+    }
+
+    /// [`Metrics::render`], with the digest of the bundle serving in `rampart_bundle_info`.
+    pub fn render_with_digest(&self, revision: &str, digest: &str) -> String {
         let mut out = String::with_capacity(4096);
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
 
@@ -305,9 +312,11 @@ impl Metrics {
         out.push_str("# TYPE rampart_bundle_info gauge\n");
         let _ = writeln!(
             out,
-            "rampart_bundle_info{{revision=\"{}\"}} 1",
-            escape_label(revision)
+            "rampart_bundle_info{{revision=\"{}\",digest=\"{}\"}} 1",
+            escape_label(revision),
+            escape_label(digest)
         );
+        self.bundle.render(&mut out);
         out
     }
 }
@@ -340,6 +349,6 @@ mod tests {
         assert!(text.contains("rampart_decision_duration_seconds_bucket{le=\"0.1\"} 2"));
         assert!(text.contains("rampart_decision_duration_seconds_bucket{le=\"+Inf\"} 2"));
         assert!(text.contains("rampart_decision_duration_seconds_count 2"));
-        assert!(text.contains("rampart_bundle_info{revision=\"r\\\"1\"} 1"));
+        assert!(text.contains("rampart_bundle_info{revision=\"r\\\"1\",digest=\"\"} 1"));
     }
 }

@@ -59,6 +59,12 @@ pub struct Reload {
     pub timeout: Duration,
     /// How much smaller the entity store may become in one reload.
     pub entity_shrink: EntityShrink,
+    /// Where the policy comes from (a path or URL), shown by `GET /v1/status`.
+    pub source: Option<String>,
+    /// A remote bundle to poll; the loader builds from its slot.
+    pub remote: Option<crate::remote::RemoteBundle>,
+    /// Remote entity data to poll on its own; the loader reads it from its slot.
+    pub remote_entities: Option<crate::remote::RemoteBundle>,
 }
 
 impl Reload {
@@ -72,6 +78,9 @@ impl Reload {
             watch_settle: DEFAULT_WATCH_SETTLE,
             timeout: DEFAULT_RELOAD_TIMEOUT,
             entity_shrink: EntityShrink::default(),
+            source: None,
+            remote: None,
+            remote_entities: None,
         }
     }
 }
@@ -84,6 +93,9 @@ impl std::fmt::Debug for Reload {
             .field("watch_settle", &self.watch_settle)
             .field("timeout", &self.timeout)
             .field("entity_shrink", &self.entity_shrink)
+            .field("source", &self.source)
+            .field("remote", &self.remote)
+            .field("remote_entities", &self.remote_entities)
             .finish_non_exhaustive()
     }
 }
@@ -94,6 +106,8 @@ pub enum Trigger {
     Signal,
     FileChange,
     Api,
+    /// The poller fetched a new remote bundle (`remote.rs`).
+    Remote,
 }
 
 impl Trigger {
@@ -102,6 +116,7 @@ impl Trigger {
             Trigger::Signal => "SIGHUP",
             Trigger::FileChange => "file change",
             Trigger::Api => "POST /v1/reload",
+            Trigger::Remote => "remote bundle",
         }
     }
 }
@@ -419,6 +434,15 @@ pub fn start(state: State, reload: Option<&Reload>) -> Result<Arc<State>, ServeE
         return Ok(Arc::new(state));
     };
     let state = Arc::new(state.with_reloader(Reloader::new(reload)));
+    if let Some(source) = &reload.source {
+        state
+            .metrics
+            .bundle
+            .update_bundle(|info| info.source = Some(source.clone()));
+    }
+    for remote in reload.remote.iter().chain(&reload.remote_entities) {
+        crate::remote::start(&state, remote);
+    }
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -16,6 +16,16 @@ pub fn run(args: BuildArgs) -> Result<u8, CliError> {
             "`--entities` applies to modules only (`--target wasm` or `proxy-wasm`)".to_owned(),
         ));
     }
+    if args.target != BuildTarget::Bundle && args.sign.is_some() {
+        return Err(CliError::Input(
+            "`--sign` applies to bundles only (`--target bundle`)".to_owned(),
+        ));
+    }
+    // The key is read before compiling: a bad key fails fast and writes nothing.
+    let key = match &args.sign {
+        Some(path) => Some(super::bundle::read_signing_key(path)?),
+        None => None,
+    };
     let Some(loaded) = policy::load_reporting(&args.dir)? else {
         return Ok(FAILURE);
     };
@@ -44,10 +54,19 @@ pub fn run(args: BuildArgs) -> Result<u8, CliError> {
             (module, what)
         }
     };
-    std::fs::write(&args.output, bytes).map_err(|source| CliError::Write {
+    std::fs::write(&args.output, &bytes).map_err(|source| CliError::Write {
         path: args.output.display().to_string(),
         source,
     })?;
+    if let Some(key) = &key {
+        let sig = super::bundle::write_signature(&args.output, &bytes, &bundle.revision, key)?;
+        eprintln!(
+            "signed {} (key {}, digest {})",
+            sig.display(),
+            key.public_key().id(),
+            rampart_bundle::digest(&bytes)
+        );
+    }
     eprintln!(
         "wrote {} ({what}{} rules, {} obligations, {} routes, revision {})",
         args.output.display(),

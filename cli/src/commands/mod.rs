@@ -3,6 +3,7 @@
 pub mod apikey;
 pub mod bench;
 pub mod build;
+pub mod bundle;
 pub mod check;
 pub mod completions;
 pub mod compliance;
@@ -10,5 +11,6 @@ pub mod eval;
 pub mod explain;
 pub mod fmt;
 pub mod log;
+pub mod push;
 pub mod serve;
 pub mod test;

@@ -19,6 +19,11 @@ use crate::policy;
 
 pub mod config_file;
 mod loader;
+mod remote;
+
+use loader::{EntitySource, PolicySource};
+use rampart_bundle::transport::oci::ArtifactKind;
+use rampart_bundle::transport::TransportError;
 
 pub fn run(args: ServeArgs) -> Result<u8, CliError> {
     if args.grpc_idle_timeout <= args.request_timeout {
@@ -36,32 +41,94 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
     if let Some(api_keys) = &args.api_keys {
         crate::input::refuse_special_file(api_keys)?;
     }
-    let engine = if args.path.is_file() {
-        load_bundle(&args.path)?
-    } else {
-        match policy::load_reporting(&args.path)? {
+    let shown = args.path.to_string_lossy().into_owned();
+    let plain_http = args.outbound.plain_http;
+    let remote_bundle = match rampart_bundle::transport::remote::Source::parse(&shown, plain_http) {
+        Some(source) => Some(remote::start(
+            &args,
+            source.map_err(|e| CliError::Input(e.to_string()))?,
+            ArtifactKind::Bundle,
+            &|bytes, revision| remote::engine_from(bytes, revision).map(drop),
+        )?),
+        None => None,
+    };
+    let remote_entities = match args
+        .entities
+        .as_deref()
+        .filter(|e| remote::is_remote(e.as_os_str()))
+    {
+        Some(url) => {
+            let source = rampart_bundle::transport::remote::Source::parse(
+                &url.to_string_lossy(),
+                plain_http,
+            )
+            .unwrap_or_else(|| Err(TransportError::Url("not a URL".to_owned())))
+            .map_err(|e| CliError::Input(e.to_string()))?;
+            // Checked as a JSON array here; against the bundle's schema when loaded.
+            Some(remote::start(
+                &args,
+                source,
+                ArtifactKind::Entities,
+                &|bytes, _| {
+                    serde_json::from_slice::<Vec<serde_json::Value>>(bytes)
+                        .map(drop)
+                        .map_err(|e| format!("not a JSON array of entities: {e}"))
+                },
+            )?)
+        }
+        None => None,
+    };
+    let policy_source = match &remote_bundle {
+        Some(remote) => PolicySource::Remote(std::sync::Arc::clone(&remote.slot)),
+        None => PolicySource::Path(args.path.clone()),
+    };
+    let entity_source = match &remote_entities {
+        Some(remote) => EntitySource::Remote(std::sync::Arc::clone(&remote.slot)),
+        None => EntitySource::File(args.entities.clone()),
+    };
+    let engine = match &policy_source {
+        PolicySource::Remote(slot) => remote::engine_of(slot).map_err(CliError::Input)?,
+        PolicySource::Path(path) if path.is_file() => load_bundle(path)?,
+        PolicySource::Path(path) => match policy::load_reporting(path)? {
             Some(loaded) => loaded.engine,
             None => return Ok(FAILURE),
-        }
+        },
     };
     // A bundle file is not a folder: it has no default entities file.
     let (entities, entities_loaded) =
-        loader::load_entities(&engine, &args.path, args.entities.as_deref(), false)
+        loader::entities_of(&engine, &policy_source, &entity_source, false)
             .map_err(CliError::Input)?;
-    let mut watch = loader::watched_paths(&args.path, args.entities.as_deref());
+    let local_entities = match &entity_source {
+        EntitySource::File(file) => file.as_deref(),
+        EntitySource::Remote(_) => None,
+    };
+    let mut watch = match &policy_source {
+        // A remote bundle is polled, not watched.
+        PolicySource::Remote(_) => local_entities
+            .iter()
+            .map(|file| Watched::File(file.to_path_buf()))
+            .collect(),
+        // The policy files only: the entities are polled.
+        PolicySource::Path(path) if remote_entities.is_some() => loader::watched_paths(path, None)
+            .into_iter()
+            .take(1)
+            .collect(),
+        PolicySource::Path(path) => loader::watched_paths(path, local_entities),
+    };
     // A reload re-reads the key set of `--jwks` and the API keys of `--api-keys` too.
     watch.extend(args.jwks.iter().cloned().map(Watched::File));
     watch.extend(args.api_keys.iter().cloned().map(Watched::File));
     let jwt = jwt_config(&args);
+    let policy_loader = loader::policy_loader(policy_source, entity_source, entities_loaded);
     let reload = Reload {
         watch_interval: (!args.no_watch).then_some(args.watch_interval),
         watch_settle: args.watch_settle,
         timeout: args.reload_timeout,
         entity_shrink: EntityShrink::new(args.max_entity_shrink),
-        ..Reload::new(
-            loader::policy_loader(args.path.clone(), args.entities.clone(), entities_loaded),
-            watch,
-        )
+        source: Some(shown),
+        remote: remote_bundle,
+        remote_entities,
+        ..Reload::new(policy_loader, watch)
     };
     let config = Config {
         grpc: args.grpc,
@@ -92,7 +159,7 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
             batch_interval: args.decision_log_batch_interval,
             buffer_bytes: usize::try_from(args.decision_log_sink_buffer).unwrap_or(usize::MAX),
             tls: rampart_sidecar::OutboundTls {
-                extra_ca: args.outbound_ca,
+                extra_ca: args.outbound.outbound_ca.clone(),
             },
         },
         reload: Some(reload),
@@ -137,7 +204,7 @@ fn jwt_config(args: &ServeArgs) -> Option<JwtConfig> {
         KeySource::Remote(RemoteJwks {
             location,
             outbound: OutboundTls {
-                extra_ca: args.outbound_ca.clone(),
+                extra_ca: args.outbound.outbound_ca.clone(),
             },
             min_refresh: args.jwks_min_refresh,
             max_refresh: args.jwks_max_refresh,

@@ -9,21 +9,37 @@ use std::sync::Arc;
 use rampart_engine::{Engine, EntityStore};
 use rampart_lang::Diagnostic;
 use rampart_sidecar::files::{self, MAX_DATA_FILE_BYTES};
+use rampart_sidecar::remote::BundleSlot;
 use rampart_sidecar::{Policy, PolicyLoader, Watched};
 
 use crate::policy::{self, LoadFailure};
 
-/// A loader for `path` (a policy folder or a bundle file) and the entities file given with
-/// `--entities`, if any. Its error lists each problem on a line of its own.
-/// `entities_loaded` says whether the start read an entities file: once one has been read,
-/// a reload that finds it missing fails rather than serving without entities.
+/// Where the bundle comes from.
+pub enum PolicySource {
+    /// A policy folder or a bundle file.
+    Path(PathBuf),
+    /// A remote bundle: the verified bytes its poller keeps in the slot.
+    Remote(BundleSlot),
+}
+
+/// Where the entities come from.
+pub enum EntitySource {
+    /// The `--entities` file, or `entities.json` in a policy folder.
+    File(Option<PathBuf>),
+    /// Remote entity data: the verified bytes its poller keeps in the slot.
+    Remote(BundleSlot),
+}
+
+/// A loader for `policy` and `entities`. Its error lists each problem on a line of its
+/// own. `entities_loaded` says whether the start read an entities file: once one has been
+/// read, a reload that finds it missing fails rather than serving without entities.
 pub fn policy_loader(
-    path: PathBuf,
-    entities: Option<PathBuf>,
+    policy: PolicySource,
+    entities: EntitySource,
     entities_loaded: bool,
 ) -> PolicyLoader {
     let seen = AtomicBool::new(entities_loaded);
-    Arc::new(move || load_policy(&path, entities.as_deref(), &seen))
+    Arc::new(move || load_policy(&policy, &entities, &seen))
 }
 
 /// The files the loader reads: the `.rampart` files under the folder (or the bundle file)
@@ -46,22 +62,55 @@ pub fn watched_paths(path: &Path, entities: Option<&Path>) -> Vec<Watched> {
     watched
 }
 
-fn load_policy(path: &Path, entities: Option<&Path>, seen: &AtomicBool) -> Result<Policy, String> {
-    let engine = if path.is_file() {
-        super::load_bundle(path).map_err(|e| e.to_string())?
-    } else {
-        match policy::load(path) {
+fn load_policy(
+    policy: &PolicySource,
+    entities: &EntitySource,
+    seen: &AtomicBool,
+) -> Result<Policy, String> {
+    let engine = match policy {
+        PolicySource::Remote(slot) => super::remote::engine_of(slot)?,
+        PolicySource::Path(path) if path.is_file() => {
+            super::load_bundle(path).map_err(|e| e.to_string())?
+        }
+        PolicySource::Path(path) => match policy::load(path) {
             Ok(loaded) => loaded.engine,
             Err(LoadFailure::Cli(error)) => return Err(error.to_string()),
             Err(LoadFailure::Policy(compiled)) => return Err(error_lines(&compiled.diagnostics)),
-        }
+        },
     };
     let required = seen.load(Ordering::SeqCst);
-    let (entities, from_file) = load_entities(&engine, path, entities, required)?;
+    let (entities, from_file) = entities_of(&engine, policy, entities, required)?;
     if from_file {
         seen.store(true, Ordering::SeqCst);
     }
     Ok(Policy { engine, entities })
+}
+
+/// The entities of `entities` for `engine` (see [`load_entities`]); a remote bundle has no
+/// folder, so no default entities file.
+pub fn entities_of(
+    engine: &Engine,
+    policy: &PolicySource,
+    entities: &EntitySource,
+    required: bool,
+) -> Result<(EntityStore, bool), String> {
+    match (entities, policy) {
+        (EntitySource::Remote(slot), _) => {
+            let current = super::remote::current(slot);
+            let text = std::str::from_utf8(&current.bytes)
+                .map_err(|_| "the remote entities are not UTF-8".to_owned())?;
+            Ok((
+                entities_from_text(engine, text, "the remote entities")?,
+                true,
+            ))
+        }
+        (EntitySource::File(file), PolicySource::Path(path)) => {
+            load_entities(engine, path, file.as_deref(), required)
+        }
+        (EntitySource::File(file), PolicySource::Remote(_)) => {
+            load_entities(engine, Path::new(""), file.as_deref(), required)
+        }
+    }
 }
 
 /// The entities `rampart serve` decides with: the `--entities` file (`explicit`), else
@@ -96,21 +145,28 @@ pub fn load_entities(
         }
         Err(error) => return Err(error.to_string()),
     };
+    Ok((
+        entities_from_text(engine, &text, &format!("`{shown}`"))?,
+        true,
+    ))
+}
+
+/// Entities from the text of an entities file (`shown` names it in errors).
+pub fn entities_from_text(engine: &Engine, text: &str, shown: &str) -> Result<EntityStore, String> {
     if text.trim().is_empty() {
         return Err(format!(
-            "the entities file `{shown}` is empty; it must be a JSON array of entities (`[]` \
+            "the entities file {shown} is empty; it must be a JSON array of entities (`[]` \
              for none)"
         ));
     }
-    let items = match serde_json::from_str::<serde_json::Value>(&text) {
+    let items = match serde_json::from_str::<serde_json::Value>(text) {
         Ok(serde_json::Value::Array(items)) => items,
-        Ok(_) => return Err(format!("`{shown}`: expected a JSON array of entities")),
-        Err(e) => return Err(format!("`{shown}`: invalid JSON: {e}")),
+        Ok(_) => return Err(format!("{shown}: expected a JSON array of entities")),
+        Err(e) => return Err(format!("{shown}: invalid JSON: {e}")),
     };
-    let store = engine
+    engine
         .entities_from_values(&items)
-        .map_err(|e| format!("`{shown}`: {e}"))?;
-    Ok((store, true))
+        .map_err(|e| format!("{shown}: {e}"))
 }
 
 /// The errors among `diagnostics`, one line each: `FILE:LINE:COL: error[CODE]: message`.
