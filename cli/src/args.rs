@@ -238,9 +238,10 @@ pub enum BuildTarget {
 pub struct BuildArgs {
     /// Policy folder
     pub dir: PathBuf,
-    /// Where to write the bundle (or the module)
+    /// Where to write the bundle (or the module); default `bundle.json`, or `policy.wasm`
+    /// and `filter.wasm` for the wasm targets, in the current folder
     #[arg(short, long)]
-    pub output: PathBuf,
+    pub output: Option<PathBuf>,
     /// What to build
     #[arg(long, value_enum, default_value = "bundle")]
     pub target: BuildTarget,

@@ -258,3 +258,20 @@ fn push_refuses_an_unsigned_bundle_a_bad_destination_and_an_unreachable_registry
         .code(2)
         .stderr(contains("push to oci://127.0.0.1:1/p:v1"));
 }
+
+#[test]
+fn build_without_an_output_writes_bundle_json_and_its_signature_in_the_current_folder() {
+    let dir = Dir::new("default-output");
+    let (key, public) = keygen(&dir, "release");
+    rampart()
+        .current_dir(&dir.0)
+        .arg("build")
+        .arg(payments())
+        .arg("--sign")
+        .arg(&key)
+        .assert()
+        .success()
+        .stderr(contains("bundle.json"));
+    assert!(dir.path("bundle.json.sig").is_file());
+    verify(&dir.path("bundle.json"), &[&public]).success();
+}

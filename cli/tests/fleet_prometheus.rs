@@ -24,20 +24,12 @@ use fleet_support::prometheus::{promtool, Prometheus};
 use serde_json::Value;
 use serve_support::{payments, Scratch, Sidecar};
 
-/// Metrics the rules use that other parts of issue 12 add to the sidecar in parallel
-/// (Redis rate limits, remote bundles, API keys, decision-log shipping). The integrator
-/// empties this list as they land: a name listed here that the sidecar exports fails the
-/// test, so the list cannot go stale.
-const ADDED_BY_ISSUE_12_PARTS_NOT_YET_MERGED: &[&str] = &[
-    "rampart_api_key_invalid_total",
+/// Metrics a sidecar exports only while it serves a remote bundle (`serve oci://…` or
+/// `https://…`, tested in fleet_bundles.rs); a local folder is never fetched.
+const REMOTE_BUNDLE_ONLY: &[&str] = &[
     "rampart_bundle_fetch_total",
     "rampart_bundle_last_success_timestamp_seconds",
-    "rampart_ratelimit_store_up",
-    "rampart_ratelimit_fallback_total",
-    "rampart_ratelimit_store_duration_seconds_bucket",
-    "rampart_decision_log_queued",
-    "rampart_decision_log_ship_dropped_total",
-    "rampart_decision_log_ship_errors_total",
+    "rampart_bundle_last_fetch_timestamp_seconds",
 ];
 
 /// How long Prometheus may take to scrape, evaluate and report.
@@ -139,7 +131,27 @@ fn eventually(prometheus: &Prometheus, what: &str, mut check: impl FnMut() -> Re
 #[test]
 #[ignore = "needs prometheus: sh scripts/services-setup.sh"]
 fn prometheus_scrapes_a_sidecar_and_evaluates_the_rules() {
-    let sidecar = Sidecar::start(&payments(), &[]);
+    // Every feature whose metrics a rule reads is switched on, so that the sidecar exports
+    // them all: a rate-limit store (one that is down: the fallback is counted), a decision
+    // log shipped to an HTTP sink that refuses connections, and API keys.
+    let scratch = Scratch::new("prometheus-features");
+    let keys = scratch.0.join("api-keys.json");
+    std::fs::write(&keys, r#"{"keys":[]}"#).expect("write the API keys");
+    let store = format!("redis+unix://{}", scratch.0.join("no-redis.sock").display());
+    let log = scratch.0.join("decisions.jsonl");
+    let sidecar = Sidecar::start(
+        &payments(),
+        &[
+            "--rate-limit-store",
+            &store,
+            "--decision-log",
+            &log.to_string_lossy(),
+            "--decision-log-sink",
+            "http://127.0.0.1:9/rampart-logs",
+            "--api-keys",
+            &keys.to_string_lossy(),
+        ],
+    );
     let allowed = std::fs::read(payments().join("requests/pay-http.json")).expect("read");
     let denied = std::fs::read(payments().join("requests/no-route.json")).expect("read");
     for (body, effect, times) in [(&allowed, "allow", 3), (&denied, "deny", 5)] {
@@ -150,7 +162,7 @@ fn prometheus_scrapes_a_sidecar_and_evaluates_the_rules() {
         }
     }
 
-    // Every metric the rules name is exported by the sidecar, or listed as coming.
+    // Every metric the rules name is exported by the sidecar.
     let exposition = sidecar.http("GET", "/metrics", &[], b"").text();
     let exported = exported_names(&exposition);
     let all_rules = rules();
@@ -159,38 +171,19 @@ fn prometheus_scrapes_a_sidecar_and_evaluates_the_rules() {
         .filter(|r| !r.alert)
         .map(|r| r.name.clone())
         .collect();
-    let coming: BTreeSet<String> = ADDED_BY_ISSUE_12_PARTS_NOT_YET_MERGED
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    for name in &coming {
-        assert!(
-            !exported.contains(name),
-            "`{name}` is exported now: remove it from ADDED_BY_ISSUE_12_PARTS_NOT_YET_MERGED"
-        );
-    }
-    let mut used = BTreeSet::new();
     for rule in &all_rules {
         for name in metric_names(&rule.expr) {
             let known = exported.contains(&name)
                 || recorded.contains(&name)
-                || coming.contains(&name)
-                || name == "up";
+                || name == "up"
+                || REMOTE_BUNDLE_ONLY.contains(&name.as_str());
             assert!(
                 known,
                 "rule {} uses `{name}`, which the sidecar does not export",
                 rule.name
             );
-            used.insert(name);
         }
     }
-    for name in &coming {
-        assert!(
-            used.contains(name),
-            "`{name}` is listed but no rule uses it"
-        );
-    }
-
     let prometheus = Prometheus::start("rampart", &[sidecar.http], &[rules_path()]);
     let instance = sidecar.http.to_string();
 
@@ -259,8 +252,24 @@ fn prometheus_scrapes_a_sidecar_and_evaluates_the_rules() {
             Err(format!("rampart:decisions:rate5m is {rates:?}"))
         }
     });
-    // A healthy sidecar raises no alert.
+    // The store this sidecar was given is down, and that is the alert it raises (pending
+    // until its `for` has passed); its log sink refuses connections, which may raise the
+    // shipping alert. Nothing else: a local bundle is never stale.
     let alerts = prometheus.api("/api/v1/alerts");
-    let raised: Vec<&Value> = alerts["alerts"].as_array().into_iter().flatten().collect();
-    assert!(raised.is_empty(), "alerts raised: {raised:?}");
+    let raised: BTreeSet<&str> = alerts["alerts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["labels"]["alertname"].as_str())
+        .collect();
+    assert!(
+        raised.contains("RampartRateLimitStoreDown"),
+        "alerts raised: {raised:?}"
+    );
+    for name in &raised {
+        assert!(
+            ["RampartRateLimitStoreDown", "RampartDecisionLogShipFailing"].contains(name),
+            "unexpected alert {name}: {alerts}"
+        );
+    }
 }

@@ -164,7 +164,13 @@ impl BundleStatus {
     }
 
     /// The bundle metrics (fetch counters and timestamps).
+    /// The fetch metrics, for a remote source only: a local folder or file is never
+    /// fetched, and a last success of 0 would read as a bundle that is stale.
     pub fn render(&self, out: &mut String) {
+        let info = self.bundle();
+        if !info.remote {
+            return;
+        }
         out.push_str("# HELP rampart_bundle_fetch_total Fetches of a remote bundle, by result.\n");
         out.push_str("# TYPE rampart_bundle_fetch_total counter\n");
         for (result, counter) in FetchResult::ALL.iter().zip(&self.fetches) {
@@ -175,7 +181,6 @@ impl BundleStatus {
                 counter.load(Ordering::Relaxed)
             );
         }
-        let info = self.bundle();
         out.push_str(
             "# HELP rampart_bundle_last_success_timestamp_seconds When a fetch of the bundle \
              last succeeded (updated or not modified), Unix seconds; 0 never.\n",
@@ -229,7 +234,15 @@ mod tests {
         status.fetched(FetchResult::Refused);
         status.fetched(FetchResult::NotModified);
         status.fetched(FetchResult::NotModified);
-        status.update_bundle(|i| i.last_fetch_at = Some(42));
+        // A local source is never fetched: no fetch metrics.
+        let mut out = String::new();
+        status.render(&mut out);
+        assert!(!out.contains("rampart_bundle_fetch_total"), "{out}");
+
+        status.update_bundle(|i| {
+            i.remote = true;
+            i.last_fetch_at = Some(42);
+        });
         let mut out = String::new();
         status.render(&mut out);
         assert!(out.contains("rampart_bundle_fetch_total{result=\"refused\"} 1\n"));

@@ -1,4 +1,4 @@
-//! `rampart build DIR -o FILE [--target bundle|wasm|proxy-wasm]`: compile a folder into a
+//! `rampart build DIR [-o FILE] [--target bundle|wasm|proxy-wasm] [--sign KEY]`: compile a folder into a
 //! bundle file the engine loads without the parser, or into one self-contained wasm module
 //! (the engine module or the proxy-wasm filter the CLI carries, joined with the bundle and
 //! the entities).
@@ -11,6 +11,13 @@ use crate::policy::{self, LoadedPolicy};
 use crate::wasm_module;
 
 pub fn run(args: BuildArgs) -> Result<u8, CliError> {
+    let output = args.output.clone().unwrap_or_else(|| {
+        std::path::PathBuf::from(match args.target {
+            BuildTarget::Bundle => "bundle.json",
+            BuildTarget::Wasm => "policy.wasm",
+            BuildTarget::ProxyWasm => "filter.wasm",
+        })
+    });
     if args.target == BuildTarget::Bundle && args.entities.is_some() {
         return Err(CliError::Input(
             "`--entities` applies to modules only (`--target wasm` or `proxy-wasm`)".to_owned(),
@@ -54,12 +61,12 @@ pub fn run(args: BuildArgs) -> Result<u8, CliError> {
             (module, what)
         }
     };
-    std::fs::write(&args.output, &bytes).map_err(|source| CliError::Write {
-        path: args.output.display().to_string(),
+    std::fs::write(&output, &bytes).map_err(|source| CliError::Write {
+        path: output.display().to_string(),
         source,
     })?;
     if let Some(key) = &key {
-        let sig = super::bundle::write_signature(&args.output, &bytes, &bundle.revision, key)?;
+        let sig = super::bundle::write_signature(&output, &bytes, &bundle.revision, key)?;
         eprintln!(
             "signed {} (key {}, digest {})",
             sig.display(),
@@ -69,7 +76,7 @@ pub fn run(args: BuildArgs) -> Result<u8, CliError> {
     }
     eprintln!(
         "wrote {} ({what}{} rules, {} obligations, {} routes, revision {})",
-        args.output.display(),
+        output.display(),
         bundle.rules.len(),
         bundle.obligations.len(),
         bundle.routes.len(),
