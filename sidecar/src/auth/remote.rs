@@ -105,7 +105,15 @@ struct Refetch {
     pending: Option<u64>,
     started: u64,
     finished: u64,
+    /// Requests blocked in [`RemoteKeys::wait_for`] now (at most [`MAX_REFETCH_WAITERS`]).
+    waiters: usize,
 }
+
+/// The most requests that wait for one refetch at a time. Each holds a thread (tokio's
+/// `block_in_place`) for up to the fetch timeout, so a flood of unknown kids while the
+/// identity provider is slow must not pin more: the requests beyond it are decided at once
+/// with the keys known (their token is unauthenticated).
+pub const MAX_REFETCH_WAITERS: usize = 32;
 
 /// The live state of a remote key set, shared by the fetcher task and the requests.
 pub struct RemoteKeys {
@@ -197,6 +205,9 @@ impl RemoteKeys {
     /// `refetch_interval` ago and has finished (the token stays unknown).
     pub fn ask_refetch(&self) -> Option<u64> {
         let mut refetch = self.refetch.lock().ok()?;
+        if refetch.waiters >= MAX_REFETCH_WAITERS {
+            return None;
+        }
         if let Some(target) = refetch.pending {
             return Some(target);
         }
@@ -222,16 +233,22 @@ impl RemoteKeys {
         let Ok(mut refetch) = self.refetch.lock() else {
             return;
         };
+        if refetch.waiters >= MAX_REFETCH_WAITERS {
+            return;
+        }
+        refetch.waiters += 1;
         while refetch.finished < target {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return;
+                break;
             }
             match self.fetched.wait_timeout(refetch, left) {
                 Ok((guard, _)) => refetch = guard,
+                // A poisoned lock: the count no longer matters.
                 Err(_) => return,
             }
         }
+        refetch.waiters = refetch.waiters.saturating_sub(1);
     }
 
     /// One fetch, its result applied and counted; returns the time until the next one.
@@ -538,6 +555,41 @@ mod tests {
             max_age("max-age=99999999999999"),
             Some(Duration::from_secs(365 * 24 * 3600))
         );
+    }
+
+    #[test]
+    fn no_more_than_the_bound_of_requests_wait_for_one_refetch() {
+        let mut config = RemoteJwks::new(KeyLocation::JwksUrl("https://idp.test/keys".into()));
+        config.fetch_timeout = Duration::from_secs(3);
+        let jwt = JwtConfig::with_source(crate::auth::KeySource::Remote(config.clone()));
+        let keys = Arc::new(
+            RemoteKeys::new(config, jwt, Arc::default(), Arc::default()).expect("remote keys"),
+        );
+        // No fetcher runs: the refetch asked for never finishes, so each waiter stays until
+        // the fetch timeout.
+        let target = keys.ask_refetch().expect("a first refetch is allowed");
+        let waiters: Vec<_> = (0..MAX_REFETCH_WAITERS)
+            .map(|_| {
+                let keys = Arc::clone(&keys);
+                std::thread::spawn(move || keys.wait_for(target))
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while keys.refetch.lock().map(|r| r.waiters).unwrap_or(0) < MAX_REFETCH_WAITERS {
+            assert!(Instant::now() < deadline, "the waiters did not start");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Past the bound: no refetch is offered, and a waiter returns at once.
+        assert_eq!(keys.ask_refetch(), None);
+        let started = Instant::now();
+        keys.wait_for(target);
+        assert!(started.elapsed() < Duration::from_secs(1));
+        for waiter in waiters {
+            waiter.join().expect("a waiter");
+        }
+        assert_eq!(keys.refetch.lock().map(|r| r.waiters).unwrap_or(99), 0);
+        // Room again: the pending refetch is offered to the next request.
+        assert_eq!(keys.ask_refetch(), Some(target));
     }
 
     #[test]
