@@ -14,6 +14,8 @@
 //! high-entropy random strings, so an unsalted fast hash is the right tool (a password
 //! hash protects low-entropy secrets and would cost milliseconds per request).
 //!
+//! `principal` may stand for `subject`, and the hash may be written `sha256:<hex>`.
+//!
 //! Two records with different hashes may map to the same subject, which is how a key is
 //! rotated: publish the new key's record, move the clients, remove the old record. A key
 //! outside its `not_before`/`expires` window is unauthenticated. Unknown fields are an
@@ -105,7 +107,10 @@ struct FileShape {
 #[serde(deny_unknown_fields)]
 struct RecordShape {
     id: String,
+    /// 64 hex digits, optionally written `sha256:…`.
     sha256: String,
+    /// Who the key stands for (`principal` is accepted as another name for it).
+    #[serde(alias = "principal")]
     subject: String,
     #[serde(default)]
     scopes: Vec<String>,
@@ -257,7 +262,7 @@ const HEX: [u8; 16] = *b"0123456789abcdef";
 
 /// 64 hex digits (either case) as 32 bytes.
 fn hex_digest(text: &str) -> Option<[u8; 32]> {
-    let bytes = text.as_bytes();
+    let bytes = text.strip_prefix("sha256:").unwrap_or(text).as_bytes();
     if bytes.len() != 64 {
         return None;
     }
@@ -297,6 +302,17 @@ mod tests {
             keys.verify(&"x".repeat(MAX_KEY_BYTES + 1), 0),
             Err(ApiKeyRejection::Malformed)
         );
+    }
+
+    #[test]
+    fn principal_names_the_subject_and_the_hash_may_carry_its_algorithm() {
+        let keys = file(&format!(
+            r#"{{"id": "k1", "sha256": "sha256:{}", "principal": "billing"}}"#,
+            hash_hex("secret-one")
+        ));
+        let facts = keys.verify("secret-one", 0).unwrap();
+        assert_eq!(facts["subject"], json!("billing"));
+        assert_eq!(facts["method"], json!("api_key"));
     }
 
     #[test]
