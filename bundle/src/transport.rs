@@ -2,7 +2,8 @@
 //!
 //! TLS is rustls on ring, trusting the system's roots (`SSL_CERT_FILE` / `SSL_CERT_DIR`
 //! honoured) plus the PEM certificates of [`OutboundTls::extra_ca`]; plain `http://` is
-//! allowed only where the caller allows it (loopback in tests, `--plain-http`).
+//! allowed only to the loopback interface ([`is_loopback_host`]; the one check every
+//! outbound door uses) or where the operator says so (`--plain-http`).
 
 pub mod https;
 pub mod oci;
@@ -54,6 +55,21 @@ pub enum TransportError {
     TooLarge { what: &'static str, limit: u64 },
     #[error("timed out: no answer within {} ms", .0.as_millis())]
     Timeout(Duration),
+}
+
+/// True when `host` (`HOST`, `HOST:PORT`, `[V6]:PORT`) names the loopback interface.
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = if let Some(v6) = host.strip_prefix('[') {
+        v6.split(']').next().unwrap_or(v6)
+    } else if host.matches(':').count() == 1 {
+        host.split(':').next().unwrap_or(host)
+    } else {
+        host
+    };
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Installs ring as the process's rustls provider, for the clients other crates build from

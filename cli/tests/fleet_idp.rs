@@ -433,7 +433,8 @@ fn oidc_discovery_finds_the_keys_and_checks_the_issuer() {
     );
 }
 
-/// Plain http:// is refused at start, and two key sources are a usage error.
+/// Plain http:// to anything but loopback is refused at start, and two key sources are a
+/// usage error.
 #[test]
 fn key_addresses_must_be_https() {
     let fails = |args: &[&str]| {
@@ -450,7 +451,7 @@ fn key_addresses_must_be_https() {
             String::from_utf8_lossy(&output.stderr).into_owned(),
         )
     };
-    let (code, stderr) = fails(&["--jwks-url", "http://127.0.0.1:1/jwks"]);
+    let (code, stderr) = fails(&["--jwks-url", "http://idp.example:1/jwks"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("is not an https:// address"), "{stderr}");
     // The same through --config, whose keys are the long flag names.
@@ -458,13 +459,13 @@ fn key_addresses_must_be_https() {
     let config = scratch.0.join("serve.toml");
     std::fs::write(
         &config,
-        "oidc_issuer = \"http://127.0.0.1:1\"\njwks-min-refresh = \"2m\"\n",
+        "oidc_issuer = \"http://idp.example:1\"\njwks-min-refresh = \"2m\"\n",
     )
     .expect("write the config");
     let (code, stderr) = fails(&["--config", &config.display().to_string()]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
-        stderr.contains("`http://127.0.0.1:1` is not an https:// address"),
+        stderr.contains("`http://idp.example:1` is not an https:// address"),
         "{stderr}"
     );
     let jwks = fixtures().join("jwt/jwks.json").display().to_string();

@@ -125,18 +125,7 @@ impl std::fmt::Display for OciRef {
     }
 }
 
-/// True when `host` (`HOST`, `HOST:PORT`, `[V6]:PORT`) names the loopback interface.
-pub fn is_loopback_host(host: &str) -> bool {
-    let bare = if let Some(v6) = host.strip_prefix('[') {
-        v6.split(']').next().unwrap_or(v6)
-    } else if host.matches(':').count() == 1 {
-        host.split(':').next().unwrap_or(host)
-    } else {
-        host
-    };
-    bare.eq_ignore_ascii_case("localhost")
-        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
+pub use super::is_loopback_host;
 
 /// How to reach a registry.
 #[derive(Clone, Debug, Default)]

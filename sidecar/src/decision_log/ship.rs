@@ -145,7 +145,7 @@ impl std::str::FromStr for SinkUrl {
             return Err(fail("a syslog sink takes no path"));
         }
         let plain = scheme == "http" || kind == SinkKind::SyslogTcp;
-        if plain && !is_loopback(&host) {
+        if plain && !rampart_bundle::transport::is_loopback_host(&host) {
             return Err(fail(
                 "plain (unencrypted) shipping is allowed to a loopback address only",
             ));
@@ -187,13 +187,6 @@ fn split_host_port(authority: &str) -> Option<(String, Option<u16>)> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
     valid.then(|| (host.to_owned(), port))
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The default `--instance-id`: the host name (a pod's name in Kubernetes), read from
