@@ -12,7 +12,6 @@
 //! that limit while hashing it.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
