@@ -135,7 +135,7 @@ pub struct PushArgs {
     /// The bundle file (its FILE.sig is pushed too when present), or entity data with
     /// --entities
     pub file: PathBuf,
-    /// oci://HOST[:PORT]/REPOSITORY:TAG
+    /// oci://HOST:PORT/REPOSITORY:TAG (the port is optional)
     pub destination: String,
     /// FILE is entity data (artifact application/vnd.rampart.entities.v1)
     #[arg(long)]

@@ -3,7 +3,7 @@
 //!
 //! **Key design decision:** the poller never builds a policy itself. It puts the verified
 //! bytes in the [`BundleSlot`] the loader reads and runs an ordinary reload
-//! ([`Trigger::Remote`]), so a remote bundle goes through the same timeout, entity-shrink
+//! (`Trigger::Remote`), so a remote bundle goes through the same timeout, entity-shrink
 //! guard and atomic swap as a file. When that reload fails, the last good bytes go back in
 //! the slot (later reloads, such as an entities change, keep building from them), the
 //! failing version is remembered so it is not fetched again until the source changes, and

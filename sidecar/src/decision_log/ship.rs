@@ -262,7 +262,7 @@ pub enum DropReason {
     Rotated = 0,
     /// The collector refused the batch (4xx other than 408 and 429).
     Rejected = 1,
-    /// Longer than [`MAX_RECORD_BYTES`].
+    /// Longer than `MAX_RECORD_BYTES`.
     TooLarge = 2,
     /// A line that is not a sealed record (cut off by a crash).
     Unsealed = 3,
