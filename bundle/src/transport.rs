@@ -72,6 +72,24 @@ pub fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// An error and its causes on one line (reqwest hides the cause of a connect error): the
+/// one way every outbound door reports a failed request.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    let mut depth = 0;
+    while let Some(cause) = source {
+        if depth >= 4 {
+            break;
+        }
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+        depth += 1;
+    }
+    text
+}
+
 /// Installs ring as the process's rustls provider, for the clients other crates build from
 /// a process default (the OCI client). Idempotent; a provider already installed stays.
 pub fn install_crypto_provider() {

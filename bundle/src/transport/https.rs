@@ -30,72 +30,53 @@ pub async fn get(
     timeout: Duration,
     missing_ok: bool,
 ) -> Result<Option<Fetched>, TransportError> {
-    let work = async {
-        let mut request = client.get(url);
-        if let Some(etag) = etag {
-            request = request.header(reqwest::header::IF_NONE_MATCH, etag);
-        }
-        let mut response = request
-            .send()
-            .await
-            .map_err(|e| TransportError::Http(format!("GET {url}: {}", chain(&e))))?;
-        let status = response.status();
-        if status == reqwest::StatusCode::NOT_MODIFIED && etag.is_some() {
-            return Ok(Some(Fetched::NotModified));
-        }
-        if status == reqwest::StatusCode::NOT_FOUND && missing_ok {
-            return Ok(None);
-        }
-        if !status.is_success() {
-            return Err(TransportError::Http(format!("GET {url}: status {status}")));
-        }
-        if response.content_length().is_some_and(|n| n > limit) {
-            return Err(TransportError::TooLarge {
-                what: "response body (Content-Length)",
-                limit,
-            });
-        }
-        let etag = response
-            .headers()
-            .get(reqwest::header::ETAG)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| v.len() <= MAX_ETAG_CHARS)
-            .map(str::to_owned);
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| TransportError::Http(format!("GET {url}: {}", chain(&e))))?
-        {
-            if (bytes.len() + chunk.len()) as u64 > limit {
+    let work =
+        async {
+            let mut request = client.get(url);
+            if let Some(etag) = etag {
+                request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+            }
+            let mut response = request.send().await.map_err(|e| {
+                TransportError::Http(format!("GET {url}: {}", super::error_chain(&e)))
+            })?;
+            let status = response.status();
+            if status == reqwest::StatusCode::NOT_MODIFIED && etag.is_some() {
+                return Ok(Some(Fetched::NotModified));
+            }
+            if status == reqwest::StatusCode::NOT_FOUND && missing_ok {
+                return Ok(None);
+            }
+            if !status.is_success() {
+                return Err(TransportError::Http(format!("GET {url}: status {status}")));
+            }
+            if response.content_length().is_some_and(|n| n > limit) {
                 return Err(TransportError::TooLarge {
-                    what: "response body",
+                    what: "response body (Content-Length)",
                     limit,
                 });
             }
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(Some(Fetched::Body { bytes, etag }))
-    };
+            let etag = response
+                .headers()
+                .get(reqwest::header::ETAG)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| v.len() <= MAX_ETAG_CHARS)
+                .map(str::to_owned);
+            let mut bytes = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(|e| {
+                TransportError::Http(format!("GET {url}: {}", super::error_chain(&e)))
+            })? {
+                if (bytes.len() + chunk.len()) as u64 > limit {
+                    return Err(TransportError::TooLarge {
+                        what: "response body",
+                        limit,
+                    });
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(Some(Fetched::Body { bytes, etag }))
+        };
     match tokio::time::timeout(timeout, work).await {
         Ok(result) => result,
         Err(_) => Err(TransportError::Timeout(timeout)),
     }
-}
-
-/// An error and its causes on one line (reqwest hides the cause of a connect error).
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    let mut depth = 0;
-    while let Some(cause) = source {
-        if depth >= 4 {
-            break;
-        }
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-        depth += 1;
-    }
-    text
 }

@@ -25,7 +25,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
-use rampart_bundle::transport::{http_client, OutboundTls};
+use rampart_bundle::transport::{error_chain, http_client, OutboundTls};
 use serde_json::Value as Json;
 
 use super::jwks::{self, KeySet};
@@ -529,23 +529,6 @@ fn max_age(value: &str) -> Option<Duration> {
         }
     }
     found
-}
-
-/// An error and its sources on one line (reqwest's own message omits the cause).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    let mut depth = 0;
-    while let Some(cause) = source {
-        if depth >= 4 {
-            break;
-        }
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-        depth += 1;
-    }
-    text
 }
 
 #[cfg(test)]
