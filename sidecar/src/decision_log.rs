@@ -141,6 +141,11 @@ impl LogStatus {
         self.write_errors.load(Ordering::Relaxed)
     }
 
+    /// The sequence number of the last record written out to the file.
+    pub fn written_seq(&self) -> u64 {
+        self.written_seq.load(Ordering::SeqCst)
+    }
+
     /// The shipping metrics (`rampart_decision_log_queued{sink}`, …) when the log has
     /// sinks; nothing otherwise.
     pub fn render_shipping(&self, out: &mut String) {

@@ -272,6 +272,11 @@ fn a_full_disk_is_retried_counted_declared_and_survived() {
     // Space is freed: the writer goes on by itself.
     space.store(u64::MAX, Ordering::SeqCst);
     wait_for("the writer recovers", || status.is_writable());
+    // Writable again means one write went through; the queue drains after it, and a push
+    // made before it has room would be refused (and counted as queue_full).
+    wait_for("the queue drains", || {
+        status.written_seq() >= accepted as u64
+    });
     for n in 0..3 {
         assert!(log.push(entry(1_000_000 + n)));
     }
