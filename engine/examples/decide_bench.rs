@@ -9,6 +9,8 @@
 //! ```
 //!
 //! `gateway N…` generates the synthetic gateway of `tests/common/gateway.rs` with `N` rules;
+//! `multi-tenant N…` the multi-tenant set of `tests/common/tenants.rs` (`N / 10` rules per
+//! action, as many tenants), and prints the index's candidates per request;
 //! `bundle FILE ENTITIES REQUEST…` loads a bundle built by `rampart build`. Requests that
 //! cannot be read (no route…) are left out: there is no decision to time.
 //!
@@ -338,6 +340,37 @@ fn main() {
                     &w.engine,
                     &w.entities,
                     &w.requests,
+                );
+            }
+        }
+        Some("multi-tenant") => {
+            for size in &args[1..] {
+                let rules: usize = size.parse().expect("a rule count");
+                let bundle = common::tenants::bundle(rules);
+                let started = Instant::now();
+                let engine = Engine::new(bundle).expect("the multi-tenant bundle loads");
+                let loaded = started.elapsed();
+                let entities = engine
+                    .entities_from_values(&common::tenants::entities_json(rules))
+                    .expect("the multi-tenant entities load");
+                let requests: Vec<Request> = common::tenants::requests_json(rules, 2_000, 7)
+                    .iter()
+                    .map(|json| engine.request_from_value(json).expect("a valid request"))
+                    .collect();
+                let candidates: usize = requests
+                    .iter()
+                    .map(|r| engine.candidate_count(r, &entities))
+                    .sum();
+                println!(
+                    "Engine::new in {loaded:?}; resident memory {:.0} MiB; {:.1} candidates per request",
+                    rss_mib(),
+                    candidates as f64 / requests.len().max(1) as f64
+                );
+                measure(
+                    &format!("multi-tenant-{rules}"),
+                    &engine,
+                    &entities,
+                    &requests,
                 );
             }
         }

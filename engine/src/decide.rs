@@ -166,6 +166,18 @@ impl Engine {
         )
     }
 
+    /// How many rules the index hands `request` to evaluate (before package selection):
+    /// those of its action, resource type and principal type, less those whose
+    /// discriminating key the request does not match. A measure of the index, for
+    /// benchmarks and tests; deciding does not call it.
+    pub fn candidate_count(&self, request: &Request, entities: &EntityStore) -> usize {
+        let cx = self.request_context(request, entities);
+        let principal = cx.principal.type_id();
+        self.rule_index
+            .select_keyed(request.action, request.resource.ty, principal, &cx)
+            .count()
+    }
+
     /// Reads a request and decides it; a request that cannot be read is denied with the
     /// reading error listed.
     pub fn decide_json(&self, json: &str, entities: &EntityStore) -> Decision {
@@ -208,7 +220,8 @@ impl Engine {
         let rules = if O::EXPLAIN {
             self.rule_index.select_all(action, resource)
         } else {
-            self.rule_index.select(action, resource, principal)
+            self.rule_index
+                .select_keyed(action, resource, principal, &cx)
         };
         for slot in rules {
             let Some(rule) = self.compiled_rule(slot) else {

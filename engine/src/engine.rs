@@ -7,6 +7,7 @@ use crate::bundle::{
     ActionId, Bundle, Obligation, ObligationKind, PackageId, RecordType, Rule, RuleKind, Scope,
     Sym, TypeId,
 };
+use crate::discriminant::{discriminator, Discriminator};
 use crate::display;
 use crate::error::LoadError;
 use crate::index::{IndexItem, ScopeIndex};
@@ -150,14 +151,24 @@ impl Engine {
             .collect::<Result<Vec<_>, LoadError>>()?;
         let program = compiler.finish();
 
+        let rule_keys: Vec<Option<Discriminator>> = rule_slots
+            .slot_of
+            .iter()
+            .map(|slot| {
+                let rule = usize::try_from(*slot).ok().and_then(|s| rules.get(s))?;
+                discriminator(&program, program.conjuncts(rule.when()))
+            })
+            .collect();
         let rule_items: Vec<IndexItem<'_>> = bundle
             .rules
             .iter()
             .zip(&rule_slots.slot_of)
-            .map(|(rule, slot)| IndexItem {
+            .zip(&rule_keys)
+            .map(|((rule, slot), key)| IndexItem {
                 scope: &rule.scope,
                 is_allow: rule.kind == RuleKind::Allow,
                 slot: *slot,
+                key: key.as_ref(),
             })
             .collect();
         let rule_index = ScopeIndex::build(&rule_items, action_count);
@@ -169,10 +180,12 @@ impl Engine {
                 scope: &obligation.scope,
                 is_allow: false,
                 slot: *slot,
+                key: None,
             })
             .collect();
         let obligation_index = ScopeIndex::build(&obligation_items, action_count);
         drop((rule_items, obligation_items));
+        drop(rule_keys);
 
         let router = Router::build(&bundle.routes);
         let package_closure = package_closure(&bundle);

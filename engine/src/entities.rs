@@ -118,6 +118,21 @@ impl EntityStore {
             .is_ok()
     }
 
+    /// How many transitive ancestors an entity has.
+    pub(crate) fn ancestor_count(&self, entity: &Entity) -> usize {
+        self.run(entity.ancestors).len()
+    }
+
+    /// The transitive ancestors of an entity, sorted by uid.
+    pub(crate) fn ancestors<'s>(
+        &'s self,
+        entity: &Entity,
+    ) -> impl Iterator<Item = &'s EntityUid> + 's {
+        self.run(entity.ancestors)
+            .iter()
+            .filter_map(|number| self.uids.get(usize::try_from(*number).ok()?))
+    }
+
     /// The ancestor numbers of a span (empty if it is out of range, which it never is).
     fn run(&self, span: Span) -> &[u32] {
         let start = usize::try_from(span.start).unwrap_or(usize::MAX);

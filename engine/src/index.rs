@@ -14,14 +14,37 @@
 //!
 //! Every list is in bundle order and stores, for each item, its bundle index (the merge
 //! order) and its slot in the engine's compiled tables.
+//!
+//! A second level splits a list whose rules carry a discriminating key
+//! ([`crate::discriminant`]): rules keyed by an entity (`principal in Group::"g"`), rules
+//! keyed by a value at a path (`resource.kind == "invoice"`), grouped by path and by the
+//! constant's type, and the rest, always candidates. [`ScopeIndex::select_keyed`] merges
+//! the always-list with the keyed lists the request matches: those of the principal and of
+//! its ancestors (looking up whichever of the two sets is smaller in the other), and for
+//! each path the list of the request's value there, or every rule on the path when that
+//! value is missing, fails or has another type. Each rule is in one list of a level, so
+//! the merge yields each candidate once, in bundle order, from at most [`MAX_LISTS`]
+//! lists held on the stack; a request that would need more gets the whole list.
+
+use std::collections::BTreeMap;
 
 use crate::bundle::{ActionId, Scope, TypeId};
-use crate::program::Span;
+use crate::discriminant::{Discriminator, TypeClass};
+use crate::eval::EvalContext;
+use crate::ops::same_type;
+use crate::program::{NodeId, Span};
+use crate::value::{EntityUid, Value};
 
 /// In a key, "a type no scope of the bucket names".
 const OTHER: TypeId = TypeId::MAX;
 /// In a key's principal, "every item, whatever its principal scope" (explanations).
 const ALL: TypeId = TypeId::MAX - 1;
+/// In a key, "this list has no second level".
+const NO_LEVEL: u32 = u32::MAX;
+/// The most lists one request's candidates are merged from.
+pub(crate) const MAX_LISTS: usize = 16;
+/// Lists shorter than this are not split: the merge would cost more than it saves.
+const MIN_LEVEL_LEN: usize = 8;
 
 /// One indexed item: its bundle order and where its compiled form is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +59,32 @@ struct Key {
     resource: TypeId,
     principal: TypeId,
     entries: Span,
+    /// Index into [`ScopeIndex::levels`], or [`NO_LEVEL`].
+    level: u32,
+}
+
+/// The second level of one list: its entries split by discriminating key.
+#[derive(Debug, Clone, Copy)]
+struct Level {
+    /// Entries without a key, in [`ScopeIndex::entries`].
+    always: Span,
+    /// Keys in [`ScopeIndex::entity_keys`], sorted by uid.
+    entities: Span,
+    /// Groups in [`ScopeIndex::groups`].
+    groups: Span,
+}
+
+/// The rules of a level keyed on one path, with constants of one type class.
+#[derive(Debug)]
+struct Group {
+    /// Reads the path for a request.
+    probe: NodeId,
+    /// One of the constants: a request value of another class makes `==` fail.
+    sample: Value,
+    /// Keys in [`ScopeIndex::value_keys`], sorted by value.
+    values: Span,
+    /// Every rule of the group, in [`ScopeIndex::entries`].
+    any: Span,
 }
 
 /// Rules or obligations by action × resource type × principal type.
@@ -51,6 +100,11 @@ pub(crate) struct ScopeIndex {
     entries: Vec<Entry>,
     /// The longest candidate list a request can get.
     max_candidates: usize,
+    /// Second levels of lists (see the module's documentation).
+    levels: Vec<Level>,
+    entity_keys: Vec<(EntityUid, Span)>,
+    groups: Vec<Group>,
+    value_keys: Vec<(Value, Span)>,
 }
 
 /// What the index needs of an item.
@@ -61,37 +115,76 @@ pub(crate) struct IndexItem<'a> {
     pub is_allow: bool,
     /// Where the engine keeps the item's compiled form.
     pub slot: u32,
+    /// The item's discriminating key, if it has one (rules only).
+    pub key: Option<&'a Discriminator>,
 }
 
-/// The candidates of one request: two lists merged in bundle order, as slots.
+/// The candidates of one request: disjoint lists merged in bundle order, as slots. The
+/// lists live on the stack, so selecting allocates nothing.
 #[derive(Debug, Clone)]
 pub(crate) struct Candidates<'i> {
-    specific: &'i [Entry],
-    shared: &'i [Entry],
+    lists: [&'i [Entry]; MAX_LISTS],
+    /// The lists in use, none of them empty.
+    len: usize,
+}
+
+impl<'i> Candidates<'i> {
+    fn new() -> Self {
+        Candidates {
+            lists: [&[]; MAX_LISTS],
+            len: 0,
+        }
+    }
+
+    /// Adds a list; `false` if there is no room.
+    fn push(&mut self, list: &'i [Entry]) -> bool {
+        if list.is_empty() {
+            return true;
+        }
+        match self.lists.get_mut(self.len) {
+            Some(slot) => {
+                *slot = list;
+                self.len = self.len.saturating_add(1);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 impl Iterator for Candidates<'_> {
     type Item = u32;
 
     fn next(&mut self) -> Option<u32> {
-        let take_specific = match (self.specific.first(), self.shared.first()) {
-            (Some(a), Some(b)) => a.order <= b.order,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (None, None) => return None,
-        };
-        let list = if take_specific {
-            &mut self.specific
-        } else {
-            &mut self.shared
-        };
+        let live = self.lists.get_mut(..self.len)?;
+        let mut best: Option<(usize, u32)> = None;
+        for (i, list) in live.iter().enumerate() {
+            if let Some(entry) = list.first() {
+                if best.is_none_or(|(_, order)| entry.order < order) {
+                    best = Some((i, entry.order));
+                }
+            }
+        }
+        let (i, _) = best?;
+        let list = live.get_mut(i)?;
         let (first, rest) = list.split_first()?;
         *list = rest;
+        if rest.is_empty() {
+            // Keep the live lists first: move the last one into the emptied place.
+            let last = self.len.saturating_sub(1);
+            self.lists.swap(i, last);
+            self.len = last;
+        }
         Some(first.slot)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let len = self.specific.len().saturating_add(self.shared.len());
+        let len = self
+            .lists
+            .get(..self.len)
+            .unwrap_or_default()
+            .iter()
+            .fold(0usize, |sum, list| sum.saturating_add(list.len()));
         (len, Some(len))
     }
 }
@@ -127,6 +220,10 @@ impl ScopeIndex {
             keys: Vec::new(),
             entries: Vec::new(),
             longest: 0,
+            levels: Vec::new(),
+            entity_keys: Vec::new(),
+            groups: Vec::new(),
+            value_keys: Vec::new(),
         };
         let by_action: Vec<Span> = per_action
             .iter()
@@ -141,6 +238,10 @@ impl ScopeIndex {
             max_candidates: longest_specific.saturating_add(builder.longest),
             keys: builder.keys,
             entries: builder.entries,
+            levels: builder.levels,
+            entity_keys: builder.entity_keys,
+            groups: builder.groups,
+            value_keys: builder.value_keys,
         }
     }
 
@@ -152,12 +253,24 @@ impl ScopeIndex {
         resource: TypeId,
         principal: TypeId,
     ) -> Candidates<'_> {
-        self.candidates(action, resource, principal)
+        self.candidates(action, resource, principal, None)
+    }
+
+    /// [`ScopeIndex::select`], without the items whose discriminating key the request does
+    /// not match: those could not apply, fail or change anything.
+    pub(crate) fn select_keyed<'i>(
+        &'i self,
+        action: ActionId,
+        resource: TypeId,
+        principal: TypeId,
+        cx: &EvalContext<'_>,
+    ) -> Candidates<'i> {
+        self.candidates(action, resource, principal, Some(cx))
     }
 
     /// The items covering `action` on a `resource` type, whatever their principal scope.
     pub(crate) fn select_all(&self, action: ActionId, resource: TypeId) -> Candidates<'_> {
-        self.candidates(action, resource, ALL)
+        self.candidates(action, resource, ALL, None)
     }
 
     /// An upper bound on the number of candidates of any request.
@@ -165,24 +278,43 @@ impl ScopeIndex {
         self.max_candidates
     }
 
-    fn candidates(&self, action: ActionId, resource: TypeId, principal: TypeId) -> Candidates<'_> {
+    fn candidates<'i>(
+        &'i self,
+        action: ActionId,
+        resource: TypeId,
+        principal: TypeId,
+        cx: Option<&EvalContext<'_>>,
+    ) -> Candidates<'i> {
+        let mut candidates = Candidates::new();
         let Some(bucket) = usize::try_from(action)
             .ok()
             .and_then(|a| self.by_action.get(a))
         else {
-            return Candidates {
-                specific: &[],
-                shared: &[],
-            };
+            return candidates;
         };
-        Candidates {
-            specific: self.list(*bucket, resource, principal),
-            shared: self.list(self.any_action, resource, principal),
+        for (bucket, room) in [(*bucket, MAX_LISTS - 1), (self.any_action, MAX_LISTS)] {
+            let Some(key) = self.key(bucket, resource, principal) else {
+                continue;
+            };
+            let whole = self.entries.get(key.entries.range()).unwrap_or_default();
+            let level = usize::try_from(key.level)
+                .ok()
+                .and_then(|l| self.levels.get(l));
+            let mark = candidates.len;
+            let split = match (level, cx) {
+                (Some(level), Some(cx)) => self.level_lists(level, cx, &mut candidates, room),
+                _ => false,
+            };
+            if !split {
+                candidates.len = mark;
+                candidates.push(whole);
+            }
         }
+        candidates
     }
 
-    /// The list of a bucket for a resource type and a principal type (or [`ALL`]).
-    fn list(&self, bucket: Span, resource: TypeId, principal: TypeId) -> &[Entry] {
+    /// The key of a bucket for a resource type and a principal type (or [`ALL`]).
+    fn key(&self, bucket: Span, resource: TypeId, principal: TypeId) -> Option<&Key> {
         let keys = self.keys.get(bucket.range()).unwrap_or_default();
         // The resource type's keys if the bucket names it, else those of every other type.
         let named = keys.iter().any(|k| k.resource == resource);
@@ -190,16 +322,94 @@ impl ScopeIndex {
         let mut found = None;
         for key in keys.iter().filter(|k| k.resource == resource) {
             if key.principal == principal {
-                found = Some(key.entries);
-                break;
+                return Some(key);
             }
             if key.principal == OTHER && principal != ALL {
-                found = Some(key.entries);
+                found = Some(key);
             }
         }
         found
-            .and_then(|span| self.entries.get(span.range()))
-            .unwrap_or_default()
+    }
+
+    fn span(&self, span: Span) -> &[Entry] {
+        self.entries.get(span.range()).unwrap_or_default()
+    }
+
+    /// Adds the lists of `level` that the request matches, using at most `room` lists in
+    /// all; `false` (some lists added) if that is not enough or the principal is not an
+    /// entity: the caller then takes the whole list.
+    fn level_lists<'i>(
+        &'i self,
+        level: &Level,
+        cx: &EvalContext<'_>,
+        out: &mut Candidates<'i>,
+        room: usize,
+    ) -> bool {
+        let push =
+            |out: &mut Candidates<'i>, span: Span| out.len < room && out.push(self.span(span));
+        if !push(out, level.always) {
+            return false;
+        }
+        let keys = self
+            .entity_keys
+            .get(level.entities.range())
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            // `principal in E` and `principal == E` are false without failing only when
+            // the principal is an entity.
+            let Some(uid) = cx.principal.uid() else {
+                return false;
+            };
+            let find = |uid: &EntityUid| {
+                keys.binary_search_by(|(key, _)| key.cmp(uid))
+                    .ok()
+                    .and_then(|i| keys.get(i))
+            };
+            if let Some((_, span)) = find(uid) {
+                if !push(out, *span) {
+                    return false;
+                }
+            }
+            if let Some(entity) = cx.entity_of(uid) {
+                // Ancestors never include the principal here: it was matched above.
+                if cx.entities.ancestor_count(entity) <= keys.len() {
+                    for ancestor in cx.entities.ancestors(entity) {
+                        if let Some((_, span)) = find(ancestor).filter(|(k, _)| k != uid) {
+                            if !push(out, *span) {
+                                return false;
+                            }
+                        }
+                    }
+                } else {
+                    for (key, span) in keys {
+                        if key != uid && cx.entities.has_ancestor(entity, key) && !push(out, *span)
+                        {
+                            return false;
+                        }
+                    }
+                }
+            }
+        }
+        for group in self.groups.get(level.groups.range()).unwrap_or_default() {
+            let list = match cx.eval(group.probe) {
+                Ok(value) if same_type(&value, &group.sample) => {
+                    let values = self
+                        .value_keys
+                        .get(group.values.range())
+                        .unwrap_or_default();
+                    match values.binary_search_by(|(key, _)| key.cmp(&value)) {
+                        Ok(i) => values.get(i).map_or(Span::default(), |(_, span)| *span),
+                        Err(_) => Span::default(),
+                    }
+                }
+                // `==` fails for every rule of the group: they are all candidates.
+                _ => group.any,
+            };
+            if !push(out, list) {
+                return false;
+            }
+        }
+        true
     }
 }
 
@@ -209,7 +419,14 @@ struct Builder<'b, 'a> {
     entries: Vec<Entry>,
     /// The longest principal list built so far.
     longest: usize,
+    levels: Vec<Level>,
+    entity_keys: Vec<(EntityUid, Span)>,
+    groups: Vec<Group>,
+    value_keys: Vec<(Value, Span)>,
 }
+
+/// A group of a level being built: its probe, a constant, and its entries by constant.
+type GroupBuild = (NodeId, Value, BTreeMap<Value, Vec<Entry>>, Vec<Entry>);
 
 impl Builder<'_, '_> {
     fn item(&self, order: u32) -> Option<&IndexItem<'_>> {
@@ -286,10 +503,12 @@ impl Builder<'_, '_> {
         named.dedup();
         let push = |builder: &mut Self, principal: TypeId, entries: Span| {
             builder.longest = builder.longest.max(entries.range().len());
+            let level = builder.level(entries);
             builder.keys.push(Key {
                 resource,
                 principal,
                 entries,
+                level,
             });
         };
         for ty in named {
@@ -303,9 +522,84 @@ impl Builder<'_, '_> {
             resource,
             principal: ALL,
             entries: all,
+            level: NO_LEVEL,
         });
         let other = self.list(members, |item| item.scope.principals.is_none());
         push(self, OTHER, other);
+    }
+
+    /// Builds the second level of a list if it is long enough and has keyed items;
+    /// returns its index or [`NO_LEVEL`].
+    fn level(&mut self, list: Span) -> u32 {
+        let entries: Vec<Entry> = self.entries.get(list.range()).unwrap_or_default().to_vec();
+        if entries.len() < MIN_LEVEL_LEN {
+            return NO_LEVEL;
+        }
+        let mut always = Vec::new();
+        let mut by_entity: BTreeMap<EntityUid, Vec<Entry>> = BTreeMap::new();
+        let mut by_path: BTreeMap<(&crate::discriminant::Path, TypeClass), GroupBuild> =
+            BTreeMap::new();
+        for entry in entries {
+            let key = usize::try_from(entry.order)
+                .ok()
+                .and_then(|i| self.items.get(i))
+                .and_then(|item| item.key);
+            match key {
+                None => always.push(entry),
+                Some(Discriminator::Principal(uid)) => {
+                    by_entity.entry(uid.clone()).or_default().push(entry);
+                }
+                Some(Discriminator::Equals { path, probe, value }) => {
+                    let group = by_path
+                        .entry((path, TypeClass::of(value)))
+                        .or_insert_with(|| (*probe, value.clone(), BTreeMap::new(), Vec::new()));
+                    group.2.entry(value.clone()).or_default().push(entry);
+                    group.3.push(entry);
+                }
+            }
+        }
+        if by_entity.is_empty() && by_path.is_empty() {
+            return NO_LEVEL;
+        }
+        let Ok(index) = u32::try_from(self.levels.len()) else {
+            return NO_LEVEL;
+        };
+        let always = self.append(&always);
+        let start = self.entity_keys.len();
+        for (uid, list) in by_entity {
+            let span = self.append(&list);
+            self.entity_keys.push((uid, span));
+        }
+        let entities = Span::between(start, self.entity_keys.len()).unwrap_or_default();
+        let start = self.groups.len();
+        for (probe, sample, by_value, any) in by_path.into_values() {
+            let values_start = self.value_keys.len();
+            for (value, list) in by_value {
+                let span = self.append(&list);
+                self.value_keys.push((value, span));
+            }
+            let values = Span::between(values_start, self.value_keys.len()).unwrap_or_default();
+            let any = self.append(&any);
+            self.groups.push(Group {
+                probe,
+                sample,
+                values,
+                any,
+            });
+        }
+        let groups = Span::between(start, self.groups.len()).unwrap_or_default();
+        self.levels.push(Level {
+            always,
+            entities,
+            groups,
+        });
+        index
+    }
+
+    fn append(&mut self, list: &[Entry]) -> Span {
+        let start = self.entries.len();
+        self.entries.extend_from_slice(list);
+        Span::between(start, self.entries.len()).unwrap_or_default()
     }
 }
 
@@ -344,6 +638,7 @@ mod tests {
                 is_allow: *is_allow,
                 // Slots differ from bundle order, to check both are kept.
                 slot: u32::try_from(i).unwrap_or(0).saturating_add(100),
+                key: None,
             })
             .collect();
         ScopeIndex::build(&items, actions)

@@ -48,6 +48,7 @@ pub mod value;
 
 mod buffer;
 mod decide;
+mod discriminant;
 mod display;
 mod engine;
 mod entities;

@@ -71,7 +71,8 @@ pub(crate) fn negate(value: &Value) -> EvalResult<Value> {
     }
 }
 
-fn same_type(left: &Value, right: &Value) -> bool {
+/// Whether `==` compares these values (rather than failing on a type mismatch).
+pub(crate) fn same_type(left: &Value, right: &Value) -> bool {
     match (left, right) {
         (Value::Enum(a, _), Value::Enum(b, _)) => a == b,
         _ => std::mem::discriminant(left) == std::mem::discriminant(right),

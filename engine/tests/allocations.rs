@@ -129,6 +129,23 @@ fn the_gateway_workload_decides_without_allocating() {
     assert!(allows < effects.len() * 3 / 4, "{allows} allows");
 }
 
+/// The second level of the index (a k-way merge of the always-list, the principal's
+/// groups' lists and each path's list, on the stack) allocates nothing either.
+#[test]
+fn the_multi_tenant_workload_decides_without_allocating() {
+    let w = common::tenants::workload(1_000, 500, 11);
+    let effects = assert_no_allocations(&w.engine, &w.entities, &w.requests);
+    let allows = effects.iter().filter(|e| **e == Effect::Allow).count();
+    assert!(allows > 0 && allows < effects.len(), "{allows} allows");
+    // The index hands each request its tenant's rule and the unkeyed deny, not ~100.
+    let most = w
+        .requests
+        .iter()
+        .map(|r| w.engine.candidate_count(r, &w.entities))
+        .max();
+    assert_eq!(most, Some(2));
+}
+
 /// A payments gateway in the shape of `examples/payments`: routes, principal mappings
 /// (the first fails on requests without a peer), scopes, hierarchy, `like`, `matches`,
 /// `has`, `now`, arithmetic on timestamps, map lookups and obligations with values.

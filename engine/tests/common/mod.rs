@@ -21,6 +21,7 @@ use rampart_engine::bundle::*;
 use rampart_engine::{Decision, Engine, EntityStore, TlsVersion, Value};
 
 pub mod gateway;
+pub mod tenants;
 
 /// An expression with names; [`Builder::expr`] resolves it to a bundle [`Expr`].
 #[derive(Clone, Debug)]
