@@ -10,7 +10,8 @@
 //!
 //! `gateway N…` generates the synthetic gateway of `tests/common/gateway.rs` with `N` rules;
 //! `multi-tenant N…` the multi-tenant set of `tests/common/tenants.rs` (`N / 10` rules per
-//! action, as many tenants), and prints the index's candidates per request;
+//! action, as many tenants), and prints the index's candidates per request, then the same
+//! rules with a conjunct that may fail first, which the index does not key (the baseline);
 //! `bundle FILE ENTITIES REQUEST…` loads a bundle built by `rampart build`. Requests that
 //! cannot be read (no route…) are left out: there is no decision to time.
 //!
@@ -344,9 +345,18 @@ fn main() {
             }
         }
         Some("multi-tenant") => {
-            for size in &args[1..] {
-                let rules: usize = size.parse().expect("a rule count");
-                let bundle = common::tenants::bundle(rules);
+            let sizes = args[1..]
+                .iter()
+                .map(|size| size.parse().expect("a rule count"));
+            for (rules, keyed) in sizes.flat_map(|n: usize| [(n, true), (n, false)]) {
+                let (bundle, name) = if keyed {
+                    (common::tenants::bundle(rules), "multi-tenant")
+                } else {
+                    (
+                        common::tenants::bundle_unkeyed(rules),
+                        "multi-tenant-unkeyed",
+                    )
+                };
                 let started = Instant::now();
                 let engine = Engine::new(bundle).expect("the multi-tenant bundle loads");
                 let loaded = started.elapsed();
@@ -366,12 +376,7 @@ fn main() {
                     rss_mib(),
                     candidates as f64 / requests.len().max(1) as f64
                 );
-                measure(
-                    &format!("multi-tenant-{rules}"),
-                    &engine,
-                    &entities,
-                    &requests,
-                );
+                measure(&format!("{name}-{rules}"), &engine, &entities, &requests);
             }
         }
         Some("bundle") => {

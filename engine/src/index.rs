@@ -27,6 +27,7 @@
 //! lists held on the stack; a request that would need more gets the whole list.
 
 use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use crate::bundle::{ActionId, Scope, TypeId};
 use crate::discriminant::{Discriminator, TypeClass};
@@ -68,10 +69,44 @@ struct Key {
 struct Level {
     /// Entries without a key, in [`ScopeIndex::entries`].
     always: Span,
-    /// Keys in [`ScopeIndex::entity_keys`], sorted by uid.
+    /// Keys in [`ScopeIndex::entity_keys`], sorted by hash.
     entities: Span,
     /// Groups in [`ScopeIndex::groups`].
     groups: Span,
+}
+
+/// A key of a level, its hash first: lookups binary-search the hashes (one contiguous
+/// array) and compare a key only on a hash match, instead of following every compared
+/// key's text through the heap.
+type Keyed<K> = (u64, K, Span);
+
+/// The hash of a key; deterministic (the index is built and read in one process).
+fn hash_of<K: Hash + ?Sized>(key: &K) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The list of `key` in a table sorted by hash.
+fn find<K: Hash + PartialEq>(table: &[Keyed<K>], key: &K) -> Option<Span> {
+    let hash = hash_of(key);
+    let start = table.partition_point(|(h, _, _)| *h < hash);
+    table
+        .get(start..)?
+        .iter()
+        .take_while(|(h, _, _)| *h == hash)
+        .find(|(_, k, _)| k == key)
+        .map(|(_, _, span)| *span)
+}
+
+/// Sorts keyed lists by hash (then key, so the order does not depend on the input's).
+fn by_hash<K: Hash + Ord>(keys: Vec<(K, Span)>) -> Vec<Keyed<K>> {
+    let mut out: Vec<Keyed<K>> = keys
+        .into_iter()
+        .map(|(key, span)| (hash_of(&key), key, span))
+        .collect();
+    out.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    out
 }
 
 /// The rules of a level keyed on one path, with constants of one type class.
@@ -81,7 +116,7 @@ struct Group {
     probe: NodeId,
     /// One of the constants: a request value of another class makes `==` fail.
     sample: Value,
-    /// Keys in [`ScopeIndex::value_keys`], sorted by value.
+    /// Keys in [`ScopeIndex::value_keys`], sorted by hash.
     values: Span,
     /// Every rule of the group, in [`ScopeIndex::entries`].
     any: Span,
@@ -102,9 +137,9 @@ pub(crate) struct ScopeIndex {
     max_candidates: usize,
     /// Second levels of lists (see the module's documentation).
     levels: Vec<Level>,
-    entity_keys: Vec<(EntityUid, Span)>,
+    entity_keys: Vec<Keyed<EntityUid>>,
     groups: Vec<Group>,
-    value_keys: Vec<(Value, Span)>,
+    value_keys: Vec<Keyed<Value>>,
 }
 
 /// What the index needs of an item.
@@ -360,13 +395,8 @@ impl ScopeIndex {
             let Some(uid) = cx.principal.uid() else {
                 return false;
             };
-            let find = |uid: &EntityUid| {
-                keys.binary_search_by(|(key, _)| key.cmp(uid))
-                    .ok()
-                    .and_then(|i| keys.get(i))
-            };
-            if let Some((_, span)) = find(uid) {
-                if !push(out, *span) {
+            if let Some(span) = find(keys, uid) {
+                if !push(out, span) {
                     return false;
                 }
             }
@@ -374,14 +404,17 @@ impl ScopeIndex {
                 // Ancestors never include the principal here: it was matched above.
                 if cx.entities.ancestor_count(entity) <= keys.len() {
                     for ancestor in cx.entities.ancestors(entity) {
-                        if let Some((_, span)) = find(ancestor).filter(|(k, _)| k != uid) {
-                            if !push(out, *span) {
+                        if ancestor == uid {
+                            continue;
+                        }
+                        if let Some(span) = find(keys, ancestor) {
+                            if !push(out, span) {
                                 return false;
                             }
                         }
                     }
                 } else {
-                    for (key, span) in keys {
+                    for (_, key, span) in keys {
                         if key != uid && cx.entities.has_ancestor(entity, key) && !push(out, *span)
                         {
                             return false;
@@ -397,10 +430,7 @@ impl ScopeIndex {
                         .value_keys
                         .get(group.values.range())
                         .unwrap_or_default();
-                    match values.binary_search_by(|(key, _)| key.cmp(&value)) {
-                        Ok(i) => values.get(i).map_or(Span::default(), |(_, span)| *span),
-                        Err(_) => Span::default(),
-                    }
+                    find::<Value>(values, &value).unwrap_or_default()
                 }
                 // `==` fails for every rule of the group: they are all candidates.
                 _ => group.any,
@@ -420,9 +450,9 @@ struct Builder<'b, 'a> {
     /// The longest principal list built so far.
     longest: usize,
     levels: Vec<Level>,
-    entity_keys: Vec<(EntityUid, Span)>,
+    entity_keys: Vec<Keyed<EntityUid>>,
     groups: Vec<Group>,
-    value_keys: Vec<(Value, Span)>,
+    value_keys: Vec<Keyed<Value>>,
 }
 
 /// A group of a level being built: its probe, a constant, and its entries by constant.
@@ -566,18 +596,20 @@ impl Builder<'_, '_> {
         };
         let always = self.append(&always);
         let start = self.entity_keys.len();
-        for (uid, list) in by_entity {
-            let span = self.append(&list);
-            self.entity_keys.push((uid, span));
-        }
+        let lists: Vec<(EntityUid, Span)> = by_entity
+            .into_iter()
+            .map(|(uid, list)| (uid, self.append(&list)))
+            .collect();
+        self.entity_keys.extend(by_hash(lists));
         let entities = Span::between(start, self.entity_keys.len()).unwrap_or_default();
         let start = self.groups.len();
         for (probe, sample, by_value, any) in by_path.into_values() {
             let values_start = self.value_keys.len();
-            for (value, list) in by_value {
-                let span = self.append(&list);
-                self.value_keys.push((value, span));
-            }
+            let lists: Vec<(Value, Span)> = by_value
+                .into_iter()
+                .map(|(value, list)| (value, self.append(&list)))
+                .collect();
+            self.value_keys.extend(by_hash(lists));
             let values = Span::between(values_start, self.value_keys.len()).unwrap_or_default();
             let any = self.append(&any);
             self.groups.push(Group {
