@@ -2,6 +2,9 @@
 //! report. Exit codes: 0 done, 1 a failure (an engine disagreed, a workload did not load),
 //! 2 usage error.
 //!
+//! `rampart-bench emit NAME DIR` writes a workload's policies (every language) and data to
+//! `DIR`, for timing `rampart build` on them.
+//!
 //! `rampart-bench probe-rss NAME DIR ENGINE` is internal: the report runs it in a child
 //! process to measure one engine's resident memory.
 
@@ -17,7 +20,8 @@ use rampart_bench::BenchError;
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
 
-const USAGE: &str = "usage: rampart-bench report [--quick] [--json FILE] [--workload NAME]...";
+const USAGE: &str = "usage: rampart-bench report [--quick] [--json FILE] [--workload NAME]...
+       rampart-bench emit NAME DIR";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,6 +38,10 @@ fn main() -> ExitCode {
                 None => usage(&format!("unknown engine `{engine}`")),
             },
             _ => usage("probe-rss takes a workload name, a folder and an engine"),
+        },
+        Some("emit") => match args.get(1..) {
+            Some([name, dir]) => finish(emit(name, Path::new(dir))),
+            _ => usage("emit takes a workload name and a folder"),
         },
         Some(other) => usage(&format!("unknown command `{other}`")),
         None => usage("missing command"),
@@ -106,6 +114,22 @@ fn run_report(options: &Options, json: Option<&Path>) -> Result<(), BenchError> 
             .map_err(|e| BenchError::new(format!("cannot write `{}`: {e}", path.display())))?;
         println!("wrote {}", path.display());
     }
+    Ok(())
+}
+
+/// Writes the named workload's files to `dir` (ten requests: the stream is not written).
+fn emit(name: &str, dir: &Path) -> Result<(), BenchError> {
+    let workload = rampart_bench::gen::generate(name, 10)
+        .ok_or_else(|| BenchError::new(format!("unknown workload `{name}`")))?;
+    workload
+        .write_to(dir)
+        .map_err(|e| BenchError::new(format!("cannot write `{}`: {e}", dir.display())))?;
+    println!(
+        "wrote {} ({} rules) to {}",
+        name,
+        workload.rules,
+        dir.display()
+    );
     Ok(())
 }
 

@@ -3,13 +3,15 @@
 use std::path::{Path, PathBuf};
 
 use rampart_engine::{Engine, EntityStore};
-use rampart_lang::{compile, Compiled, PolicySet};
+use rampart_lang::timings::Timings;
+use rampart_lang::{compile_timed, Compiled, PolicySet};
 
 use crate::exit::CliError;
 
 /// A policy folder compiled without errors, with its engine ready.
 pub struct LoadedPolicy {
     pub root: PathBuf,
+    /// The diagnostics and tests; the bundle has moved into `engine` (`Engine::bundle`).
     pub compiled: Compiled,
     pub engine: Engine,
 }
@@ -24,6 +26,11 @@ pub enum LoadFailure {
 
 /// Reads the folder and compiles it.
 pub fn compile_dir(dir: &Path) -> Result<(PolicySet, Compiled), CliError> {
+    compile_dir_timed(dir, &mut Timings::new())
+}
+
+/// [`compile_dir`], marking `read` and the compiler's phases in `timings`.
+fn compile_dir_timed(dir: &Path, timings: &mut Timings) -> Result<(PolicySet, Compiled), CliError> {
     let set = PolicySet::load(dir).map_err(|source| CliError::Read {
         path: dir.display().to_string(),
         source,
@@ -34,14 +41,21 @@ pub fn compile_dir(dir: &Path) -> Result<(PolicySet, Compiled), CliError> {
             dir.display()
         )));
     }
-    let compiled = compile(&set);
+    timings.mark("read");
+    let compiled = compile_timed(&set, timings);
     Ok((set, compiled))
 }
 
 /// Compiles the folder and loads its bundle into an engine.
 pub fn load(dir: &Path) -> Result<LoadedPolicy, LoadFailure> {
-    let (set, compiled) = compile_dir(dir).map_err(LoadFailure::Cli)?;
-    let Some(bundle) = compiled.bundle.clone() else {
+    load_timed(dir, &mut Timings::new())
+}
+
+/// [`load`], marking `read`, the compiler's phases and `engine` in `timings`.
+fn load_timed(dir: &Path, timings: &mut Timings) -> Result<LoadedPolicy, LoadFailure> {
+    let (set, mut compiled) = compile_dir_timed(dir, timings).map_err(LoadFailure::Cli)?;
+    // The engine keeps the bundle (`Engine::bundle`): moved, not copied.
+    let Some(bundle) = compiled.bundle.take() else {
         return Err(LoadFailure::Policy(Box::new(compiled)));
     };
     let engine = Engine::new(bundle).map_err(|e| {
@@ -49,6 +63,7 @@ pub fn load(dir: &Path) -> Result<LoadedPolicy, LoadFailure> {
             "cannot load the compiled bundle: {e}"
         )))
     })?;
+    timings.mark("engine");
     Ok(LoadedPolicy {
         root: set.root.clone(),
         compiled,
@@ -94,7 +109,16 @@ pub fn load_entities(
 /// [`load`] for commands: policy errors are printed and give `Ok(None)` (the command then
 /// exits 1); warnings of a good folder are printed too.
 pub fn load_reporting(dir: &Path) -> Result<Option<LoadedPolicy>, CliError> {
-    match load(dir) {
+    load_reporting_timed(dir, &mut Timings::new())
+}
+
+/// [`load_reporting`], marking each phase in `timings` (`rampart build` prints them when
+/// `RAMPART_TIMINGS` is set).
+pub fn load_reporting_timed(
+    dir: &Path,
+    timings: &mut Timings,
+) -> Result<Option<LoadedPolicy>, CliError> {
+    match load_timed(dir, timings) {
         Ok(loaded) => {
             crate::output::print_human(&loaded.compiled.diagnostics);
             Ok(Some(loaded))

@@ -25,6 +25,7 @@ use crate::controls::Catalogs;
 use crate::diagnostics::Diagnostic;
 use crate::sources::PolicySet;
 use crate::testing::{self, TestCase};
+use crate::timings::Timings;
 
 pub(crate) use session::{conjuncts_of, Session};
 
@@ -49,6 +50,12 @@ impl Compiled {
 /// Parses, checks, lints and compiles every file of the set (and the stdlib packages it
 /// imports).
 pub fn compile(set: &PolicySet) -> Compiled {
+    compile_timed(set, &mut Timings::new())
+}
+
+/// [`compile`], marking each phase in `timings` (`parse`, `check`, `rules`, `ids+tests`,
+/// `lints`, `assemble`, `sort-diags`).
+pub fn compile_timed(set: &PolicySet, timings: &mut Timings) -> Compiled {
     crate::diagnostics::reset_suggestion_budget();
     let mut diags = set.diagnostics.clone();
     if let Some(project) = &set.project {
@@ -57,6 +64,7 @@ pub fn compile(set: &PolicySet) -> Compiled {
     let Some(program) = packages::load(set, &mut diags) else {
         return finish(set, None, Vec::new(), diags);
     };
+    timings.mark("parse");
     let schema = schema::build(&program, &mut diags);
     let mut symbols = Symbols::default();
     let consts = consts::evaluate(&program, &schema, &mut symbols, &mut diags);
@@ -68,15 +76,18 @@ pub fn compile(set: &PolicySet) -> Compiled {
         diags,
     };
 
+    timings.mark("check");
     let routes = routes::compile_all(&mut session);
     let principals = mappings::compile_all(&mut session);
     let mut rules = rules::compile_all(&mut session);
     let mut obligations = obligations::compile_all(&mut session);
+    timings.mark("rules");
     let rule_ids = ids::assign(&mut session, &mut rules, &mut obligations);
     let tests = testing::compile_tests(&mut session, &rule_ids);
     let bad_allow_lints = crate::lints::check_allow_lint_annotations(&program);
     session.diags.extend(bad_allow_lints);
 
+    timings.mark("ids+tests");
     if session.diags.iter().any(Diagnostic::is_error) {
         let diags = std::mem::take(&mut session.diags);
         return finish(set, None, tests, diags);
@@ -86,6 +97,7 @@ pub fn compile(set: &PolicySet) -> Compiled {
         .with_project(set.project.as_ref());
     let warnings = crate::lints::run(&lint_cx);
     session.diags.extend(warnings);
+    timings.mark("lints");
     let parts = assemble::Parts {
         routes,
         principals,
@@ -94,7 +106,10 @@ pub fn compile(set: &PolicySet) -> Compiled {
     };
     let bundle = assemble::bundle(&mut session, parts);
     let diags = std::mem::take(&mut session.diags);
-    finish(set, Some(bundle), tests, diags)
+    timings.mark("assemble");
+    let compiled = finish(set, Some(bundle), tests, diags);
+    timings.mark("sort-diags");
+    compiled
 }
 
 fn finish(

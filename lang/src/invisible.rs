@@ -11,6 +11,11 @@ use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 /// control, a zero-width or other format (Cf) character, a control character, a line or
 /// paragraph separator, a noncharacter, or a letter that renders blank.
 pub fn is_invisible(c: char) -> bool {
+    // Fast path (every character of a policy file is tested): in ASCII only the controls
+    // (Cc) are invisible; no ASCII character is Cf, Zl, Zp, a noncharacter or a filler.
+    if c.is_ascii() {
+        return c.is_ascii_control();
+    }
     matches!(
         c.general_category(),
         GeneralCategory::Format
@@ -62,6 +67,20 @@ pub fn code_point(c: char) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ascii_fast_path_agrees_with_the_general_category() {
+        for c in (0u8..=127).map(char::from) {
+            let by_category = matches!(
+                c.general_category(),
+                GeneralCategory::Format
+                    | GeneralCategory::Control
+                    | GeneralCategory::LineSeparator
+                    | GeneralCategory::ParagraphSeparator
+            );
+            assert_eq!(is_invisible(c), by_category, "{:?}", c);
+        }
+    }
 
     #[test]
     fn finds_what_does_not_show() {

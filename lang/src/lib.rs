@@ -26,8 +26,9 @@ pub mod parser;
 pub mod project;
 pub mod sources;
 pub mod testing;
+pub mod timings;
 
-pub use compile::{compile, Compiled};
+pub use compile::{compile, compile_timed, Compiled};
 pub use diagnostics::{Diagnostic, Severity, SourceFile};
 pub use fmt::{format_file, format_source};
 pub use parser::parse;

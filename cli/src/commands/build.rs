@@ -9,6 +9,7 @@ use crate::args::{BuildArgs, BuildTarget};
 use crate::exit::{CliError, FAILURE, OK};
 use crate::policy::{self, LoadedPolicy};
 use crate::wasm_module;
+use rampart_lang::timings::{self, Timings};
 
 pub fn run(args: BuildArgs) -> Result<u8, CliError> {
     let output = args.output.clone().unwrap_or_else(|| {
@@ -33,12 +34,17 @@ pub fn run(args: BuildArgs) -> Result<u8, CliError> {
         Some(path) => Some(super::bundle::read_signing_key(path)?),
         None => None,
     };
-    let Some(loaded) = policy::load_reporting(&args.dir)? else {
+    let mut timings = Timings::new();
+    let Some(loaded) = policy::load_reporting_timed(&args.dir, &mut timings)? else {
         return Ok(FAILURE);
     };
     let bundle = loaded.engine.bundle();
     let (bytes, what) = match args.target {
-        BuildTarget::Bundle => (bundle.to_json().into_bytes(), String::new()),
+        BuildTarget::Bundle => {
+            let bytes = bundle.to_json().into_bytes();
+            timings.mark("serialize");
+            (bytes, String::new())
+        }
         BuildTarget::Wasm | BuildTarget::ProxyWasm => {
             let entities = entity_json(&loaded, args.entities.as_deref())?;
             let (module, kind) = if args.target == BuildTarget::ProxyWasm {
@@ -65,6 +71,7 @@ pub fn run(args: BuildArgs) -> Result<u8, CliError> {
         path: output.display().to_string(),
         source,
     })?;
+    timings.mark("write");
     if let Some(key) = &key {
         let sig = super::bundle::write_signature(&output, &bytes, &bundle.revision, key)?;
         eprintln!(
@@ -82,6 +89,9 @@ pub fn run(args: BuildArgs) -> Result<u8, CliError> {
         bundle.routes.len(),
         bundle.revision
     );
+    if timings::requested() {
+        eprint!("timings ({}):\n{}", timings::TIMINGS_ENV, timings.render());
+    }
     Ok(OK)
 }
 

@@ -2,10 +2,12 @@
 //! pulling in the stdlib packages that are imported (and only those).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rampart_engine::bundle::PackageId;
 
 use super::{duplicate, with_suggestion, Loc, Program, ProgramFile};
+use crate::ast;
 use crate::diagnostics::{Diagnostic, SourceFile};
 use crate::sources::{stdlib_packages, PolicySet};
 
@@ -64,8 +66,8 @@ pub fn load(set: &PolicySet, diags: &mut Vec<Diagnostic>) -> Option<Program> {
         packages: Packages::default(),
     };
     let mut parsed_all = true;
-    for source in &set.files {
-        parsed_all &= add_file(&mut program, source.clone(), false, diags);
+    for (source, parsed) in set.files.iter().zip(parse_all(&set.files)) {
+        parsed_all &= add_parsed(&mut program, source.clone(), false, parsed, diags);
     }
     // Resolving imports may append stdlib files, whose imports are resolved in turn.
     let mut next = 0;
@@ -76,6 +78,63 @@ pub fn load(set: &PolicySet, diags: &mut Vec<Diagnostic>) -> Option<Program> {
     parsed_all.then_some(program)
 }
 
+/// Below this many bytes of policy text, files are parsed on the calling thread.
+const PARALLEL_PARSE_BYTES: usize = 256 * 1024;
+/// At most this many parsing threads.
+const MAX_PARSE_THREADS: usize = 8;
+/// The parsing threads' stack: the main thread's usual size, since the parser recurses
+/// (bounded by the nesting limit).
+const PARSE_STACK_BYTES: usize = 8 * 1024 * 1024;
+
+/// Parses `files`, in their order. Files are independent, so a large set is parsed on
+/// several threads (each takes the next unparsed file); a thread that cannot be started
+/// or does not finish leaves its files to the calling thread, so the result is always
+/// the same as parsing one after another.
+fn parse_all(files: &[SourceFile]) -> Vec<Result<ast::File, Diagnostic>> {
+    let bytes: usize = files.iter().map(|f| f.text().len()).sum();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(MAX_PARSE_THREADS)
+        .min(files.len());
+    let mut slots: Vec<Option<Result<ast::File, Diagnostic>>> = Vec::new();
+    slots.resize_with(files.len(), || None);
+    if threads > 1 && bytes >= PARALLEL_PARSE_BYTES {
+        let next = AtomicUsize::new(0);
+        let worker = || {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(file) = files.get(i) else {
+                    return done;
+                };
+                done.push((i, crate::parser::parse(file)));
+            }
+        };
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .filter_map(|_| {
+                    std::thread::Builder::new()
+                        .stack_size(PARSE_STACK_BYTES)
+                        .spawn_scoped(scope, worker)
+                        .ok()
+                })
+                .collect();
+            for handle in handles {
+                for (i, parsed) in handle.join().unwrap_or_default() {
+                    if let Some(slot) = slots.get_mut(i) {
+                        *slot = Some(parsed);
+                    }
+                }
+            }
+        });
+    }
+    files
+        .iter()
+        .zip(slots)
+        .map(|(file, slot)| slot.unwrap_or_else(|| crate::parser::parse(file)))
+        .collect()
+}
+
 /// Parses one file and adds it to its package; `false` when it does not parse.
 fn add_file(
     program: &mut Program,
@@ -83,7 +142,19 @@ fn add_file(
     from_stdlib: bool,
     diags: &mut Vec<Diagnostic>,
 ) -> bool {
-    match crate::parser::parse(&source) {
+    let parsed = crate::parser::parse(&source);
+    add_parsed(program, source, from_stdlib, parsed, diags)
+}
+
+/// Adds a parsed file to its package; `false` when it did not parse.
+fn add_parsed(
+    program: &mut Program,
+    source: SourceFile,
+    from_stdlib: bool,
+    parsed: Result<ast::File, Diagnostic>,
+    diags: &mut Vec<Diagnostic>,
+) -> bool {
+    match parsed {
         Ok(ast) => {
             let package = program.packages.add(&ast.package.dotted(), from_stdlib);
             program.files.push(ProgramFile {
@@ -252,6 +323,36 @@ fn first_word(text: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parsing_on_threads_gives_what_parsing_in_turn_gives() {
+        let rules: String = (0..1500)
+            .map(|i| format!("@id(\"r{i}\")\nallow \"a{i}\" when principal.ok\n\n"))
+            .collect();
+        let mut files: Vec<SourceFile> = (0..6)
+            .map(|n| {
+                SourceFile::in_memory(
+                    &format!("f{n}.rampart"),
+                    &format!("package p{n}\n\n{rules}"),
+                )
+            })
+            .collect();
+        files.push(SourceFile::in_memory("bad.rampart", "package bad\nallow ("));
+        let bytes: usize = files.iter().map(|f| f.text().len()).sum();
+        assert!(bytes >= PARALLEL_PARSE_BYTES, "{bytes}");
+        let parsed = parse_all(&files);
+        assert_eq!(parsed.len(), files.len());
+        for (file, got) in files.iter().zip(&parsed) {
+            match (crate::parser::parse(file), got) {
+                (Ok(want), Ok(got)) => {
+                    assert_eq!(&want, got);
+                }
+                (Err(want), Err(got)) => assert_eq!(want.render_plain(), got.render_plain()),
+                _ => panic!("`{}` parsed differently on a thread", file.name()),
+            }
+        }
+        assert!(parsed.last().is_some_and(Result::is_err));
+    }
 
     #[test]
     fn finds_the_first_word_after_comments() {

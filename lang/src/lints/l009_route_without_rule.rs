@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use rampart_engine::bundle::{self as ir, ActionId, Expr, RuleKind, TypeId};
 use rampart_engine::Value;
 
@@ -48,13 +50,31 @@ impl Lint for RouteWithoutRule {
     }
 
     fn check(&self, cx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
+        if cx.routes.is_empty() {
+            return;
+        }
+        // The rules that name each action, and those on every action: a route looks only
+        // at its action's rules, so many routes over many rules stay linear.
+        let mut by_action: HashMap<ActionId, Vec<&ir::Rule>> = HashMap::new();
+        let mut any_action = Vec::new();
+        for rule in &cx.set_rules {
+            match &rule.compiled.scope.actions {
+                Some(actions) => {
+                    for action in actions {
+                        by_action.entry(*action).or_default().push(rule.compiled);
+                    }
+                }
+                None => any_action.push(rule.compiled),
+            }
+        }
         for route in &cx.routes {
             let action = route.compiled.action;
             let resource = resource_type(&route.compiled.resource);
-            let covered = cx
-                .set_rules
+            let named = by_action.get(&action).map_or(&[][..], Vec::as_slice);
+            let covered = named
                 .iter()
-                .any(|rule| can_apply(rule.compiled, action, resource));
+                .chain(&any_action)
+                .any(|rule| can_apply(rule, action, resource));
             if !covered {
                 out.push(finding(route));
             }
