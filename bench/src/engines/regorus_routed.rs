@@ -1,12 +1,12 @@
-//! regorus with the routed Rego of [`crate::gen::rego_routed`]: a package per action, and
-//! the host evaluating only the `allow` rule of the request's action.
+//! regorus with the routed Rego of [`crate::gen::rego_routed`]: rules of their own per
+//! action, and the host evaluating only the `allow_<route>` rule of the request's action.
 //!
-//! At load, the adapter lists the loaded packages (`Engine::get_packages`) and maps each
-//! action package back to its action, so it routes on what it loaded, not on the
-//! generator's model. Per decision (the timed path): `set_input`, read `input.action`,
-//! look its rule path up in a hash map (the shared package's `allow` for an action no
-//! package names), and `eval_rule` that path. regorus evaluates the rule lazily with the
-//! rules it reads: the action's package and the shared one.
+//! At load, the adapter evaluates the policy's `routes` rule (the routed actions) once and
+//! maps each action to its `allow_<route>` rule path, so it routes on what it loaded.
+//! Per decision (the timed path): `set_input`, read `input.action`, look its rule path up
+//! in a hash map (`allow_global` for an action no rule names), and `eval_rule` that path.
+//! regorus evaluates the rule lazily with the rules it reads: the action's and the global
+//! ones.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -16,43 +16,42 @@ use regorus::{Engine, Value};
 use super::{wrap, Answer, Decider, EngineKind, LoadTimes};
 use crate::error::BenchError;
 use crate::gen::rego::input_json;
-use crate::gen::rego_routed::{action_of, ACTIONS_PREFIX, GLOBAL_ALLOW};
+use crate::gen::rego_routed::{
+    allow_rule, route_of, GLOBAL_ALLOW, GLOBAL_ROUTE, PACKAGE, ROUTES_RULE,
+};
 use crate::gen::Workload;
 
-/// The routing table: each action's package path (`data.rampart.actions.<action>`).
+/// The routing table: each routed action's `allow_<route>` rule path.
 struct Routes {
-    packages: HashMap<String, String>,
+    rules: HashMap<String, String>,
 }
 
 impl Routes {
-    fn new(engine: &Engine) -> Result<Routes, String> {
-        let prefix = format!("data.{ACTIONS_PREFIX}");
-        let mut packages = HashMap::new();
-        for package in engine.get_packages().map_err(|e| e.to_string())? {
-            let Some(name) = package.strip_prefix(&prefix) else {
-                continue;
+    /// Reads the policy's `routes` (a set of action names).
+    fn new(engine: &mut Engine) -> Result<Routes, String> {
+        let routes = engine
+            .eval_rule(ROUTES_RULE.to_string())
+            .map_err(|e| format!("cannot read `{ROUTES_RULE}`: {e}"))?;
+        let Value::Set(actions) = routes else {
+            return Err(format!("`{ROUTES_RULE}` is not a set: {routes}"));
+        };
+        let mut rules = HashMap::with_capacity(actions.len());
+        for action in actions.iter() {
+            let Value::String(action) = action else {
+                return Err(format!("`{ROUTES_RULE}` holds {action}"));
             };
-            let action = action_of(name).ok_or_else(|| format!("`{package}` names no action"))?;
-            packages.insert(action, package);
+            rules.insert(action.to_string(), allow_rule(action));
         }
-        Ok(Routes { packages })
-    }
-
-    /// The package of `action`, `None` when no package names it.
-    fn package(&self, action: &str) -> Option<&str> {
-        self.packages.get(action).map(String::as_str)
+        Ok(Routes { rules })
     }
 
     /// The `allow` rule to evaluate for an input: inside the timed region.
     fn allow_rule(&self, input: &Value) -> String {
-        let action = match &input["action"] {
-            Value::String(action) => self.package(action),
+        let rule = match &input["action"] {
+            Value::String(action) => self.rules.get(action.as_ref()),
             _ => None,
         };
-        match action {
-            Some(package) => format!("{package}.allow"),
-            None => GLOBAL_ALLOW.to_string(),
-        }
+        rule.map_or_else(|| GLOBAL_ALLOW.to_string(), String::clone)
     }
 }
 
@@ -78,7 +77,7 @@ impl RegorusRoutedDecider {
                 .add_policy(name.clone(), text.clone())
                 .map_err(|e| fail(format!("cannot add `{name}`: {e}")))?;
         }
-        let routes = Routes::new(&engine).map_err(fail)?;
+        let routes = Routes::new(&mut engine).map_err(fail)?;
         let compiled = started.elapsed();
         let loading = Instant::now();
         let data = Value::from_json_str(&workload.rego_data_json)
@@ -112,9 +111,9 @@ impl RegorusRoutedDecider {
         })
     }
 
-    /// The number of action packages routed to.
+    /// The number of routed actions.
     pub fn routes(&self) -> usize {
-        self.routes.packages.len()
+        self.routes.rules.len()
     }
 
     /// Evaluates `allow` for prepared input `index` (modulo the stream length).
@@ -151,23 +150,23 @@ impl RegorusRoutedDecider {
     }
 
     /// The deciding rule ids of the last input (sorted): the permits of the request's
-    /// package and the shared one for an allow, the forbids for a deny. Not timed.
+    /// action and the global ones for an allow, the forbids for a deny. Not timed.
     fn deciding_rules(&mut self, index: usize, allow: bool) -> Result<Vec<String>, String> {
         let input = self
             .inputs
             .get(wrap(index, self.inputs.len()))
             .ok_or("no such request")?;
         let set = if allow { "permit" } else { "forbid" };
-        let mut packages = vec!["data.rampart.global".to_string()];
+        let mut routes = vec![GLOBAL_ROUTE.to_string()];
         if let Value::String(action) = &input["action"] {
-            if let Some(package) = self.routes.package(action) {
-                packages.push(package.to_string());
+            if self.routes.rules.contains_key(action.as_ref()) {
+                routes.push(route_of(action));
             }
         }
         let mut rules = Vec::new();
-        for package in packages {
-            let path = format!("{package}.{set}");
-            // A package without rules of that kind has no such rule.
+        for route in routes {
+            let path = format!("data.{PACKAGE}.{set}_{route}");
+            // A route without rules of that kind has no such rule.
             let Ok(value) = self.engine.eval_rule(path) else {
                 continue;
             };

@@ -1,22 +1,25 @@
 //! Writes a [`Model`] as routed Rego: what an OPA expert writes so that only the rules
 //! relevant to a request are evaluated, since regorus has no rule index.
 //!
-//! - One package per action, `rampart.actions.<action>` ([`package_of`] spells the action
-//!   as an identifier), holding the rules that name the action. A rule naming several
-//!   actions is written in the package of each: the package is chosen by the action, so
-//!   the rule's own `input.action` test is left out.
-//! - The rules naming no action (`*`) in one shared package, `rampart.global`, whose
-//!   `permit` and `forbid` every action's `allow` reads too.
-//! - The entry point: the host picks the rule `data.rampart.actions.<action>.allow` from
-//!   the request's action (a hash lookup), or `data.rampart.global.allow` for an action
-//!   no package names, and evaluates that one rule. regorus evaluates a rule lazily, with
-//!   only the rules it reads, so a decision evaluates one action's rules and the global
-//!   ones. (A data-driven entry point, `data.rampart.actions[input.action].allow`,
-//!   evaluates every package under `data.rampart.actions` in regorus 0.14, so it is not
-//!   used.)
+//! One package, `rampart.routed`, in which every action has rules of its own:
+//! `permit_<route>` and `forbid_<route>` hold the rules that name the action (a rule naming
+//! several actions is written for each), without their `input.action` test, and
+//! `allow_<route>` decides (`<route>` is the action spelled as an identifier,
+//! [`route_of`]). The rules on every action (`*`) are `permit_global`/`forbid_global`,
+//! which every action's `allow_<route>` reads too; `allow_global` decides an action no rule
+//! names. The host reads the routed actions once at load (the `routes` rule), and per
+//! decision picks the rule `data.rampart.routed.allow_<route>` from the request's action (a
+//! hash lookup) and evaluates that one rule: regorus evaluates a rule lazily, with only the
+//! rules it reads.
+//!
+//! Why not a package per action: regorus 0.14 walks the list of loaded modules on every
+//! reference to `data` (`ensure_module_evaluated`), so with one module per action each
+//! `data.entities[…]` in a condition costs time linear in the number of actions. Why not a
+//! data-driven entry point (`data.rampart.actions[input.action].allow`): regorus evaluates
+//! every package under the indexed prefix.
 //!
 //! Rules, conditions, `data` and `input` are those of the single-package form
-//! ([`super::rego`]).
+//! ([`super::rego`]); modules are cut at 2,000 rules to stay under regorus's 1 MiB limit.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -24,19 +27,30 @@ use std::fmt::Write as _;
 use super::model::{Effect, Model, Rule};
 use super::rego::{write_rule_in, SCOPE_HELPER};
 
-/// The package of the rules every action shares.
-pub const GLOBAL_PACKAGE: &str = "rampart.global";
+/// The package of the routed rules.
+pub const PACKAGE: &str = "rampart.routed";
 
-/// The prefix of every action's package.
-pub const ACTIONS_PREFIX: &str = "rampart.actions.";
+/// The rule listing the routed actions, which the host reads at load.
+pub const ROUTES_RULE: &str = "data.rampart.routed.routes";
 
-/// The rule a request whose action has no package evaluates.
-pub const GLOBAL_ALLOW: &str = "data.rampart.global.allow";
+/// The rule a request whose action no rule names evaluates.
+pub const GLOBAL_ALLOW: &str = "data.rampart.routed.allow_global";
 
-/// The identifier naming an action's package: `a_` then the action, with every byte other
-/// than an ASCII letter or digit written `_XX` (hex). One-to-one, so [`action_of`] reads
-/// it back.
-pub fn package_of(action: &str) -> String {
+/// The route of the rules every action shares.
+pub const GLOBAL_ROUTE: &str = "global";
+
+/// Rules per module, as in the single-package form.
+const RULES_PER_MODULE: usize = 2_000;
+
+/// The `allow` rule of an action's route.
+pub fn allow_rule(action: &str) -> String {
+    format!("data.{PACKAGE}.allow_{}", route_of(action))
+}
+
+/// The identifier naming an action's rules: `a_` then the action, with every byte other
+/// than an ASCII letter or digit written `_XX` (hex). One-to-one (so never `global`), and
+/// [`action_of`] reads it back.
+pub fn route_of(action: &str) -> String {
     let mut out = String::with_capacity(action.len() + 8);
     out.push_str("a_");
     for byte in action.bytes() {
@@ -49,9 +63,9 @@ pub fn package_of(action: &str) -> String {
     out
 }
 
-/// The action an identifier written by [`package_of`] names; `None` for any other text.
-pub fn action_of(package: &str) -> Option<String> {
-    let rest = package.strip_prefix("a_")?;
+/// The action an identifier written by [`route_of`] names; `None` for any other text.
+pub fn action_of(route: &str) -> Option<String> {
+    let rest = route.strip_prefix("a_")?;
     let mut bytes = Vec::with_capacity(rest.len());
     let mut chars = rest.bytes();
     while let Some(byte) = chars.next() {
@@ -68,8 +82,9 @@ pub fn action_of(package: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-/// The modules, `(file name, text)`, in file name order: one `action-NNNNN.rego` per
-/// action named by a rule or declared in the schema, then `global.rego`.
+/// The modules, `(file name, text)`, all of package `rampart.routed`: `routed-000.rego`
+/// with `routes` and the global rules, then the actions' rules, a new module every 2,000
+/// rules (an action's rules never straddle two modules).
 pub fn modules(model: &Model) -> Vec<(String, String)> {
     let mut global: Vec<&Rule> = Vec::new();
     let mut by_action: BTreeMap<&str, Vec<&Rule>> = BTreeMap::new();
@@ -89,58 +104,67 @@ pub fn modules(model: &Model) -> Vec<(String, String)> {
         }
     }
     let sets = |rules: &[&Rule]| {
-        let forbid = rules.iter().any(|r| r.effect != Effect::Allow);
         let permit = rules.iter().any(|r| r.effect == Effect::Allow);
+        let forbid = rules.iter().any(|r| r.effect != Effect::Allow);
         (permit, forbid)
     };
-    let (global_permit, global_forbid) = sets(&global);
-    let mut out = Vec::with_capacity(by_action.len() + 1);
-    for (n, (action, rules)) in by_action.iter().enumerate() {
-        let mut text = format!(
-            "package {ACTIONS_PREFIX}{}\n\nimport rego.v1\n\nimport data.rampart.global\n\n",
-            package_of(action)
-        );
-        write_allow(&mut text, sets(rules), (global_permit, global_forbid));
-        write_rules(&mut text, rules);
-        out.push((format!("action-{n:05}.rego"), text));
+    let global_sets = sets(&global);
+    let header = format!("package {PACKAGE}\n\nimport rego.v1\n\n");
+    let mut text = header.clone();
+    let quoted: Vec<String> = by_action.keys().map(|a| format!("{a:?}")).collect();
+    let _ = writeln!(text, "routes := {{{}}}\n", quoted.join(", "));
+    text.push_str(SCOPE_HELPER);
+    text.push('\n');
+    write_allow(&mut text, GLOBAL_ROUTE, global_sets, (false, false));
+    write_rules(&mut text, GLOBAL_ROUTE, &global);
+    let mut out = Vec::new();
+    let mut in_module = global.len();
+    for (action, rules) in &by_action {
+        if in_module > 0 && in_module + rules.len() > RULES_PER_MODULE {
+            out.push((format!("routed-{:03}.rego", out.len()), text));
+            text = header.clone();
+            in_module = 0;
+        }
+        let route = route_of(action);
+        write_allow(&mut text, &route, sets(rules), global_sets);
+        write_rules(&mut text, &route, rules);
+        in_module += rules.len();
     }
-    let mut text = format!("package {GLOBAL_PACKAGE}\n\nimport rego.v1\n\n");
-    write_allow(&mut text, (global_permit, global_forbid), (false, false));
-    write_rules(&mut text, &global);
-    out.push(("global.rego".to_string(), text));
+    out.push((format!("routed-{:03}.rego", out.len()), text));
     out
 }
 
-/// `allow`: no forbid (local or global) and some permit (local or global), with terms only
-/// for the sets some rule defines (an undefined set would make the body undefined).
-fn write_allow(out: &mut String, local: (bool, bool), global: (bool, bool)) {
-    out.push_str("default allow := false\n\n");
+/// `allow_<route>`: no forbid (the route's or the global ones) and some permit, with terms
+/// only for the sets some rule defines (an undefined set would make the body undefined).
+fn write_allow(out: &mut String, route: &str, local: (bool, bool), global: (bool, bool)) {
+    let _ = writeln!(out, "default allow_{route} := false\n");
     let (local_permit, local_forbid) = local;
     let (global_permit, global_forbid) = global;
     if !local_permit && !global_permit {
         return;
     }
-    out.push_str("allow if {\n");
+    let _ = writeln!(out, "allow_{route} if {{");
     if local_forbid {
-        out.push_str("\tcount(forbid) == 0\n");
+        let _ = writeln!(out, "\tcount(forbid_{route}) == 0");
     }
     if global_forbid {
-        out.push_str("\tcount(global.forbid) == 0\n");
+        let _ = writeln!(out, "\tcount(forbid_{GLOBAL_ROUTE}) == 0");
     }
-    out.push_str("\tpermitted\n}\n\n");
+    let _ = writeln!(out, "\tpermitted_{route}\n}}\n");
     if local_permit {
-        out.push_str("permitted if count(permit) > 0\n\n");
+        let _ = writeln!(out, "permitted_{route} if count(permit_{route}) > 0\n");
     }
-    if global_permit {
-        out.push_str("permitted if count(global.permit) > 0\n\n");
+    if global_permit && route != GLOBAL_ROUTE {
+        let _ = writeln!(
+            out,
+            "permitted_{route} if count(permit_{GLOBAL_ROUTE}) > 0\n"
+        );
     }
 }
 
-fn write_rules(out: &mut String, rules: &[&Rule]) {
-    out.push_str(SCOPE_HELPER);
-    out.push('\n');
+fn write_rules(out: &mut String, route: &str, rules: &[&Rule]) {
     for rule in rules {
-        write_rule_in(out, rule, false);
+        write_rule_in(out, rule, Some(route));
     }
 }
 
@@ -150,22 +174,24 @@ mod tests {
     use crate::gen::model::Cond;
 
     #[test]
-    fn package_names_are_identifiers_and_read_back() {
-        for action in ["api3:op7", "a_b", "a:b", "read", "ü-x", ""] {
-            let package = package_of(action);
-            assert!(package
+    fn routes_are_identifiers_and_read_back() {
+        for action in ["api3:op7", "a_b", "a:b", "read", "ü-x", "", "global"] {
+            let route = route_of(action);
+            assert!(route
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_'));
-            assert_eq!(action_of(&package).as_deref(), Some(action));
+            assert_ne!(route, GLOBAL_ROUTE);
+            assert_eq!(action_of(&route).as_deref(), Some(action));
         }
-        assert_ne!(package_of("a_b"), package_of("a:b"));
-        assert_eq!(package_of("api3:op7"), "a_api3_3Aop7");
-        assert_eq!(action_of("bench"), None);
+        assert_ne!(route_of("a_b"), route_of("a:b"));
+        assert_eq!(route_of("api3:op7"), "a_api3_3Aop7");
+        assert_eq!(allow_rule("read"), "data.rampart.routed.allow_a_read");
+        assert_eq!(action_of("global"), None);
         assert_eq!(action_of("a_x_4"), None);
     }
 
     #[test]
-    fn rules_go_to_their_actions_packages_and_star_rules_to_the_shared_one() {
+    fn rules_go_to_their_actions_routes_and_star_rules_to_the_global_one() {
         let rule = |id: &str, effect, actions: Option<&[&str]>| Rule {
             id: id.into(),
             effect,
@@ -183,22 +209,46 @@ mod tests {
             ..Model::default()
         };
         let modules = modules(&model);
-        let names: Vec<&str> = modules.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(
-            names,
-            ["action-00000.rego", "action-00001.rego", "global.rego"]
+        assert_eq!(modules.len(), 1);
+        let text = &modules[0].1;
+        assert!(text.starts_with("package rampart.routed\n"), "{text}");
+        assert!(text.contains("routes := {\"read\", \"write\"}"), "{text}");
+        assert!(text.contains("forbid_global contains \"star\""), "{text}");
+        assert!(
+            text.contains("default allow_global := false\n\nforbid_global"),
+            "{text}"
         );
-        let (read, write, global) = (&modules[0].1, &modules[1].1, &modules[2].1);
-        assert!(global.starts_with("package rampart.global\n"));
-        assert!(global.contains("forbid contains \"star\""));
-        assert!(!global.contains("allow if"), "{global}");
-        assert!(read.starts_with("package rampart.actions.a_read\n"));
-        assert!(read.contains("permit contains \"one\"") && read.contains("\"two\""));
-        assert!(write.contains("permit contains \"two\"") && !write.contains("\"one\""));
-        assert!(!read.contains("input.action"), "{read}");
-        assert!(read.contains("\tcount(global.forbid) == 0\n"), "{read}");
-        assert!(!read.contains("\tcount(forbid)"), "{read}");
-        assert!(read.contains("permitted if count(permit) > 0"), "{read}");
-        assert!(!read.contains("global.permit"), "{read}");
+        assert!(text.contains("permit_a_read contains \"one\""), "{text}");
+        assert!(text.contains("permit_a_read contains \"two\""), "{text}");
+        assert!(text.contains("permit_a_write contains \"two\""), "{text}");
+        assert!(!text.contains("permit_a_write contains \"one\""), "{text}");
+        assert!(!text.contains("input.action"), "{text}");
+        assert!(
+            text.contains("allow_a_read if {\n\tcount(forbid_global) == 0\n\tpermitted_a_read\n}"),
+            "{text}"
+        );
+        assert!(!text.contains("permit_global"), "{text}");
+    }
+
+    #[test]
+    fn large_sets_are_cut_between_actions() {
+        let model = Model {
+            rules: (0..4_500)
+                .map(|i| Rule {
+                    id: format!("r{i}"),
+                    effect: Effect::Allow,
+                    actions: Some(vec![format!("act{}", i / 3)]),
+                    resource_type: None,
+                    principal_type: None,
+                    when: vec![Cond::Mfa],
+                })
+                .collect(),
+            ..Model::default()
+        };
+        let modules = modules(&model);
+        assert_eq!(modules.len(), 3);
+        assert!(modules
+            .iter()
+            .all(|(_, text)| text.starts_with("package rampart.routed\n")));
     }
 }
