@@ -82,9 +82,10 @@ pub fn action_of(route: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-/// The modules, `(file name, text)`, all of package `rampart.routed`: `routed-000.rego`
-/// with `routes` and the global rules, then the actions' rules, a new module every 2,000
-/// rules (an action's rules never straddle two modules).
+/// The modules, `(file name, text)` in file name order, all of package `rampart.routed`:
+/// `routed-000.rego` with the global rules, then the actions' rules, a new module every
+/// 2,000 rules (an action's rules never straddle two modules), then `routed-routes.rego`
+/// with `routes`.
 pub fn modules(model: &Model) -> Vec<(String, String)> {
     let mut global: Vec<&Rule> = Vec::new();
     let mut by_action: BTreeMap<&str, Vec<&Rule>> = BTreeMap::new();
@@ -110,9 +111,14 @@ pub fn modules(model: &Model) -> Vec<(String, String)> {
     };
     let global_sets = sets(&global);
     let header = format!("package {PACKAGE}\n\nimport rego.v1\n\n");
+    // One action a line: regorus refuses lines over 1,024 columns.
+    let mut routes = header.clone();
+    routes.push_str("routes := {\n");
+    for action in by_action.keys() {
+        let _ = writeln!(routes, "\t{action:?},");
+    }
+    routes.push_str("}\n");
     let mut text = header.clone();
-    let quoted: Vec<String> = by_action.keys().map(|a| format!("{a:?}")).collect();
-    let _ = writeln!(text, "routes := {{{}}}\n", quoted.join(", "));
     text.push_str(SCOPE_HELPER);
     text.push('\n');
     write_allow(&mut text, GLOBAL_ROUTE, global_sets, (false, false));
@@ -131,6 +137,7 @@ pub fn modules(model: &Model) -> Vec<(String, String)> {
         in_module += rules.len();
     }
     out.push((format!("routed-{:03}.rego", out.len()), text));
+    out.push(("routed-routes.rego".to_string(), routes));
     out
 }
 
@@ -209,10 +216,18 @@ mod tests {
             ..Model::default()
         };
         let modules = modules(&model);
-        assert_eq!(modules.len(), 1);
+        assert_eq!(modules.len(), 2);
         let text = &modules[0].1;
         assert!(text.starts_with("package rampart.routed\n"), "{text}");
-        assert!(text.contains("routes := {\"read\", \"write\"}"), "{text}");
+        let routes = &modules[1];
+        assert_eq!(routes.0, "routed-routes.rego");
+        assert!(
+            routes
+                .1
+                .ends_with("routes := {\n\t\"read\",\n\t\"write\",\n}\n"),
+            "{}",
+            routes.1
+        );
         assert!(text.contains("forbid_global contains \"star\""), "{text}");
         assert!(
             text.contains("default allow_global := false\n\nforbid_global"),
@@ -246,9 +261,20 @@ mod tests {
             ..Model::default()
         };
         let modules = modules(&model);
-        assert_eq!(modules.len(), 3);
+        assert_eq!(modules.len(), 4);
         assert!(modules
             .iter()
             .all(|(_, text)| text.starts_with("package rampart.routed\n")));
+        let mut names: Vec<&str> = modules.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            modules.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>()
+        );
+        // regorus refuses lines over 1,024 columns and modules over 1 MiB.
+        for (name, text) in &modules {
+            assert!(text.lines().all(|l| l.len() <= 1_024), "{name}");
+            assert!(text.len() < 1 << 20, "{name}");
+        }
     }
 }
