@@ -1,6 +1,8 @@
 //! The agreement check: before anything is timed, every engine decides every request of
-//! the stream, and all must give the same answer without evaluation errors. A
-//! disagreement is a bug in the generator or in an engine, and fails the run loudly.
+//! the stream, and all must give the same answer without evaluation errors, and the
+//! engines that report their deciding rules (Rampart, both Cedar forms, regorus-routed)
+//! must name the same rule ids. A disagreement is a bug in the generator or in an
+//! engine, and fails the run loudly.
 
 use std::fmt::Write as _;
 
@@ -41,9 +43,12 @@ pub fn check(
     for (index, spec) in workload.requests.iter().enumerate() {
         let answers: Vec<Answer> = deciders.iter_mut().map(|d| d.answer(index)).collect();
         let first = answers.first().is_some_and(|a| a.allow);
-        let agree = answers
-            .iter()
-            .all(|a| a.allow == first && a.errors.is_empty());
+        let rules = answers.iter().find_map(|a| a.rules.as_ref());
+        let agree = answers.iter().all(|a| {
+            a.allow == first
+                && a.errors.is_empty()
+                && (a.rules.is_none() || a.rules.as_ref() == rules)
+        });
         if agree {
             allowed += usize::from(first);
             continue;
@@ -53,7 +58,10 @@ pub fn check(
             let _ = writeln!(report, "request {index}: {}", request_json(spec));
             for (decider, answer) in deciders.iter().zip(&answers) {
                 let verdict = if answer.allow { "allow" } else { "deny" };
-                let _ = write!(report, "  {:<8} {verdict}", decider.kind().name());
+                let _ = write!(report, "  {:<14} {verdict}", decider.kind().name());
+                if let Some(rules) = &answer.rules {
+                    let _ = write!(report, " by [{}]", rules.join(", "));
+                }
                 if !answer.errors.is_empty() {
                     let _ = write!(report, " (errors: {})", answer.errors.join("; "));
                 }

@@ -2,14 +2,16 @@
 //! applications call Cedar), build a `Request` per request, decide with
 //! `Authorizer::is_authorized`.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Instant;
 
 use cedar_policy::{
-    Authorizer, Context, Decision, Entities, EntityId, EntityTypeName, EntityUid, PolicySet,
-    Request,
+    Authorizer, Context, Decision, Entities, EntityId, EntityTypeName, EntityUid, PolicyId,
+    PolicySet, Request,
 };
 
+use super::cedar_sliced::{deciding_rules, rule_ids};
 use super::{wrap, Answer, Decider, EngineKind, LoadTimes};
 use crate::error::BenchError;
 use crate::gen::{cedar::context_json, model::Uid, RequestSpec, Workload};
@@ -20,6 +22,8 @@ pub struct CedarDecider {
     entities: Entities,
     authorizer: Authorizer,
     requests: Vec<Request>,
+    /// Rule ids by policy id, for the agreement check.
+    ids: HashMap<PolicyId, String>,
     times: LoadTimes,
 }
 
@@ -48,6 +52,7 @@ impl CedarDecider {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(CedarDecider {
+            ids: rule_ids(&policies),
             policies,
             entities,
             authorizer: Authorizer::new(),
@@ -109,6 +114,7 @@ impl Decider for CedarDecider {
             return Answer {
                 allow: false,
                 errors: vec!["no such request".into()],
+                rules: None,
             };
         };
         let response = self
@@ -121,6 +127,7 @@ impl Decider for CedarDecider {
                 .errors()
                 .map(ToString::to_string)
                 .collect(),
+            rules: Some(deciding_rules(&response, &self.ids)),
         }
     }
 

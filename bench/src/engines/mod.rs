@@ -7,8 +7,10 @@
 //! errors the engine reported, for the agreement check.
 
 pub mod cedar;
+pub mod cedar_sliced;
 pub mod rampart;
 pub mod regorus;
+pub mod regorus_routed;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,20 +22,44 @@ use crate::gen::Workload;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EngineKind {
     Rampart,
+    /// Cedar with the policy set sliced by scope at load (see [`cedar_sliced`]).
+    CedarSliced,
+    /// Cedar with the whole policy set on every decision.
     Cedar,
+    /// regorus with a package per action, routed on the request's action (see
+    /// [`regorus_routed`]).
+    RegorusRouted,
+    /// regorus with one package whose rules each test `input.action`: no rule index.
     Regorus,
 }
 
 impl EngineKind {
     /// Every engine, in report order.
-    pub const ALL: [EngineKind; 3] = [EngineKind::Rampart, EngineKind::Cedar, EngineKind::Regorus];
+    pub const ALL: [EngineKind; 5] = [
+        EngineKind::Rampart,
+        EngineKind::CedarSliced,
+        EngineKind::Cedar,
+        EngineKind::RegorusRouted,
+        EngineKind::Regorus,
+    ];
 
-    /// The engine's name in reports and JSON.
+    /// The engine's name in JSON and on the command line.
     pub fn name(self) -> &'static str {
         match self {
             EngineKind::Rampart => "rampart",
+            EngineKind::CedarSliced => "cedar-sliced",
             EngineKind::Cedar => "cedar",
+            EngineKind::RegorusRouted => "regorus-routed",
             EngineKind::Regorus => "regorus",
+        }
+    }
+
+    /// The engine's name in the report's tables: says how the plain regorus form
+    /// differs from the routed one.
+    pub fn label(self) -> &'static str {
+        match self {
+            EngineKind::Regorus => "regorus (no rule index)",
+            other => other.name(),
         }
     }
 
@@ -49,6 +75,10 @@ pub struct Answer {
     pub allow: bool,
     /// Evaluation errors the engine reported (none are expected on generated workloads).
     pub errors: Vec<String>,
+    /// The ids of the rules that decided, sorted: the applying allow rules of an allow,
+    /// the applying deny (and failed require) rules of a deny, none for a default deny.
+    /// `None` when the engine does not say.
+    pub rules: Option<Vec<String>>,
 }
 
 /// How long loading took.
@@ -92,7 +122,11 @@ pub type ConcurrentDecide = Arc<dyn Fn(usize) -> bool + Send + Sync>;
 pub fn load(kind: EngineKind, workload: &Workload) -> Result<Box<dyn Decider>, BenchError> {
     let decider: Box<dyn Decider> = match kind {
         EngineKind::Rampart => Box::new(rampart::RampartDecider::load(workload)?),
+        EngineKind::CedarSliced => Box::new(cedar_sliced::CedarSlicedDecider::load(workload)?),
         EngineKind::Cedar => Box::new(cedar::CedarDecider::load(workload)?),
+        EngineKind::RegorusRouted => {
+            Box::new(regorus_routed::RegorusRoutedDecider::load(workload)?)
+        }
         EngineKind::Regorus => Box::new(regorus::RegorusDecider::load(workload)?),
     };
     Ok(decider)

@@ -154,9 +154,12 @@ impl Decider for RampartDecider {
             return Answer {
                 allow: false,
                 errors: vec!["no such request".into()],
+                rules: None,
             };
         };
         let decision = self.engine.decide(request, &self.entities);
+        let mut rules = decision.rules.clone();
+        rules.sort();
         Answer {
             allow: decision.is_allow(),
             errors: decision
@@ -167,6 +170,7 @@ impl Decider for RampartDecider {
                     None => e.message.clone(),
                 })
                 .collect(),
+            rules: Some(rules),
         }
     }
 

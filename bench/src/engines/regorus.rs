@@ -94,10 +94,12 @@ impl Decider for RegorusDecider {
             Ok(allow) => Answer {
                 allow,
                 errors: Vec::new(),
+                rules: None,
             },
             Err(error) => Answer {
                 allow: false,
                 errors: vec![error],
+                rules: None,
             },
         }
     }

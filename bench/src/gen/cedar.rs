@@ -2,7 +2,10 @@
 //! Rampart reads too).
 //!
 //! Mapping: `allow` is `permit`; `deny` is `forbid … when`; `require C` is
-//! `forbid … when {W} unless {C}`. Scopes are a `Set<String>` in the context, and
+//! `forbid … when {W} unless {C}`. The scope goes in the head, as Cedar recommends:
+//! `principal is User`, `action == Action::"x"` or `action in [..]` for several actions,
+//! `resource is T`, and a rule's first group membership as `principal in Group::"g"`
+//! (`principal is User in Group::"g"` with a type), so a host can slice the set by scope. Scopes are a `Set<String>` in the context, and
 //! `has_scope "ns:op"` becomes `scopes.contains("ns:op") || scopes.contains("ns:*")`, which
 //! is exactly Rampart's rule for two-segment scopes. The TLS version `1.x` is the integer
 //! `10 + x` (12, 13); the source address is an `ipaddr` value.
@@ -29,9 +32,19 @@ fn write_rule(out: &mut String, rule: &Rule) {
     } else {
         "forbid"
     };
-    let principal = match &rule.principal_type {
-        Some(ty) => format!("principal is {ty}"),
-        None => "principal".to_string(),
+    // The first group membership moves into the head (`principal in Group::"g"`), as
+    // Cedar recommends so that a host can slice the policy set: a scope constraint is a
+    // conjunct of the policy's condition exactly like a `when` term.
+    let group = rule.when.iter().position(|c| matches!(c, Cond::InGroup(_)));
+    let in_group = group.and_then(|i| match rule.when.get(i) {
+        Some(Cond::InGroup(g)) => Some(format!(" in Group::{g:?}")),
+        _ => None,
+    });
+    let principal = match (&rule.principal_type, &in_group) {
+        (Some(ty), Some(group)) => format!("principal is {ty}{group}"),
+        (Some(ty), None) => format!("principal is {ty}"),
+        (None, Some(group)) => format!("principal{group}"),
+        (None, None) => "principal".to_string(),
     };
     let action = match rule.actions.as_deref() {
         None => "action".to_string(),
@@ -46,8 +59,14 @@ fn write_rule(out: &mut String, rule: &Rule) {
         None => "resource".to_string(),
     };
     let _ = write!(out, "{kind} ({principal}, {action}, {resource})");
-    if !rule.when.is_empty() {
-        let conds: Vec<String> = rule.when.iter().map(cond).collect();
+    let conds: Vec<String> = rule
+        .when
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != group)
+        .map(|(_, c)| cond(c))
+        .collect();
+    if !conds.is_empty() {
         let _ = write!(out, "\nwhen {{ {} }}", conds.join(" && "));
     }
     if let Effect::Require(required) = &rule.effect {
@@ -145,6 +164,41 @@ mod tests {
              when { (context.scopes.contains(\"api1:op2\") || context.scopes.contains(\"api1:*\")) }\n\
              unless { context.tls >= 12 };\n\n"
         );
+    }
+
+    #[test]
+    fn group_membership_goes_in_the_head() {
+        let rule = Rule {
+            id: "g".into(),
+            effect: Effect::Allow,
+            actions: Some(vec!["a".into()]),
+            resource_type: Some("Doc".into()),
+            principal_type: Some("User".into()),
+            when: vec![
+                Cond::InGroup("g1".into()).negated(),
+                Cond::InGroup("g2".into()),
+                Cond::InGroup("g3".into()),
+            ],
+        };
+        let mut out = String::new();
+        write_rule(&mut out, &rule);
+        assert_eq!(
+            out,
+            "@id(\"g\")\npermit (principal is User in Group::\"g2\", action == Action::\"a\", \
+             resource is Doc)\nwhen { !(principal in Group::\"g1\") && principal in Group::\"g3\" };\n\n"
+        );
+        let untyped = Rule {
+            principal_type: None,
+            when: vec![Cond::InGroup("g2".into())],
+            ..rule
+        };
+        let mut out = String::new();
+        write_rule(&mut out, &untyped);
+        assert!(
+            out.contains("permit (principal in Group::\"g2\", action"),
+            "{out}"
+        );
+        assert!(!out.contains("when"), "{out}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::engines::EngineKind;
 const RAMPART_DIR: &str = "rampart";
 const CEDAR_FILE: &str = "policies.cedar";
 const REGO_DIR: &str = "rego";
+const REGO_ROUTED_DIR: &str = "rego-routed";
 const ENTITIES_FILE: &str = "entities.json";
 const DATA_FILE: &str = "data.json";
 
@@ -20,6 +21,7 @@ impl Workload {
     pub fn write_to(&self, dir: &Path) -> io::Result<()> {
         write_files(&dir.join(RAMPART_DIR), &self.rampart_files)?;
         write_files(&dir.join(REGO_DIR), &self.rego_modules)?;
+        write_files(&dir.join(REGO_ROUTED_DIR), &self.rego_routed_modules)?;
         fs::write(dir.join(CEDAR_FILE), &self.cedar_policies)?;
         fs::write(dir.join(ENTITIES_FILE), &self.entities_json)?;
         fs::write(dir.join(DATA_FILE), &self.rego_data_json)?;
@@ -39,19 +41,26 @@ impl Workload {
                 Ok(String::new())
             }
         };
+        let cedar = matches!(kind, EngineKind::Cedar | EngineKind::CedarSliced);
+        let rego = matches!(kind, EngineKind::Regorus | EngineKind::RegorusRouted);
         Ok(Workload {
             name: name.to_string(),
             rules: 0,
             entities: 0,
             rampart_files: Vec::new(),
-            cedar_policies: text(CEDAR_FILE, kind == EngineKind::Cedar)?,
+            cedar_policies: text(CEDAR_FILE, cedar)?,
             rego_modules: if kind == EngineKind::Regorus {
                 read_files(&dir.join(REGO_DIR))?
             } else {
                 Vec::new()
             },
-            entities_json: text(ENTITIES_FILE, kind != EngineKind::Regorus)?,
-            rego_data_json: text(DATA_FILE, kind == EngineKind::Regorus)?,
+            rego_routed_modules: if kind == EngineKind::RegorusRouted {
+                read_files(&dir.join(REGO_ROUTED_DIR))?
+            } else {
+                Vec::new()
+            },
+            entities_json: text(ENTITIES_FILE, !rego)?,
+            rego_data_json: text(DATA_FILE, rego)?,
             requests: Vec::new(),
         })
     }
@@ -98,6 +107,10 @@ mod tests {
             read(EngineKind::Cedar),
             read(EngineKind::Regorus),
         );
+        let (sliced, routed) = (
+            read(EngineKind::CedarSliced),
+            read(EngineKind::RegorusRouted),
+        );
         let _ = fs::remove_dir_all(&dir);
 
         assert_eq!(rampart.entities_json, workload.entities_json);
@@ -111,6 +124,12 @@ mod tests {
         assert_eq!(regorus.rego_modules, workload.rego_modules);
         assert_eq!(regorus.rego_data_json, workload.rego_data_json);
         assert!(regorus.cedar_policies.is_empty() && regorus.entities_json.is_empty());
-        assert!(regorus.requests.is_empty());
+        assert!(regorus.requests.is_empty() && regorus.rego_routed_modules.is_empty());
+
+        assert_eq!(sliced.cedar_policies, workload.cedar_policies);
+        assert_eq!(sliced.entities_json, workload.entities_json);
+        assert_eq!(routed.rego_routed_modules, workload.rego_routed_modules);
+        assert_eq!(routed.rego_data_json, workload.rego_data_json);
+        assert!(routed.rego_modules.is_empty() && routed.entities_json.is_empty());
     }
 }

@@ -11,6 +11,7 @@ pub mod model;
 pub mod prng;
 pub mod rampart;
 pub mod rego;
+pub mod rego_routed;
 pub mod small;
 
 pub use gateway::GatewayShape;
@@ -64,6 +65,8 @@ pub struct Workload {
     pub cedar_policies: String,
     /// Rego modules, `(file name, text)`, all of one package.
     pub rego_modules: Vec<(String, String)>,
+    /// The routed Rego modules (a package per action), `(file name, text)`.
+    pub rego_routed_modules: Vec<(String, String)>,
     /// Cedar entity JSON; Rampart reads the same text.
     pub entities_json: String,
     /// The same entities as Rego's `data` document.
@@ -81,6 +84,7 @@ impl Workload {
             rampart_files: rampart::policy_files(&model),
             cedar_policies: cedar::policies(&model),
             rego_modules: rego::modules(&model),
+            rego_routed_modules: rego_routed::modules(&model),
             entities_json: cedar::entities_json(&model),
             rego_data_json: rego::data_json(&model),
             requests: model.requests,

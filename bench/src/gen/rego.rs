@@ -51,19 +51,37 @@ fn main_module(model: &Model) -> String {
     } else {
         out.push_str("allow if count(permit) > 0\n\n");
     }
-    out.push_str("scope_ok(scope, _) if scope in input.context.scopes\n\n");
-    out.push_str("scope_ok(_, wildcard) if wildcard in input.context.scopes\n");
+    out.push_str(SCOPE_HELPER);
     out
 }
 
+/// The scope helper every module whose rules test scopes declares.
+pub(super) const SCOPE_HELPER: &str = "scope_ok(scope, _) if scope in input.context.scopes\n\n\
+                                       scope_ok(_, wildcard) if wildcard in input.context.scopes\n";
+
 fn write_rule(out: &mut String, rule: &Rule) {
+    write_rule_in(out, rule, None);
+}
+
+/// Writes one rule into `permit`/`forbid`, or, with a `route`, into `permit_ROUTE`/
+/// `forbid_ROUTE` without the test of `input.action` (the routed form, whose rule is
+/// chosen by the action).
+pub(super) fn write_rule_in(out: &mut String, rule: &Rule, route: Option<&str>) {
     let set = if rule.effect == Effect::Allow {
         "permit"
     } else {
         "forbid"
     };
-    let _ = writeln!(out, "{set} contains {:?} if {{", rule.id);
+    match route {
+        Some(route) => {
+            let _ = writeln!(out, "{set}_{route} contains {:?} if {{", rule.id);
+        }
+        None => {
+            let _ = writeln!(out, "{set} contains {:?} if {{", rule.id);
+        }
+    }
     match rule.actions.as_deref() {
+        _ if route.is_some() => {}
         None => {}
         Some([one]) => {
             let _ = writeln!(out, "\tinput.action == {one:?}");

@@ -37,8 +37,8 @@ impl Plan {
 /// The plan of workload `name`.
 pub fn plan(name: &str, quick: bool) -> Plan {
     let slow = |kind: EngineKind, why: &str| (kind, why.to_string());
-    let regorus_slow = "regorus evaluates every rule of the module on each decision; \
-                        too slow at this size for this run";
+    let regorus_slow = "regorus without routing evaluates every rule of the package on each \
+                        decision; too slow at this size for this run (regorus-routed runs)";
     let too_big = "generating, compiling and checking agreement on 100,000 rules takes \
                    over a minute here (Cedar needs about 0.3 s per decision); see the full report";
     let everything = |why: &str| EngineKind::ALL.map(|k| slow(k, why)).to_vec();
@@ -88,5 +88,7 @@ mod tests {
         assert!(full.runs(EngineKind::Cedar) && !full.runs(EngineKind::Regorus));
         assert!(EngineKind::ALL.iter().all(|k| !quick.runs(*k)));
         assert!(plan("gateway", true).runs(EngineKind::Regorus));
+        assert!(full.runs(EngineKind::RegorusRouted) && full.runs(EngineKind::CedarSliced));
+        assert!(plan("scale-10k", true).runs(EngineKind::RegorusRouted));
     }
 }

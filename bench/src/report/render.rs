@@ -46,7 +46,7 @@ pub fn workload_text(w: &WorkloadReport) -> String {
     };
     let _ = writeln!(
         out,
-        "{:<8} {:>11} {:>11} {:>13} {:>26} {:>9} {:>11} {:>9}",
+        "{:<23} {:>11} {:>11} {:>13} {:>26} {:>9} {:>11} {:>9}",
         "engine",
         "median ns",
         "p99 ns",
@@ -68,8 +68,8 @@ pub fn workload_text(w: &WorkloadReport) -> String {
                     .map_or_else(|| "-".to_string(), |b| format!("{:.1}", mib(b)));
                 let _ = writeln!(
                     out,
-                    "{:<8} {:>11.0} {:>11.0} {:>13.0} {:>26} {:>9} {:>11.1} {:>9.1}",
-                    kind.name(),
+                    "{:<23} {:>11.0} {:>11.0} {:>13.0} {:>26} {:>9} {:>11.1} {:>9.1}",
+                    kind.label(),
                     m.latency.median_ns,
                     m.latency.p99_ns,
                     m.decisions_per_s,
@@ -80,17 +80,22 @@ pub fn workload_text(w: &WorkloadReport) -> String {
                 );
             }
             EngineOutcome::Skipped(why) => {
-                let _ = writeln!(out, "{:<8} skipped: {why}", kind.name());
+                let _ = writeln!(out, "{:<23} skipped: {why}", kind.label());
             }
         }
     }
-    let ratios: Vec<String> = [EngineKind::Cedar, EngineKind::Regorus]
-        .into_iter()
-        .filter_map(|k| {
-            w.speedup_over(k)
-                .map(|x| format!("{x:.1}x faster than {}", k.name()))
-        })
-        .collect();
+    let ratios: Vec<String> = [
+        EngineKind::CedarSliced,
+        EngineKind::Cedar,
+        EngineKind::RegorusRouted,
+        EngineKind::Regorus,
+    ]
+    .into_iter()
+    .filter_map(|k| {
+        w.speedup_over(k)
+            .map(|x| format!("{x:.1}x faster than {}", k.label()))
+    })
+    .collect();
     if !ratios.is_empty() {
         let _ = writeln!(out, "rampart median: {}", ratios.join(", "));
     }
