@@ -1,10 +1,11 @@
-//! The agreement check on `small` and on a reduced `gateway`: Rampart, Cedar and regorus
-//! must decide every request of the stream alike, with no evaluation error. Runs in debug
-//! builds in a few seconds, so CI catches generator or engine disagreements.
+//! The agreement check on `small` and on reduced `gateway`, `gateway-global`,
+//! `multi-tenant` and `scale-*` shapes: Rampart, Cedar and regorus must decide every
+//! request of the stream alike, with no evaluation error. Runs in debug builds in a few
+//! seconds, so CI catches generator or engine disagreements.
 
 use rampart_bench::agree::{check, Agreement};
 use rampart_bench::engines::{load, Decider, EngineKind};
-use rampart_bench::gen::{generate, GatewayShape, Workload};
+use rampart_bench::gen::{generate, GatewayShape, TenantShape, Workload};
 
 fn load_all(workload: &Workload) -> Vec<Box<dyn Decider>> {
     EngineKind::ALL
@@ -29,6 +30,12 @@ fn assert_mixed(agreement: &Agreement) {
     assert!((15.0..=85.0).contains(&percent), "allowed {percent:.1}%");
 }
 
+/// The new workloads promise an allow share between 20% and 80%.
+fn assert_balanced(agreement: &Agreement) {
+    let percent = agreement.allow_percent();
+    assert!((20.0..=80.0).contains(&percent), "allowed {percent:.1}%");
+}
+
 #[test]
 fn engines_agree_on_small() {
     let workload = generate("small", 400).expect("small is a workload");
@@ -41,6 +48,7 @@ fn engines_agree_on_small() {
 fn engines_agree_on_a_reduced_gateway() {
     let shape = GatewayShape {
         rules: 300,
+        global_rules: 0,
         actions: 60,
         resource_types: 6,
         entities: 1_500,
@@ -50,6 +58,48 @@ fn engines_agree_on_a_reduced_gateway() {
     assert_eq!((workload.rules, workload.entities), (300, 1_500));
     let agreement = agree(&workload);
     assert_mixed(&agreement);
+}
+
+#[test]
+fn engines_agree_on_a_reduced_gateway_global() {
+    // 100 global rules (40 on `*`, 60 on ten actions), 300 per action (five on each).
+    let shape = GatewayShape {
+        rules: 400,
+        global_rules: 100,
+        actions: 60,
+        resource_types: 6,
+        entities: 1_500,
+        requests: 400,
+    };
+    let workload = Workload::gateway_shaped("gateway-global", &shape);
+    assert_eq!((workload.rules, workload.entities), (400, 1_500));
+    assert!(workload
+        .cedar_policies
+        .contains("forbid (principal is User, action, resource)"));
+    assert_balanced(&agree(&workload));
+}
+
+#[test]
+fn engines_agree_on_a_reduced_multi_tenant() {
+    // 30 tenants: 300 rules, 30 per action, all on (action, Doc, User).
+    let shape = TenantShape {
+        tenants: 30,
+        users_per_tenant: 10,
+        docs_per_tenant: 20,
+        requests: 400,
+    };
+    let workload = Workload::tenant_shaped("multi-tenant", &shape);
+    assert_eq!((workload.rules, workload.entities), (300, 30 * 33));
+    assert_balanced(&agree(&workload));
+}
+
+#[test]
+fn engines_agree_on_a_reduced_scale_with_many_rules_per_action() {
+    // 30 rules on each of 20 actions: 6 of them deny templates, the rest allows.
+    let shape = GatewayShape::scale(600, 20, 300);
+    let workload = Workload::gateway_shaped("scale-1k", &shape);
+    assert_eq!(workload.rules, 600);
+    assert_balanced(&agree(&workload));
 }
 
 #[test]
