@@ -4,8 +4,10 @@
 //! seconds, so CI catches generator or engine disagreements.
 
 use rampart_bench::agree::{check, Agreement};
+use rampart_bench::engines::rampart::RampartDecider;
 use rampart_bench::engines::{load, Decider, EngineKind};
 use rampart_bench::gen::{generate, GatewayShape, TenantShape, Workload};
+use rampart_engine::Effect;
 
 fn load_all(workload: &Workload) -> Vec<Box<dyn Decider>> {
     EngineKind::ALL
@@ -60,9 +62,9 @@ fn engines_agree_on_a_reduced_gateway() {
     assert_mixed(&agreement);
 }
 
-#[test]
-fn engines_agree_on_a_reduced_gateway_global() {
-    // 100 global rules (40 on `*`, 60 on ten actions), 300 per action (five on each).
+/// A reduced `gateway-global`: 100 global rules (40 on `*`, 60 on ten actions), then 300
+/// per-action rules (five on each of 60 actions).
+fn reduced_gateway_global() -> Workload {
     let shape = GatewayShape {
         rules: 400,
         global_rules: 100,
@@ -71,12 +73,47 @@ fn engines_agree_on_a_reduced_gateway_global() {
         entities: 1_500,
         requests: 400,
     };
-    let workload = Workload::gateway_shaped("gateway-global", &shape);
+    Workload::gateway_shaped("gateway-global", &shape)
+}
+
+#[test]
+fn engines_agree_on_a_reduced_gateway_global() {
+    let workload = reduced_gateway_global();
     assert_eq!((workload.rules, workload.entities), (400, 1_500));
     assert!(workload
         .cedar_policies
         .contains("forbid (principal is User, action, resource)"));
     assert_balanced(&agree(&workload));
+}
+
+#[test]
+fn global_rules_decide_a_fair_share_of_gateway_global() {
+    let workload = reduced_gateway_global();
+    let rampart = match RampartDecider::load(&workload) {
+        Ok(decider) => decider,
+        Err(e) => panic!("{e}"),
+    };
+    // Global rules come last: ids `r300` to `r399`.
+    let global = |id: &String| id[1..].parse::<usize>().is_ok_and(|n| n >= 300);
+    let (mut denied, mut allowed) = (0, 0);
+    for request in rampart.requests().iter() {
+        let decision = rampart.engine().decide(request, rampart.entities());
+        if decision.decision == Effect::Deny && decision.rules.iter().any(global) {
+            denied += 1;
+        }
+        if decision.decision == Effect::Allow && decision.rules.iter().all(global) {
+            allowed += 1;
+        }
+    }
+    let requests = workload.requests.len();
+    assert!(
+        denied * 10 >= requests,
+        "{denied} of {requests} denied by a global rule"
+    );
+    assert!(
+        allowed * 20 >= requests,
+        "{allowed} of {requests} allowed by global rules only"
+    );
 }
 
 #[test]
