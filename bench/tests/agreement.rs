@@ -1,7 +1,7 @@
 //! The agreement check on `small` and on reduced `gateway`, `gateway-global`,
 //! `multi-tenant` and `scale-*` shapes: Rampart, Cedar and regorus must decide every
 //! request of the stream alike, with no evaluation error. Runs in debug builds in a few
-//! seconds, so CI catches generator or engine disagreements.
+//! tens of seconds, so CI catches generator or engine disagreements.
 
 use rampart_bench::agree::{check, Agreement};
 use rampart_bench::engines::rampart::RampartDecider;
