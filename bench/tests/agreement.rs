@@ -1,13 +1,16 @@
-//! The agreement check on `small` and on a reduced `gateway`: Rampart, Cedar (sliced and
-//! whole) and regorus (routed and single-package) must decide every request of the stream
-//! alike, with no evaluation error, and name the same deciding rules where they say. Runs in debug
-//! builds in a few seconds, so CI catches generator or engine disagreements.
+//! The agreement check on `small` and on reduced `gateway`, `gateway-global`,
+//! `multi-tenant` and `scale-*` shapes: Rampart, Cedar (sliced and whole) and regorus
+//! (routed and single-package) must decide every request of the stream alike, with no
+//! evaluation error, and name the same deciding rules where they say. Runs in debug builds
+//! in a few tens of seconds, so CI catches generator or engine disagreements.
 
 use rampart_bench::agree::{check, Agreement};
 use rampart_bench::engines::cedar_sliced::CedarSlicedDecider;
+use rampart_bench::engines::rampart::RampartDecider;
 use rampart_bench::engines::regorus_routed::RegorusRoutedDecider;
 use rampart_bench::engines::{load, Decider, EngineKind};
-use rampart_bench::gen::{generate, GatewayShape, Workload};
+use rampart_bench::gen::{generate, GatewayShape, TenantShape, Workload};
+use rampart_engine::Effect;
 
 fn load_all(workload: &Workload) -> Vec<Box<dyn Decider>> {
     EngineKind::ALL
@@ -32,6 +35,12 @@ fn assert_mixed(agreement: &Agreement) {
     assert!((15.0..=85.0).contains(&percent), "allowed {percent:.1}%");
 }
 
+/// The new workloads promise an allow share between 20% and 80%.
+fn assert_balanced(agreement: &Agreement) {
+    let percent = agreement.allow_percent();
+    assert!((20.0..=80.0).contains(&percent), "allowed {percent:.1}%");
+}
+
 #[test]
 fn engines_agree_on_small() {
     let workload = generate("small", 400).expect("small is a workload");
@@ -43,6 +52,7 @@ fn engines_agree_on_small() {
 fn reduced_gateway() -> Workload {
     let shape = GatewayShape {
         rules: 300,
+        global_rules: 0,
         actions: 60,
         resource_types: 6,
         entities: 1_500,
@@ -57,6 +67,83 @@ fn engines_agree_on_a_reduced_gateway() {
     assert_eq!((workload.rules, workload.entities), (300, 1_500));
     let agreement = agree(&workload);
     assert_mixed(&agreement);
+}
+
+/// A reduced `gateway-global`: 100 global rules (40 on `*`, 60 on ten actions), then 300
+/// per-action rules (five on each of 60 actions).
+fn reduced_gateway_global() -> Workload {
+    let shape = GatewayShape {
+        rules: 400,
+        global_rules: 100,
+        actions: 60,
+        resource_types: 6,
+        entities: 1_500,
+        requests: 400,
+    };
+    Workload::gateway_shaped("gateway-global", &shape)
+}
+
+#[test]
+fn engines_agree_on_a_reduced_gateway_global() {
+    let workload = reduced_gateway_global();
+    assert_eq!((workload.rules, workload.entities), (400, 1_500));
+    assert!(workload
+        .cedar_policies
+        .contains("forbid (principal is User, action, resource)"));
+    assert_balanced(&agree(&workload));
+}
+
+#[test]
+fn global_rules_decide_a_fair_share_of_gateway_global() {
+    let workload = reduced_gateway_global();
+    let rampart = match RampartDecider::load(&workload) {
+        Ok(decider) => decider,
+        Err(e) => panic!("{e}"),
+    };
+    // Global rules come last: ids `r300` to `r399`.
+    let global = |id: &String| id[1..].parse::<usize>().is_ok_and(|n| n >= 300);
+    let (mut denied, mut allowed) = (0, 0);
+    for request in rampart.requests().iter() {
+        let decision = rampart.engine().decide(request, rampart.entities());
+        if decision.decision == Effect::Deny && decision.rules.iter().any(global) {
+            denied += 1;
+        }
+        if decision.decision == Effect::Allow && decision.rules.iter().all(global) {
+            allowed += 1;
+        }
+    }
+    let requests = workload.requests.len();
+    assert!(
+        denied * 10 >= requests,
+        "{denied} of {requests} denied by a global rule"
+    );
+    assert!(
+        allowed * 20 >= requests,
+        "{allowed} of {requests} allowed by global rules only"
+    );
+}
+
+#[test]
+fn engines_agree_on_a_reduced_multi_tenant() {
+    // 30 tenants: 300 rules, 30 per action, all on (action, Doc, User).
+    let shape = TenantShape {
+        tenants: 30,
+        users_per_tenant: 10,
+        docs_per_tenant: 20,
+        requests: 400,
+    };
+    let workload = Workload::tenant_shaped("multi-tenant", &shape);
+    assert_eq!((workload.rules, workload.entities), (300, 30 * 33));
+    assert_balanced(&agree(&workload));
+}
+
+#[test]
+fn engines_agree_on_a_reduced_scale_with_many_rules_per_action() {
+    // 30 rules on each of 20 actions: 6 of them deny templates, the rest allows.
+    let shape = GatewayShape::scale(600, 20, 300);
+    let workload = Workload::gateway_shaped("scale-1k", &shape);
+    assert_eq!(workload.rules, 600);
+    assert_balanced(&agree(&workload));
 }
 
 #[test]

@@ -82,6 +82,8 @@ fn cond(c: &Cond) -> String {
         Cond::InResourceGroup(attr) => format!("principal in resource.{attr}"),
         Cond::Owner => "resource.owner == principal".to_string(),
         Cond::SameDept => "principal.dept == resource.dept".to_string(),
+        Cond::SameAttr(attr) => format!("resource.{attr} == principal.{attr}"),
+        Cond::PrincipalIs(uid) => format!("principal == {}::{:?}", uid.ty, uid.id),
         Cond::ResourceIs(attr, value) => format!("resource.{attr} == {value:?}"),
         Cond::ResourceFlag(attr) => format!("resource.{attr}"),
         Cond::PrincipalFlag(attr) => format!("principal.{attr}"),

@@ -85,6 +85,10 @@ pub enum Cond {
     Owner,
     /// `principal.dept == resource.dept`.
     SameDept,
+    /// `principal.ATTR == resource.ATTR`, a String attribute both types have.
+    SameAttr(String),
+    /// `principal == Type::"id"`: one named principal (block lists).
+    PrincipalIs(Uid),
     /// `resource.ATTR == "value"`.
     ResourceIs(String, String),
     /// `resource.ATTR`, a Bool attribute.

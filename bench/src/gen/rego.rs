@@ -117,6 +117,12 @@ fn cond(c: &Cond) -> String {
         Cond::InResourceGroup(attr) => format!("{ANCESTORS}[{RESOURCE}.{attr}]"),
         Cond::Owner => format!("{RESOURCE}.owner == input.principal.id"),
         Cond::SameDept => format!("{PRINCIPAL}.dept == {RESOURCE}.dept"),
+        Cond::SameAttr(attr) => format!("{RESOURCE}.{attr} == {PRINCIPAL}.{attr}"),
+        // The type too: `{"type": T, "id": I}` equals the input's principal object.
+        Cond::PrincipalIs(uid) => format!(
+            "input.principal == {{\"type\": {:?}, \"id\": {:?}}}",
+            uid.ty, uid.id
+        ),
         Cond::ResourceIs(attr, value) => format!("{RESOURCE}.{attr} == {value:?}"),
         Cond::ResourceFlag(attr) => format!("{RESOURCE}.{attr} == true"),
         Cond::PrincipalFlag(attr) => format!("{PRINCIPAL}.{attr} == true"),

@@ -43,8 +43,8 @@ pub fn plan(name: &str, quick: bool) -> Plan {
                    over a minute here (Cedar needs about 0.3 s per decision); see the full report";
     let everything = |why: &str| EngineKind::ALL.map(|k| slow(k, why)).to_vec();
     let skip = match (name, quick) {
-        ("scale-100k", false) => vec![slow(EngineKind::Regorus, regorus_slow)],
-        ("scale-100k", true) => everything(too_big),
+        ("scale-100k" | "scale-wide-100k", false) => vec![slow(EngineKind::Regorus, regorus_slow)],
+        ("scale-100k" | "scale-wide-100k", true) => everything(too_big),
         ("scale-10k", true) => vec![slow(EngineKind::Regorus, regorus_slow)],
         _ => Vec::new(),
     };
@@ -52,7 +52,7 @@ pub fn plan(name: &str, quick: bool) -> Plan {
         Plan {
             requests: match name {
                 "small" => 500,
-                "gateway" => 300,
+                "gateway" | "gateway-global" | "multi-tenant" => 300,
                 "scale-1k" => 200,
                 _ => 100,
             },
@@ -90,5 +90,11 @@ mod tests {
         assert!(plan("gateway", true).runs(EngineKind::Regorus));
         assert!(full.runs(EngineKind::RegorusRouted) && full.runs(EngineKind::CedarSliced));
         assert!(plan("scale-10k", true).runs(EngineKind::RegorusRouted));
+        for name in ["gateway-global", "multi-tenant"] {
+            let quick = plan(name, true);
+            assert!(EngineKind::ALL.iter().all(|k| quick.runs(*k)), "{name}");
+            assert!(quick.requests < plan(name, false).requests);
+        }
+        assert!(!plan("scale-wide-100k", true).runs(EngineKind::Rampart));
     }
 }

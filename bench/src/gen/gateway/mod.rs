@@ -1,18 +1,27 @@
-//! The `gateway` workload and its `scale-*` variants: an API gateway's policy set.
+//! The `gateway` workload and its `gateway-global` and `scale-*` variants: an API
+//! gateway's policy set.
 //!
 //! Actions are `apiN:opM` (ten operations per API namespace); all operations of a
 //! namespace act on one of the resource types `Res0…`. Each action gets the same number of
-//! rules (`rules / actions`), in slots: slot 0 is role-based (group membership and the
-//! action's scope), slot 1 ownership, slots 2–3 a random allow template (department,
-//! service network with mTLS and CIDR, admin with MFA and TLS 1.3), slot 4 and beyond a
-//! deny template (restricted data without clearance, a TLS floor, blocked users, internal
-//! data from outside the corporate network). Groups form a three-level hierarchy
-//! (4 roots → 16 → 64 leaves); users and services sit in leaves.
+//! per-action rules (`rules / actions`, rounded up), in slots: slot 0 is role-based (group
+//! membership and the action's scope), slot 1 ownership, then a random allow template
+//! (department, service network with mTLS and CIDR, admin with MFA and TLS 1.3) up to the
+//! last fifth of the slots, which get a deny template (restricted data without clearance,
+//! a TLS floor, blocked users, internal data from outside the corporate network). With
+//! five rules per action (`gateway`) that is slots 2–3 allow and slot 4 deny. Groups form
+//! a three-level hierarchy (4 roots → 16 → 64 leaves); users and services sit in leaves.
+//!
+//! `gateway-global` adds global rules on `*` or on about ten actions (the `global`
+//! module): authentication and TLS requirements, block lists of users, groups and
+//! networks, IP allow-lists, admin-all and namespace-admin groups.
 //!
 //! Requests: half are steered towards one of the action's allow rules (a member of its
-//! group, the owner of the resource…), the rest are random; contexts vary scopes, MFA,
-//! mTLS, source address and TLS version. So both allow and deny paths are exercised.
+//! group, the owner of the resource…), the rest are random; with global rules, a fifth
+//! are then steered towards one of those (a blocked user or network, an admin-all group).
+//! Contexts vary scopes, MFA, mTLS, source address and TLS version. So both allow and deny
+//! paths are exercised.
 
+mod global;
 mod requests;
 mod rules;
 
@@ -23,6 +32,9 @@ use super::prng::SplitMix64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GatewayShape {
     pub rules: usize,
+    /// Of `rules`, how many are global: on `*` or on about ten actions (block lists,
+    /// admin-all, authentication and TLS requirements); the others are per-action rules.
+    pub global_rules: usize,
     pub actions: usize,
     pub resource_types: usize,
     /// Total entities: groups, users, services and resources.
@@ -36,6 +48,7 @@ impl GatewayShape {
     pub fn gateway(requests: usize) -> Self {
         GatewayShape {
             rules: 1_000,
+            global_rules: 0,
             actions: 200,
             resource_types: 20,
             entities: 10_000,
@@ -43,14 +56,35 @@ impl GatewayShape {
         }
     }
 
-    /// The gateway shape with `rules` rules: five rules per action, so the API grows with
-    /// the policy set; 20 resource types and 10,000 entities as in `gateway`.
-    pub fn scale(rules: usize, requests: usize) -> Self {
+    /// `gateway-global`: 1,000 rules of which 250 are global (100 on `*`, 150 on ten
+    /// actions each), the other 750 five per action over 150 actions and 15 resource types;
+    /// 10,000 entities.
+    pub fn gateway_global(requests: usize) -> Self {
+        GatewayShape {
+            rules: 1_000,
+            global_rules: 250,
+            actions: 150,
+            resource_types: 15,
+            entities: 10_000,
+            requests,
+        }
+    }
+
+    /// The gateway shape with `rules` rules over `actions` actions (`rules / actions` per
+    /// action); 20 resource types and 10,000 entities as in `gateway`.
+    pub fn scale(rules: usize, actions: usize, requests: usize) -> Self {
         GatewayShape {
             rules,
-            actions: (rules / 5).max(1),
+            actions: actions.max(1),
             ..GatewayShape::gateway(requests)
         }
+    }
+
+    /// Per-action rules of each action, rounded up.
+    pub fn rules_per_action(&self) -> usize {
+        self.rules
+            .saturating_sub(self.global_rules)
+            .div_ceil(self.actions.max(1))
     }
 }
 
@@ -280,6 +314,7 @@ mod tests {
     fn degenerate_shapes_still_generate() {
         let shape = GatewayShape {
             rules: 3,
+            global_rules: 0,
             actions: 0,
             resource_types: 0,
             entities: 0,
@@ -307,7 +342,7 @@ mod tests {
 
     #[test]
     fn rules_include_denies_and_every_template_kind() {
-        let model = model(&GatewayShape::scale(2_000, 0), 5);
+        let model = model(&GatewayShape::scale(2_000, 400, 0), 5);
         let denies = model
             .rules
             .iter()

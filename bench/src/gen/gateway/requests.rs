@@ -3,14 +3,18 @@
 //! its network, an admin with MFA), the rest are random; contexts vary scopes, MFA, mTLS,
 //! source address and TLS version.
 
-use super::rules::Hint;
+use super::rules::{Hint, Hints};
 use super::{action_name, resource_type_of, GatewayShape, Population, ADMIN_GROUP};
 use crate::gen::model::{scope_wildcard, RequestSpec, Uid};
 use crate::gen::prng::SplitMix64;
 
+/// The share of requests steered towards a global rule (a blocked user or network, an
+/// admin-all group), when there are global rules.
+const GLOBAL_HINT_PERCENT: u32 = 20;
+
 pub(super) fn request(
     shape: &GatewayShape,
-    hints: &[Vec<Hint>],
+    hints: &Hints,
     population: &Population,
     rng: &mut SplitMix64,
 ) -> RequestSpec {
@@ -50,11 +54,18 @@ pub(super) fn request(
             .collect();
         rng.pick(&members).map(|m| (*m).clone())
     };
-    let hint = if rng.chance(55) {
-        hints.get(action).and_then(|h| rng.pick(h)).cloned()
+    let mut hint = if rng.chance(55) {
+        hints
+            .per_action
+            .get(action)
+            .and_then(|h| rng.pick(h))
+            .cloned()
     } else {
         None
     };
+    if !hints.global.is_empty() && rng.chance(GLOBAL_HINT_PERCENT) {
+        hint = rng.pick(&hints.global).cloned();
+    }
     match hint {
         Some(Hint::Member(group)) => {
             principal = member_of(&group, false, rng).unwrap_or_else(|| random_user(rng));
@@ -76,6 +87,8 @@ pub(super) fn request(
             mfa = true;
             tls_minor = 3;
         }
+        Some(Hint::Principal(uid)) => principal = uid,
+        Some(Hint::Ip(address)) => ip = address,
         None => {}
     }
     let name = action_name(action);

@@ -1,10 +1,11 @@
-//! The gateway's rules: a fixed number per action, in slots (see the module doc), and for
-//! every action the hints that steer requests towards its allow rules.
+//! The gateway's rules: a fixed number per action, in slots (see the module doc), then
+//! the global rules of `gateway-global` ([`super::global`]), and the hints that steer
+//! requests towards allow rules (and, for global rules, towards block lists).
 
 use super::{
     action_name, resource_type_of, GatewayShape, Population, ADMIN_GROUP, CLASSES, CLEARANCE_GROUP,
 };
-use crate::gen::model::{Cond, Effect, Rule};
+use crate::gen::model::{Cond, Effect, Rule, Uid};
 use crate::gen::prng::SplitMix64;
 
 /// What a request must look like for an allow rule to apply: used to steer requests.
@@ -18,19 +19,38 @@ pub(super) enum Hint {
     Service { group: String, net: usize },
     /// An admin with MFA over TLS 1.3.
     Admin,
+    /// This principal (a blocked user).
+    Principal(Uid),
+    /// This source address (inside a blocked network).
+    Ip(String),
 }
 
-/// The rules, and for every action the hints of its allow rules.
+/// Hints per action (index = action), and hints of the global rules (any action).
+pub(super) struct Hints {
+    pub(super) per_action: Vec<Vec<Hint>>,
+    pub(super) global: Vec<Hint>,
+}
+
+/// The rules, and the hints of their allow rules (and block lists).
+///
+/// Per-action slots: 0 role-based, 1 ownership, then random allow templates up to the
+/// last fifth of the action's slots, which holds deny templates (so five rules per action
+/// are four allows and one deny, as in `gateway`; a hundred are 80 and 20).
 pub(super) fn rules(
     shape: &GatewayShape,
     population: &Population,
     rng: &mut SplitMix64,
-) -> (Vec<Rule>, Vec<Vec<Hint>>) {
+) -> (Vec<Rule>, Hints) {
     let mut rules = Vec::with_capacity(shape.rules);
-    let mut hints = vec![Vec::new(); shape.actions];
+    let mut hints = Hints {
+        per_action: vec![Vec::new(); shape.actions],
+        global: Vec::new(),
+    };
     let [roots, mids, leaves] = &population.groups_by_level;
     let upper: Vec<&String> = roots.iter().chain(mids.iter()).collect();
-    for r in 0..shape.rules {
+    let per_action = shape.rules_per_action();
+    let deny_from = per_action - per_action / 5;
+    for r in 0..shape.rules.saturating_sub(shape.global_rules) {
         let action = r % shape.actions;
         let slot = r / shape.actions;
         let name = action_name(action);
@@ -47,7 +67,7 @@ pub(super) fn rules(
         let template = match slot {
             0 => 0,
             1 => 1,
-            2 | 3 => 2 + rng.below(4),
+            s if s < deny_from => 2 + rng.below(4),
             _ => 6 + rng.below(4),
         };
         let (when, hint) = match template {
@@ -121,10 +141,11 @@ pub(super) fn rules(
             }
         };
         rule.when = when;
-        if let (Some(hint), Some(list)) = (hint, hints.get_mut(action)) {
+        if let (Some(hint), Some(list)) = (hint, hints.per_action.get_mut(action)) {
             list.push(hint);
         }
         rules.push(rule);
     }
+    super::global::rules(shape, population, rng, &mut rules, &mut hints);
     (rules, hints)
 }
