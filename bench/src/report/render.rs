@@ -72,11 +72,11 @@ pub fn workload_text(w: &WorkloadReport) -> String {
                     "{:.1} ({:.1}/{:.1})",
                     m.allocations.per_decision, m.allocations.per_allow, m.allocations.per_deny
                 );
-                let memory = |f: fn(&Memory) -> Option<u64>| {
+                let memory = |f: fn(&Memory) -> Option<u64>, decimals: usize| {
                     m.memory
                         .as_ref()
                         .and_then(f)
-                        .map_or_else(|| "-".to_string(), |b| format!("{:.1}", mib(b)))
+                        .map_or_else(|| "-".to_string(), |b| format!("{:.decimals$}", mib(b)))
                 };
                 let _ = writeln!(
                     out,
@@ -90,8 +90,8 @@ pub fn workload_text(w: &WorkloadReport) -> String {
                     m.e2e.cpu_median_ns,
                     m.decide.decisions_per_s,
                     allocs,
-                    memory(|m| Some(m.rss_bytes)),
-                    memory(|m| m.live_heap_bytes),
+                    memory(|m| Some(m.rss_bytes), 1),
+                    memory(|m| m.live_heap_bytes, 2),
                     m.compile_ms,
                     m.load_ms
                 );
