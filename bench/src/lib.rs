@@ -6,10 +6,16 @@
 //! engine decide every request and fails loudly on any disagreement. So the numbers
 //! compare the same decisions, not merely similar-looking policies.
 //!
-//! Code map: [`gen`] (generator and emitters), [`engines`] (one adapter per engine),
-//! [`agree`] (the agreement check), [`measure`] (latency, throughput, allocations),
-//! [`report`] (the `report` command's tables and JSON), [`alloc`] (a counting global
-//! allocator the report binary installs), [`rss`] (resident memory).
+//! **Design decision:** the figures a target is checked against are CPU time of the
+//! deciding thread, the median of several rounds that interleave the engines, so that a
+//! loaded machine slows a round, not a verdict.
+//!
+//! Code map: [`gen`] (generator and emitters), [`engines`] (one adapter per engine, each
+//! deciding prepared requests and end to end from request JSON text, and the floor),
+//! [`agree`] (the agreement check), [`measure`] (wall and CPU time per decision in rounds,
+//! throughput, allocations), [`report`] (the `report` command, its tables, JSON and
+//! targets), [`alloc`] (a counting global allocator the report binary installs: allocation
+//! counts and live heap bytes), [`rss`] (resident memory).
 
 pub mod agree;
 pub mod alloc;

@@ -5,16 +5,16 @@
 //! `rampart-bench emit NAME DIR` writes a workload's policies (every language) and data to
 //! `DIR`, for timing `rampart build` on them.
 //!
-//! `rampart-bench probe-rss NAME DIR ENGINE` is internal: the report runs it in a child
-//! process to measure one engine's resident memory.
+//! `rampart-bench probe-memory NAME DIR ENGINE` is internal: the report runs it in a child
+//! process to measure one engine's resident memory and live heap bytes.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use rampart_bench::alloc::{is_installed, CountingAllocator};
 use rampart_bench::engines::EngineKind;
-use rampart_bench::report::render::{targets, targets_text, to_json, workload_text, Machine};
-use rampart_bench::report::{self, Options};
+use rampart_bench::report::render::{targets_text, to_json, workload_text, Machine};
+use rampart_bench::report::{self, targets, Memory, Options};
 use rampart_bench::BenchError;
 
 #[global_allocator]
@@ -30,14 +30,16 @@ fn main() -> ExitCode {
             Ok((options, json)) => finish(run_report(&options, json.as_deref())),
             Err(message) => usage(&message),
         },
-        Some("probe-rss") => match args.get(1..) {
+        Some("probe-memory") => match args.get(1..) {
             Some([name, dir, engine]) => match EngineKind::from_name(engine) {
-                Some(kind) => finish(report::probe_rss(name, Path::new(dir), kind).map(|bytes| {
-                    println!("{bytes}");
-                })),
+                Some(kind) => finish(report::probe_memory(name, Path::new(dir), kind).map(
+                    |memory| {
+                        println!("{}", memory.to_line());
+                    },
+                )),
                 None => usage(&format!("unknown engine `{engine}`")),
             },
-            _ => usage("probe-rss takes a workload name, a folder and an engine"),
+            _ => usage("probe-memory takes a workload name, a folder and an engine"),
         },
         Some("emit") => match args.get(1..) {
             Some([name, dir]) => finish(emit(name, Path::new(dir))),
@@ -133,12 +135,12 @@ fn emit(name: &str, dir: &Path) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// Runs `probe-rss` in a fresh process of this binary and reads the byte count it prints.
-fn probe_in_child(name: &str, dir: &Path, kind: EngineKind) -> Result<u64, BenchError> {
+/// Runs `probe-memory` in a fresh process of this binary and reads the figures it prints.
+fn probe_in_child(name: &str, dir: &Path, kind: EngineKind) -> Result<Memory, BenchError> {
     let exe = std::env::current_exe()
         .map_err(|e| BenchError::new(format!("cannot find this program: {e}")))?;
     let output = Command::new(exe)
-        .arg("probe-rss")
+        .arg("probe-memory")
         .arg(name)
         .arg(dir)
         .arg(kind.name())
@@ -152,9 +154,9 @@ fn probe_in_child(name: &str, dir: &Path, kind: EngineKind) -> Result<u64, Bench
             String::from_utf8_lossy(&output.stderr).trim()
         )));
     }
-    stdout.trim().parse().map_err(|_| {
+    Memory::from_line(stdout.trim()).ok_or_else(|| {
         BenchError::new(format!(
-            "the memory probe printed `{}`, not a byte count",
+            "the memory probe printed `{}`, not two byte counts",
             stdout.trim()
         ))
     })

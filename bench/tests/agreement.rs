@@ -1,14 +1,15 @@
 //! The agreement check on `small` and on reduced `gateway`, `gateway-global`,
-//! `multi-tenant` and `scale-*` shapes: Rampart, Cedar (sliced and whole) and regorus
-//! (routed and single-package) must decide every request of the stream alike, with no
-//! evaluation error, and name the same deciding rules where they say. Runs in debug builds
-//! in a few tens of seconds, so CI catches generator or engine disagreements.
+//! `multi-tenant` and `scale-*` shapes: Rampart, Cedar (sliced and whole), regorus
+//! (routed and single-package) and the floor must decide every request of the stream
+//! alike, through `answer`, `decide` and `decide_e2e`, with no evaluation error, and name
+//! the same deciding rules where they say. Runs in debug builds in a few tens of seconds,
+//! so CI catches generator or engine disagreements.
 
 use rampart_bench::agree::{check, Agreement};
 use rampart_bench::engines::cedar_sliced::CedarSlicedDecider;
 use rampart_bench::engines::rampart::RampartDecider;
 use rampart_bench::engines::regorus_routed::RegorusRoutedDecider;
-use rampart_bench::engines::{load, Decider, EngineKind};
+use rampart_bench::engines::{load, Answer, Decider, EngineKind, LoadTimes};
 use rampart_bench::gen::{generate, GatewayShape, TenantShape, Workload};
 use rampart_engine::Effect;
 
@@ -228,4 +229,52 @@ fn end_to_end_paths_decide_as_the_prepared_ones() {
             "request {index}"
         );
     }
+}
+
+/// Rampart, except that its end-to-end answer to request `wrong` is flipped.
+struct WrongEndToEnd {
+    inner: Box<dyn Decider>,
+    wrong: usize,
+}
+
+impl Decider for WrongEndToEnd {
+    fn kind(&self) -> EngineKind {
+        self.inner.kind()
+    }
+    fn len(&self) -> usize {
+        self.inner.len()
+    }
+    fn decide(&mut self, index: usize) -> bool {
+        self.inner.decide(index)
+    }
+    fn decide_e2e(&mut self, index: usize) -> bool {
+        self.inner.decide_e2e(index) != (index == self.wrong)
+    }
+    fn answer(&mut self, index: usize) -> Answer {
+        self.inner.answer(index)
+    }
+    fn load_times(&self) -> LoadTimes {
+        self.inner.load_times()
+    }
+}
+
+#[test]
+fn an_end_to_end_answer_that_differs_from_decide_fails_the_check() {
+    let workload = generate("small", 100).expect("small is a workload");
+    let mut deciders = load_all(&workload);
+    let rampart = deciders.remove(0);
+    deciders.insert(
+        0,
+        Box::new(WrongEndToEnd {
+            inner: rampart,
+            wrong: 17,
+        }),
+    );
+    let error = match check(&workload, &mut deciders) {
+        Ok(_) => panic!("a wrong end-to-end answer must fail the check"),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("disagree on 1 of 100"), "{error}");
+    assert!(error.contains("request 17:"), "{error}");
+    assert!(error.contains("end to end:"), "{error}");
 }

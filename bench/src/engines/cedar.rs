@@ -1,6 +1,9 @@
 //! The cedar-policy adapter: parse the policies and the entities (no schema, as most
 //! applications call Cedar), build a `Request` per request, decide with
-//! `Authorizer::is_authorized`.
+//! `Authorizer::is_authorized`. End to end, the request's JSON text ([`request_text`]:
+//! entity uids in Cedar's JSON form, context in Cedar's context JSON) is read with
+//! [`parse_request`] (`EntityUid::from_json`, `Context::from_json_value`, `Request::new`)
+//! and decided the same way.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -12,9 +15,42 @@ use cedar_policy::{
 };
 
 use super::cedar_sliced::{deciding_rules, rule_ids};
+use serde_json::{json, Value as Json};
+
 use super::{wrap, Answer, Decider, EngineKind, LoadTimes};
 use crate::error::BenchError;
 use crate::gen::{cedar::context_json, model::Uid, RequestSpec, Workload};
+
+/// A request as JSON text in Cedar's forms: `principal`, `action` and `resource` as entity
+/// uid JSON (`{"type": …, "id": …}`), `context` as Cedar context JSON.
+pub fn request_text(spec: &RequestSpec) -> String {
+    let uid = |uid: &Uid| json!({"type": uid.ty, "id": uid.id});
+    json!({
+        "principal": uid(&spec.principal),
+        "action": {"type": "Action", "id": spec.action},
+        "resource": uid(&spec.resource),
+        "context": context_json(spec),
+    })
+    .to_string()
+}
+
+/// Reads a [`request_text`] into a Cedar `Request` (no schema), as a host receiving it
+/// would: one JSON parse, then Cedar's own readers of each part.
+pub fn parse_request(text: &str) -> Result<Request, String> {
+    let mut value: Json = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let mut take = |field: &str| {
+        value
+            .get_mut(field)
+            .map(Json::take)
+            .ok_or_else(|| format!("the request has no `{field}`"))
+    };
+    let read_uid = |json: Json| EntityUid::from_json(json).map_err(|e| e.to_string());
+    let principal = read_uid(take("principal")?)?;
+    let action = read_uid(take("action")?)?;
+    let resource = read_uid(take("resource")?)?;
+    let context = Context::from_json_value(take("context")?, None).map_err(|e| e.to_string())?;
+    Request::new(principal, action, resource, context, None).map_err(|e| e.to_string())
+}
 
 /// Cedar with a workload loaded.
 pub struct CedarDecider {
@@ -24,6 +60,8 @@ pub struct CedarDecider {
     requests: Vec<Request>,
     /// Rule ids by policy id, for the agreement check.
     ids: HashMap<PolicyId, String>,
+    /// The requests as JSON text, for the end-to-end mode.
+    texts: Vec<String>,
     times: LoadTimes,
 }
 
@@ -57,6 +95,7 @@ impl CedarDecider {
             entities,
             authorizer: Authorizer::new(),
             requests,
+            texts: workload.requests.iter().map(request_text).collect(),
             times,
         })
     }
@@ -109,6 +148,16 @@ impl Decider for CedarDecider {
         }
     }
 
+    fn decide_e2e(&mut self, index: usize) -> bool {
+        let Some(text) = self.texts.get(wrap(index, self.texts.len())) else {
+            return false;
+        };
+        match parse_request(text) {
+            Ok(request) => self.is_allowed(&request),
+            Err(_) => false,
+        }
+    }
+
     fn answer(&mut self, index: usize) -> Answer {
         let Some(request) = self.requests.get(wrap(index, self.requests.len())) else {
             return Answer {
@@ -133,5 +182,41 @@ impl Decider for CedarDecider {
 
     fn load_times(&self) -> LoadTimes {
         self.times
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> RequestSpec {
+        RequestSpec {
+            principal: Uid::new("User", "u1"),
+            action: "api0:op1".into(),
+            resource: Uid::new("Res0", "r1"),
+            scopes: vec!["api0:*".into()],
+            mfa: true,
+            mtls: false,
+            ip: "10.1.2.3".into(),
+            tls_minor: 3,
+        }
+    }
+
+    #[test]
+    fn the_request_text_reads_back_to_the_prepared_request() {
+        let parsed = parse_request(&request_text(&spec()));
+        assert_eq!(
+            parsed.map(|r| r.to_string()),
+            request(&spec()).map(|r| r.to_string())
+        );
+    }
+
+    #[test]
+    fn a_bad_request_text_is_an_error() {
+        assert!(parse_request("{").is_err());
+        assert!(
+            parse_request("{\"principal\": {\"type\": \"User\", \"id\": \"u\"}}")
+                .is_err_and(|e| e.contains("action"))
+        );
     }
 }

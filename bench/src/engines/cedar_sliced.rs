@@ -23,14 +23,14 @@ use std::str::FromStr;
 use std::time::Instant;
 
 use cedar_policy::{
-    ActionConstraint, Authorizer, Context, Decision, Entities, EntityTypeName, EntityUid, Policy,
-    PolicyId, PolicySet, PrincipalConstraint, Request, ResourceConstraint, Response,
+    ActionConstraint, Authorizer, Decision, Entities, EntityTypeName, EntityUid, Policy, PolicyId,
+    PolicySet, PrincipalConstraint, Request, ResourceConstraint, Response,
 };
-use serde_json::{json, Value as Json};
 
+use super::cedar::{parse_request, request_text};
 use super::{wrap, Answer, Decider, EngineKind, LoadTimes};
 use crate::error::BenchError;
-use crate::gen::{cedar::context_json, RequestSpec, Workload};
+use crate::gen::Workload;
 
 /// A policy's scope, as far as slicing needs it.
 struct Scope {
@@ -250,34 +250,6 @@ fn is_action(uid: &EntityUid) -> bool {
     uid.type_name().basename() == "Action"
 }
 
-/// The request as the JSON text a Cedar host receives (the shape of the Cedar CLI's
-/// request files): `{"principal": {"type", "id"}, "action": …, "resource": …, "context"}`.
-pub fn request_text(spec: &RequestSpec) -> String {
-    json!({
-        "principal": {"type": spec.principal.ty, "id": spec.principal.id},
-        "action": {"type": "Action", "id": spec.action},
-        "resource": {"type": spec.resource.ty, "id": spec.resource.id},
-        "context": context_json(spec),
-    })
-    .to_string()
-}
-
-/// Parses [`request_text`]'s JSON into a Cedar `Request` (no schema, as the plain
-/// adapter builds its requests): the end-to-end path's first step.
-pub fn parse_request(text: &str) -> Result<Request, String> {
-    let mut value: Json = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let mut take = |key: &str| match value.get_mut(key) {
-        Some(part) => Ok(part.take()),
-        None => Err(format!("the request has no `{key}`")),
-    };
-    let uid = |part: Json| EntityUid::from_json(part).map_err(|e| e.to_string());
-    let principal = uid(take("principal")?)?;
-    let action = uid(take("action")?)?;
-    let resource = uid(take("resource")?)?;
-    let context = Context::from_json_value(take("context")?, None).map_err(|e| e.to_string())?;
-    Request::new(principal, action, resource, context, None).map_err(|e| e.to_string())
-}
-
 /// The rule ids (`@id` annotations, else the policy ids) of every policy, by policy id.
 pub fn rule_ids(policies: &PolicySet) -> HashMap<PolicyId, String> {
     policies
@@ -373,20 +345,20 @@ impl CedarSlicedDecider {
         self.response(request)
             .is_some_and(|r| r.decision() == Decision::Allow)
     }
-
-    /// End to end: parses request `index`'s JSON text, finds its slice and decides (a
-    /// request that does not parse is denied).
-    pub fn decide_e2e(&mut self, index: usize) -> bool {
-        match self.texts.get(wrap(index, self.texts.len())) {
-            Some(text) => parse_request(text).is_ok_and(|request| self.is_allowed(&request)),
-            None => false,
-        }
-    }
 }
 
 impl Decider for CedarSlicedDecider {
     fn kind(&self) -> EngineKind {
         EngineKind::CedarSliced
+    }
+
+    /// End to end: parses request `index`'s JSON text, finds its slice and decides (a
+    /// request that does not parse is denied).
+    fn decide_e2e(&mut self, index: usize) -> bool {
+        match self.texts.get(wrap(index, self.texts.len())) {
+            Some(text) => parse_request(text).is_ok_and(|request| self.is_allowed(&request)),
+            None => false,
+        }
     }
 
     fn len(&self) -> usize {

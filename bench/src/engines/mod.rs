@@ -3,11 +3,19 @@
 //! decides prepared requests to allow or deny.
 //!
 //! [`Decider`] is the object-safe face the agreement check and the report use:
-//! `decide(i)` is the timed path (allow or deny only), `answer(i)` adds the evaluation
-//! errors the engine reported, for the agreement check.
+//! `decide(i)` is the timed path (allow or deny only), `decide_e2e(i)` the end-to-end one
+//! (request JSON text in, decision out), `answer(i)` adds the evaluation errors the engine
+//! reported, for the agreement check.
+//!
+//! Each adapter file also holds its engine's request JSON text (`request_text`), prepared
+//! at load for the end-to-end mode, so that another adapter of the same engine reuses it.
+//!
+//! [`floor::FloorDecider`] is no engine: a hash-map lookup of the answer precomputed per
+//! request, the limit any engine could reach.
 
 pub mod cedar;
 pub mod cedar_sliced;
+pub mod floor;
 pub mod rampart;
 pub mod regorus;
 pub mod regorus_routed;
@@ -31,16 +39,19 @@ pub enum EngineKind {
     RegorusRouted,
     /// regorus with one package whose rules each test `input.action`: no rule index.
     Regorus,
+    /// The limit: a lookup of the precomputed answer ([`floor`]).
+    Floor,
 }
 
 impl EngineKind {
     /// Every engine, in report order.
-    pub const ALL: [EngineKind; 5] = [
+    pub const ALL: [EngineKind; 6] = [
         EngineKind::Rampart,
         EngineKind::CedarSliced,
         EngineKind::Cedar,
         EngineKind::RegorusRouted,
         EngineKind::Regorus,
+        EngineKind::Floor,
     ];
 
     /// The engine's name in JSON and on the command line.
@@ -51,6 +62,7 @@ impl EngineKind {
             EngineKind::Cedar => "cedar",
             EngineKind::RegorusRouted => "regorus-routed",
             EngineKind::Regorus => "regorus",
+            EngineKind::Floor => "floor",
         }
     }
 
@@ -104,6 +116,10 @@ pub trait Decider {
     }
     /// Decides request `index` (taken modulo [`Decider::len`]): the timed path.
     fn decide(&mut self, index: usize) -> bool;
+    /// End-to-end: request `index` as a gateway receives it (JSON text prepared at load in
+    /// this engine's own request JSON form, not timed) parsed into the engine's request and
+    /// decided; the parse is inside the timed region. A text that does not parse is denied.
+    fn decide_e2e(&mut self, index: usize) -> bool;
     /// Decides request `index` and reports the engine's evaluation errors.
     fn answer(&mut self, index: usize) -> Answer;
     /// How long loading took.
@@ -128,6 +144,7 @@ pub fn load(kind: EngineKind, workload: &Workload) -> Result<Box<dyn Decider>, B
             Box::new(regorus_routed::RegorusRoutedDecider::load(workload)?)
         }
         EngineKind::Regorus => Box::new(regorus::RegorusDecider::load(workload)?),
+        EngineKind::Floor => Box::new(floor::FloorDecider::load(workload)?),
     };
     Ok(decider)
 }

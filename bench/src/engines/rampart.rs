@@ -1,7 +1,8 @@
 //! The Rampart adapter: compile the policy files to a bundle, load it and the entities,
 //! read every request once, then decide with [`Engine::decide_into`]: the full decision
 //! (effect and deciding rule ids, like Cedar's `Response`), into a reused buffer, which is
-//! how a gateway embedding the engine decides.
+//! how a gateway embedding the engine decides. End to end, the request's JSON text
+//! ([`request_text`]) is read with [`Engine::parse_request`] and decided the same way.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,12 @@ use rampart_lang::{compile, PolicySet, SourceFile};
 
 use super::{wrap, Answer, ConcurrentDecide, Decider, EngineKind, LoadTimes};
 use crate::error::BenchError;
-use crate::gen::{rampart::request_json, Workload};
+use crate::gen::{rampart::request_json, RequestSpec, Workload};
+
+/// A request as Rampart's request JSON text: what a gateway hands the engine end to end.
+pub fn request_text(spec: &RequestSpec) -> String {
+    request_json(spec).to_string()
+}
 
 /// The file the memory probe loads Rampart from: the compiled bundle, as `rampart build`
 /// writes it and a deployed engine loads it.
@@ -25,6 +31,8 @@ pub struct RampartDecider {
     engine: Arc<Engine>,
     entities: Arc<EntityStore>,
     requests: Arc<Vec<Request>>,
+    /// The requests as JSON text, for the end-to-end mode.
+    texts: Vec<String>,
     buffer: DecisionBuffer,
     times: LoadTimes,
 }
@@ -61,6 +69,7 @@ impl RampartDecider {
             engine: Arc::new(engine),
             entities: Arc::new(entities),
             requests: Arc::new(requests),
+            texts: workload.requests.iter().map(request_text).collect(),
             times,
         })
     }
@@ -83,6 +92,16 @@ impl RampartDecider {
     /// The prepared requests.
     pub fn requests(&self) -> &Arc<Vec<Request>> {
         &self.requests
+    }
+
+    /// The requests as Rampart request JSON text ([`request_text`]).
+    pub fn texts(&self) -> &[String] {
+        &self.texts
+    }
+
+    /// The load times.
+    pub fn times(&self) -> LoadTimes {
+        self.times
     }
 }
 
@@ -146,6 +165,19 @@ impl Decider for RampartDecider {
                 .decide_into(request, &self.entities, &mut self.buffer)
                 .is_allow(),
             None => false,
+        }
+    }
+
+    fn decide_e2e(&mut self, index: usize) -> bool {
+        let Some(text) = self.texts.get(wrap(index, self.texts.len())) else {
+            return false;
+        };
+        match self.engine.parse_request(text) {
+            Ok(request) => self
+                .engine
+                .decide_into(&request, &self.entities, &mut self.buffer)
+                .is_allow(),
+            Err(_) => false,
         }
     }
 

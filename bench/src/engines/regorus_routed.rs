@@ -126,18 +126,6 @@ impl RegorusRoutedDecider {
         self.eval_input(input)
     }
 
-    /// End to end: reads request `index`'s JSON text as the input, routes and decides (a
-    /// text that does not parse is denied).
-    pub fn decide_e2e(&mut self, index: usize) -> bool {
-        let Some(text) = self.texts.get(wrap(index, self.texts.len())) else {
-            return false;
-        };
-        match Value::from_json_str(text) {
-            Ok(input) => self.eval_input(input).unwrap_or(false),
-            Err(_) => false,
-        }
-    }
-
     /// `set_input`, route, `eval_rule`.
     fn eval_input(&mut self, input: Value) -> Result<bool, String> {
         let rule = self.routes.allow_rule(&input);
@@ -191,6 +179,18 @@ impl RegorusRoutedDecider {
 impl Decider for RegorusRoutedDecider {
     fn kind(&self) -> EngineKind {
         EngineKind::RegorusRouted
+    }
+
+    /// End to end: reads request `index`'s JSON text as the input, routes and decides (a
+    /// text that does not parse is denied).
+    fn decide_e2e(&mut self, index: usize) -> bool {
+        let Some(text) = self.texts.get(wrap(index, self.texts.len())) else {
+            return false;
+        };
+        match Value::from_json_str(text) {
+            Ok(input) => self.eval_input(input).unwrap_or(false),
+            Err(_) => false,
+        }
     }
 
     fn len(&self) -> usize {

@@ -1,13 +1,15 @@
-//! How much of each workload the report runs: stream length, skipped engines, time budgets.
+//! How much of each workload the report runs: stream length, skipped engines, rounds and
+//! time budgets.
 //!
 //! The full report measures everything that finishes in reasonable time on a 2-core
-//! machine; `--quick` (CI) shortens streams and budgets and skips the slowest
+//! machine; `--quick` (CI) shortens streams, rounds and budgets and skips the slowest
 //! engine × scale combinations so that the whole run stays under a minute.
 
 use std::time::Duration;
 
 use crate::engines::EngineKind;
 use crate::gen::default_requests;
+use crate::measure::Sampling;
 
 /// What to run for one workload.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,11 +17,19 @@ pub struct Plan {
     pub requests: usize,
     /// Engines left out, with the reason reported in their place.
     pub skip: Vec<(EngineKind, String)>,
-    /// Time spent timing single decisions, per engine.
+    /// Measurement rounds: each round measures every engine in turn.
+    pub rounds: usize,
+    /// Time spent timing single decisions, per engine and round (half of it end to end).
     pub latency_budget: Duration,
-    /// At most this many latency samples per engine.
+    /// At most this many latency samples per engine and round.
     pub max_samples: usize,
-    /// Time spent measuring throughput, per engine (and per thread count for Rampart).
+    /// At least this many latency samples per engine and round.
+    pub min_samples: usize,
+    /// Time spent on CPU-time batches, per engine and round (half of it end to end).
+    pub batch_budget: Duration,
+    /// At least this many CPU-time batches per engine and round.
+    pub min_batches: usize,
+    /// Time spent measuring Rampart's 1- and 2-thread throughput, per thread count.
     pub throughput_budget: Duration,
     /// Time spent counting allocations, per engine.
     pub alloc_budget: Duration,
@@ -31,6 +41,26 @@ impl Plan {
     /// Whether `kind` runs on this workload.
     pub fn runs(&self, kind: EngineKind) -> bool {
         !self.skip.iter().any(|(k, _)| *k == kind)
+    }
+
+    /// How one round samples `decide`.
+    pub fn sampling(&self) -> Sampling {
+        Sampling {
+            latency_budget: self.latency_budget,
+            max_samples: self.max_samples,
+            min_samples: self.min_samples,
+            batch_budget: self.batch_budget,
+            min_batches: self.min_batches,
+        }
+    }
+
+    /// How one round samples `decide_e2e`: half the budgets of `decide`.
+    pub fn e2e_sampling(&self) -> Sampling {
+        Sampling {
+            latency_budget: self.latency_budget / 2,
+            batch_budget: self.batch_budget / 2,
+            ..self.sampling()
+        }
     }
 }
 
@@ -57,8 +87,12 @@ pub fn plan(name: &str, quick: bool) -> Plan {
                 _ => 100,
             },
             skip,
-            latency_budget: Duration::from_millis(150),
-            max_samples: 200_000,
+            rounds: 2,
+            latency_budget: Duration::from_millis(40),
+            max_samples: 100_000,
+            min_samples: 5,
+            batch_budget: Duration::from_millis(40),
+            min_batches: 3,
             throughput_budget: Duration::from_millis(100),
             alloc_budget: Duration::from_millis(50),
             measure_rss: matches!(name, "small" | "gateway"),
@@ -67,8 +101,12 @@ pub fn plan(name: &str, quick: bool) -> Plan {
         Plan {
             requests: default_requests(name),
             skip,
-            latency_budget: Duration::from_secs(2),
-            max_samples: 2_000_000,
+            rounds: 5,
+            latency_budget: Duration::from_millis(400),
+            max_samples: 400_000,
+            min_samples: 10,
+            batch_budget: Duration::from_millis(300),
+            min_batches: 5,
             throughput_budget: Duration::from_secs(1),
             alloc_budget: Duration::from_millis(500),
             measure_rss: true,
@@ -96,5 +134,16 @@ mod tests {
             assert!(quick.requests < plan(name, false).requests);
         }
         assert!(!plan("scale-wide-100k", true).runs(EngineKind::Rampart));
+        assert!(plan("gateway", true).runs(EngineKind::Floor));
+        assert!(quick.rounds >= 2 && full.rounds > quick.rounds);
+    }
+
+    #[test]
+    fn end_to_end_gets_half_the_budgets() {
+        let plan = plan("gateway", false);
+        let (decide, e2e) = (plan.sampling(), plan.e2e_sampling());
+        assert_eq!(e2e.latency_budget * 2, decide.latency_budget);
+        assert_eq!(e2e.batch_budget * 2, decide.batch_budget);
+        assert_eq!(e2e.min_samples, decide.min_samples);
     }
 }
