@@ -56,7 +56,8 @@ if [ -n "$QUICK" ]; then DURATION=2; WARMUP=500ms; ROUNDS=1; else DURATION=10; W
 
 WORK="$REPO/target/sidecar-load"
 BIN="$REPO/target/e2e/bin"
-RELEASE="$REPO/target/release"
+# The release binaries: under CARGO_TARGET_DIR when it is set (a shared target dir).
+RELEASE="${CARGO_TARGET_DIR:-$REPO/target}/release"
 # h2load: 4 connections of 16 streams each, one thread (Envoy multiplexes its checks over
 # one HTTP/2 connection per worker the same way).
 H2LOAD_CLIENTS=4

@@ -12,17 +12,15 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use envoy_types::ext_authz::v3::pb::{
-    Authorization, CheckRequest, CheckResponse, DeniedHttpResponse, HeaderValue, HeaderValueOption,
-    HttpResponse, HttpStatus, OkHttpResponse,
+    CheckRequest, CheckResponse, DeniedHttpResponse, HeaderValue, HeaderValueOption, HttpResponse,
+    HttpStatus, OkHttpResponse,
 };
 use envoy_types::pb::envoy::config::core::v3::header_value_option::HeaderAppendAction;
 use envoy_types::pb::envoy::config::core::v3::socket_address::PortSpecifier;
 use envoy_types::pb::envoy::config::core::v3::{address, Address};
 use envoy_types::pb::envoy::service::auth::v3::attribute_context::HttpRequest;
-use envoy_types::pb::envoy::service::auth::v3::AttributeContext;
 use envoy_types::pb::google::protobuf::{value::Kind, ListValue, Struct, Value as PbValue};
 use envoy_types::pb::google::rpc;
 use rampart_engine::gateway::{HttpFacts, RequestFacts, TlsFacts};
@@ -32,6 +30,12 @@ use serde_json::{json, Value as Json};
 use crate::enforce::{self, CHALLENGE, DECISION_ID_HEADER};
 use crate::ratelimit::TOO_MANY_REQUESTS;
 use crate::state::{is_unauthenticated, now_ms, Decided, Door, State};
+
+mod service;
+mod wire;
+
+pub use service::CheckServer;
+pub use wire::{CheckView, HttpView};
 
 /// `context_extensions` keys that select the package deciding a route, in order.
 const PACKAGE_KEYS: [&str; 2] = ["policy", "package"];
@@ -45,47 +49,29 @@ const GRPC_PERMISSION_DENIED: i32 = 7;
 const GRPC_RESOURCE_EXHAUSTED: i32 = 8;
 const GRPC_UNAUTHENTICATED: i32 = 16;
 
-/// The ext_authz service.
-pub struct ExtAuthz {
-    state: Arc<State>,
-}
-
-impl ExtAuthz {
-    pub fn new(state: Arc<State>) -> ExtAuthz {
-        ExtAuthz { state }
-    }
-}
-
-#[tonic::async_trait]
-impl Authorization for ExtAuthz {
-    async fn check(
-        &self,
-        request: tonic::Request<CheckRequest>,
-    ) -> Result<tonic::Response<CheckResponse>, tonic::Status> {
-        let check = request.into_inner();
-        Ok(tonic::Response::new(
-            decide_check(&self.state, &check).await,
-        ))
-    }
-}
-
 /// Decides a `CheckRequest` and maps the decision back to Envoy; never fails (an error is
 /// a deny).
 pub async fn decide_check(state: &State, check: &CheckRequest) -> CheckResponse {
-    let attributes = check.attributes.as_ref();
-    let http = attributes.and_then(|a| a.request.as_ref()?.http.as_ref());
-    match (attributes, http) {
-        (Some(attributes), Some(http)) if http.headers.is_empty() => {
-            // `encode_raw_headers: true`: values as bytes, decoded (lossily) once here.
-            let raw = raw_header_values(http);
-            let headers = raw.iter().map(|(name, value)| (*name, value.as_ref()));
-            decide_http(state, attributes, http, headers).await
+    let view = CheckView::of(check);
+    match &view.http {
+        Some(http) => decide_http(state, &view, http).await,
+        None => decide_json(state, check).await,
+    }
+}
+
+/// [`decide_check`] on the bytes of a `CheckRequest`, read without building the typed
+/// message ([`CheckView::parse`]; the JSON way, for a request without HTTP attributes,
+/// decodes it). Bytes that are not a `CheckRequest` are the `INTERNAL` error tonic answers
+/// for a message prost cannot decode.
+pub async fn decide_message(state: &State, message: &[u8]) -> Result<CheckResponse, tonic::Status> {
+    let view = CheckView::parse(message).map_err(|e| tonic::Status::internal(e.to_string()))?;
+    match &view.http {
+        Some(http) => Ok(decide_http(state, &view, http).await),
+        None => {
+            let check = <CheckRequest as prost::Message>::decode(message)
+                .map_err(|e| tonic::Status::internal(e.to_string()))?;
+            Ok(decide_json(state, &check).await)
         }
-        (Some(attributes), Some(http)) => {
-            let headers = http.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-            decide_http(state, attributes, http, headers).await
-        }
-        _ => decide_json(state, check).await,
     }
 }
 
@@ -101,17 +87,32 @@ async fn decide_json(state: &State, check: &CheckRequest) -> CheckResponse {
 
 /// The typed way: the facts borrowed from the request (see [`request_facts`]), the bearer
 /// token verified, decided, answered, and then logged (the decision moves into the log).
-async fn decide_http<'h>(
+/// The headers are `headers`, or when there are none the `header_map`
+/// (`encode_raw_headers: true`).
+async fn decide_http(state: &State, view: &CheckView<'_>, http: &HttpView<'_>) -> CheckResponse {
+    if http.headers.is_empty() {
+        let headers = http
+            .header_map
+            .iter()
+            .map(|(name, value)| (*name, value.as_ref()));
+        decide_headers(state, view, http, headers).await
+    } else {
+        let headers = http.headers.iter().map(|(name, value)| (*name, *value));
+        decide_headers(state, view, http, headers).await
+    }
+}
+
+async fn decide_headers<'h>(
     state: &State,
-    attributes: &'h AttributeContext,
-    http: &'h HttpRequest,
+    view: &CheckView<'_>,
+    http: &HttpView<'_>,
     headers: impl Iterator<Item = (&'h str, &'h str)> + Clone,
 ) -> CheckResponse {
     let auth = state.authenticate_headers(headers.clone());
     let target = request_target(http);
-    let mut facts = request_facts(attributes, http, &target);
+    let mut facts = request_facts(view, http, &target);
     facts.auth = auth.as_ref();
-    facts.time_ms = Some(request_time_ms(attributes).unwrap_or_else(now_ms));
+    facts.time_ms = Some(request_time_ms(view.time).unwrap_or_else(now_ms));
     let (mut decided, pending) = state.decide_http(Door::ExtAuthz, &facts, headers).await;
     let response = check_response(&mut decided, facts.is_unauthenticated());
     state.log_decided(pending, decided);
@@ -119,11 +120,11 @@ async fn decide_http<'h>(
 }
 
 /// The request target: the path with its query (from `query` when the path has none).
-fn request_target(http: &HttpRequest) -> Cow<'_, str> {
+fn request_target<'a>(http: &HttpView<'a>) -> Cow<'a, str> {
     if !http.query.is_empty() && !http.path.contains('?') {
         Cow::Owned(format!("{}?{}", http.path, http.query))
     } else {
-        Cow::Borrowed(&http.path)
+        Cow::Borrowed(http.path)
     }
 }
 
@@ -132,45 +133,41 @@ fn request_target(http: &HttpRequest) -> Cow<'_, str> {
 /// source address (when it is an IP address) and port, the peer's principal (mTLS),
 /// `context_extensions` (`tls_version`; `policy` or `package`). No auth and no time yet.
 pub fn request_facts<'a>(
-    attributes: &'a AttributeContext,
-    http: &'a HttpRequest,
+    view: &CheckView<'a>,
+    http: &HttpView<'a>,
     target: &'a str,
 ) -> RequestFacts<'a> {
     let host = if http.host.is_empty() {
-        http.headers.get(":authority").map(String::as_str)
+        http.authority()
     } else {
-        Some(http.host.as_str())
+        Some(http.host)
     };
-    let source = attributes.source.as_ref();
-    let address = source.and_then(|s| socket_address_text(s.address.as_ref()));
-    let extensions = &attributes.context_extensions;
+    let address = view
+        .source_address
+        .filter(|(text, _)| text.parse::<IpAddr>().is_ok());
     RequestFacts {
-        method: &http.method,
+        method: http.method,
         path: target,
         host,
         source_ip: address.map(|(ip, _)| ip),
         source_port: address.and_then(|(_, port)| port),
         tls: TlsFacts {
-            version: extensions.get(TLS_VERSION_KEY).map(String::as_str),
-            peer: source
-                .map(|s| s.principal.as_str())
-                .filter(|p| !p.is_empty()),
+            version: view.extension(TLS_VERSION_KEY),
+            peer: Some(view.source_principal).filter(|p| !p.is_empty()),
             ..TlsFacts::default()
         },
-        package: PACKAGE_KEYS
-            .iter()
-            .find_map(|k| extensions.get(*k))
-            .map(String::as_str),
+        package: PACKAGE_KEYS.iter().find_map(|k| view.extension(k)),
         ..RequestFacts::default()
     }
 }
 
-/// The time Envoy saw the request, in milliseconds since the Unix epoch.
-fn request_time_ms(attributes: &AttributeContext) -> Option<i64> {
-    let time = attributes.request.as_ref()?.time.as_ref()?;
-    time.seconds
+/// The time Envoy saw the request (seconds and nanoseconds), in milliseconds since the
+/// Unix epoch.
+fn request_time_ms(time: Option<(i64, i32)>) -> Option<i64> {
+    let (seconds, nanos) = time?;
+    seconds
         .checked_mul(1000)?
-        .checked_add(i64::from(time.nanos / 1_000_000))
+        .checked_add(i64::from(nanos / 1_000_000))
 }
 
 /// A `CheckRequest` as engine request JSON, with the time Envoy saw the request.
@@ -222,7 +219,13 @@ pub fn request_json(check: &CheckRequest) -> Mapped {
         }
     }
 
-    let time_ms = request_time_ms(attributes);
+    let time_ms = request_time_ms(
+        attributes
+            .request
+            .as_ref()
+            .and_then(|r| r.time.as_ref())
+            .map(|t| (t.seconds, t.nanos)),
+    );
     Mapped { request, time_ms }
 }
 
@@ -284,21 +287,14 @@ fn raw_header_values(http: &HttpRequest) -> Vec<(&str, Cow<'_, str>)> {
 
 /// The IP address and port of a socket address; `None` for pipes and unparsable addresses.
 fn socket_address(address: Option<&Address>) -> Option<(IpAddr, Option<u32>)> {
-    let (text, port) = socket_address_text(address)?;
-    Some((text.parse().ok()?, port))
-}
-
-/// [`socket_address`] with the address as Envoy wrote it (it parses as an IP address).
-fn socket_address_text(address: Option<&Address>) -> Option<(&str, Option<u32>)> {
     let Some(address::Address::SocketAddress(socket)) = address?.address.as_ref() else {
         return None;
     };
-    socket.address.parse::<IpAddr>().ok()?;
     let port = match socket.port_specifier {
         Some(PortSpecifier::PortValue(port)) => Some(port),
         _ => None,
     };
-    Some((socket.address.as_str(), port))
+    Some((socket.address.parse().ok()?, port))
 }
 
 /// Maps a decision back to Envoy: allow → `ok_response` with the header obligations;

@@ -28,6 +28,47 @@ impl Doors {
         Doors { state }
     }
 
+    /// [`Doors::new`] with a decision log written to `path` (as `--decision-log` does, with
+    /// the default options): what `examples/check_cost.rs` measures.
+    pub fn with_decision_log(
+        engine: Engine,
+        entities: EntityStore,
+        path: &std::path::Path,
+    ) -> Result<Doors, String> {
+        let log = crate::decision_log::DecisionLog::open_shipped(
+            path,
+            crate::LogOptions::default(),
+            &crate::ShipOptions::default(),
+        )
+        .map_err(|e| e.to_string())?;
+        let state = State::new(Policy { engine, entities }, Some(log)).with_rate_limiter(None);
+        Ok(Doors { state })
+    }
+
+    /// Writes out the decision log and stops its writer.
+    pub fn close_log(&self) {
+        self.state.close_log();
+    }
+
+    /// The ext_authz door on the bytes of a `CheckRequest` (one gRPC message, unframed):
+    /// read as the server reads it (`CheckView::parse`), decided, and the `CheckResponse`
+    /// encoded. A message that does not decode is the error the server answers with.
+    pub fn check_message(&self, message: &[u8]) -> Result<Vec<u8>, tonic::Status> {
+        use prost::Message as _;
+        let response = now_or_never(crate::ext_authz::decide_message(&self.state, message))
+            .ok_or_else(|| tonic::Status::internal("a door without a rate-limit store waited"))?;
+        Ok(response?.encode_to_vec())
+    }
+
+    /// [`Doors::check_message`] through the typed message: decoded by prost into a
+    /// `CheckRequest` (as the generated service did), then decided.
+    pub fn check_message_typed(&self, message: &[u8]) -> Result<Vec<u8>, tonic::Status> {
+        use prost::Message as _;
+        let check =
+            CheckRequest::decode(message).map_err(|e| tonic::Status::internal(e.to_string()))?;
+        Ok(self.check(&check).encode_to_vec())
+    }
+
     /// Verifies bearer tokens with the key set of `config`, as `--jwks` does.
     pub fn with_jwks(self, config: JwtConfig) -> Result<Doors, JwksError> {
         let auth = Authenticator::load(config)?;

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use envoy_types::ext_authz::v3::pb::AuthorizationServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::codegen::tokio_stream::StreamExt as _;
@@ -16,7 +15,7 @@ use crate::auth::{ApiKeyConfig, ApiKeysError, Authenticator, JwksError, JwtConfi
 use crate::decision_log::ship::ShipOptions;
 use crate::decision_log::{DecisionLog, LogOptions, OpenError};
 use crate::decisions::{BatchLimit, DecisionApi};
-use crate::ext_authz::ExtAuthz;
+use crate::ext_authz::CheckServer;
 use crate::forward_auth::ForwardAuth;
 use crate::idle::IdleTimeout;
 use crate::proto::rampart::v1::decisions_server::DecisionsServer;
@@ -235,10 +234,9 @@ impl Sidecar {
         let http_tls = tls.clone();
 
         let (health, health_service) = tonic_health::server::health_reporter();
-        health.set_serving::<AuthorizationServer<ExtAuthz>>().await;
+        health.set_serving::<CheckServer>().await;
         health.set_serving::<DecisionsServer<DecisionApi>>().await;
-        let authorization = AuthorizationServer::new(ExtAuthz::new(Arc::clone(&state)))
-            .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES);
+        let authorization = CheckServer::new(Arc::clone(&state), MAX_GRPC_MESSAGE_BYTES);
         let decisions = BatchLimit::new(
             DecisionsServer::new(DecisionApi::new(Arc::clone(&state)))
                 .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES),
@@ -314,9 +312,7 @@ impl Sidecar {
         }
 
         state.begin_shutdown();
-        health
-            .set_not_serving::<AuthorizationServer<ExtAuthz>>()
-            .await;
+        health.set_not_serving::<CheckServer>().await;
         health
             .set_not_serving::<DecisionsServer<DecisionApi>>()
             .await;

@@ -308,17 +308,19 @@ fn a_rate_limited_request_becomes_a_429_with_retry_after() {
 /// The JSON the typed facts of `check` stand for (the engine reads both alike, see
 /// `engine/tests/gateway_facts.rs`), through the same `HttpFacts` mapping.
 fn facts_as_json(check: &CheckRequest) -> Json {
-    let attributes = check
-        .attributes
+    let view = CheckView::of(check);
+    let http = view
+        .http
         .as_ref()
-        .unwrap_or_else(|| panic!("attributes"));
-    let http = attributes
-        .request
-        .as_ref()
-        .and_then(|r| r.http.as_ref())
         .unwrap_or_else(|| panic!("http attributes"));
     let target = request_target(http);
-    let facts = request_facts(attributes, http, &target);
+    let facts = request_facts(&view, http, &target);
+    let http = check
+        .attributes
+        .as_ref()
+        .and_then(|a| a.request.as_ref())
+        .and_then(|r| r.http.as_ref())
+        .unwrap_or_else(|| panic!("http attributes"));
     let headers = if http.headers.is_empty() {
         raw_headers(http)
     } else {
@@ -398,31 +400,7 @@ fn the_typed_facts_of_a_check_request_are_its_request_json() {
 
 #[test]
 fn the_typed_and_json_ways_answer_alike() {
-    let policy = crate::state::Policy {
-        engine: rampart_engine::Engine::new(rampart_engine::Bundle {
-            format: rampart_engine::bundle::BUNDLE_FORMAT.into(),
-            version: rampart_engine::bundle::BUNDLE_VERSION,
-            revision: "r".into(),
-            symbols: vec![],
-            schema: rampart_engine::bundle::Schema {
-                entity_types: vec![rampart_engine::bundle::EntityType {
-                    name: rampart_engine::bundle::ANONYMOUS_TYPE.into(),
-                    attrs: Default::default(),
-                    parents: vec![],
-                }],
-                enums: vec![],
-                actions: vec![],
-                context: Default::default(),
-            },
-            packages: vec![],
-            rules: vec![],
-            obligations: vec![],
-            routes: vec![],
-            principals: vec![],
-        })
-        .unwrap_or_else(|e| panic!("{e}")),
-        entities: rampart_engine::EntityStore::default(),
-    };
+    let policy = empty_policy();
     let state = State::new(policy, None);
     let mut no_principal = envoy_check();
     if let Some(source) = no_principal
@@ -450,5 +428,251 @@ fn the_typed_and_json_ways_answer_alike() {
             metadata_string(&typed, "decision"),
             metadata_string(&by_json, "decision")
         );
+    }
+}
+
+/// `envoy_check` with what else Envoy may send: raw header values, a destination, labels,
+/// metadata, a named port, a query apart from the path.
+fn full_check() -> CheckRequest {
+    let mut check = envoy_check();
+    if let Some(attributes) = check.attributes.as_mut() {
+        if let Some(http) = attributes.request.as_mut().and_then(|r| r.http.as_mut()) {
+            http.query = "a=1".into();
+            http.path = "/v1/orders/42".into();
+            http.size = 12;
+            http.body = "{}".into();
+            http.raw_body = vec![0xff, 0x00];
+            http.header_map = Some(HeaderMap {
+                headers: vec![
+                    envoy_types::pb::envoy::config::core::v3::HeaderValue {
+                        key: "x-raw".into(),
+                        raw_value: b"caf\xc3\xa9 \xff".to_vec(),
+                        ..Default::default()
+                    },
+                    envoy_types::pb::envoy::config::core::v3::HeaderValue {
+                        key: "x-plain".into(),
+                        value: "v".into(),
+                        ..Default::default()
+                    },
+                ],
+            });
+        }
+        if let Some(destination) = attributes.destination.as_mut() {
+            destination.labels = [("app".to_owned(), "gw".to_owned())].into_iter().collect();
+            destination.certificate = "PEM".into();
+            if let Some(address::Address::SocketAddress(socket)) = destination
+                .address
+                .as_mut()
+                .and_then(|a| a.address.as_mut())
+            {
+                socket.port_specifier = Some(PortSpecifier::NamedPort("https".into()));
+                socket.resolver_name = "r".into();
+                socket.ipv4_compat = true;
+            }
+        }
+        attributes.metadata_context = Some(envoy_types::pb::envoy::config::core::v3::Metadata {
+            filter_metadata: [("f".to_owned(), Struct::default())].into_iter().collect(),
+            ..Default::default()
+        });
+        attributes
+            .context_extensions
+            .insert("tls_version".into(), "1.3".into());
+    }
+    check
+}
+
+/// The lean reading and prost agree on `bytes`: both refuse them, or both read the same
+/// facts.
+fn assert_readings_agree(bytes: &[u8]) {
+    use prost::Message as _;
+    let typed = CheckRequest::decode(bytes);
+    let lean = CheckView::parse(bytes);
+    match (&typed, &lean) {
+        (Ok(check), Ok(view)) => assert_eq!(&CheckView::of(check), view, "{bytes:?}"),
+        (Err(_), Err(_)) => {}
+        _ => panic!("prost: {typed:?}\nlean: {lean:?}\nbytes: {bytes:?}"),
+    }
+}
+
+#[test]
+fn the_lean_reading_gives_the_facts_prost_gives() {
+    use prost::Message as _;
+    let check = full_check();
+    let bytes = check.encode_to_vec();
+    let view = CheckView::parse(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    let http = view.http.as_ref().unwrap_or_else(|| panic!("http"));
+    assert_eq!(
+        (http.method, http.path, http.query),
+        ("POST", "/v1/orders/42", "a=1")
+    );
+    assert_eq!(view.source_address, Some(("127.0.0.1", Some(52248))));
+    assert_eq!(view.source_principal, "spiffe://test/ns/default/sa/client1");
+    assert_eq!(view.extension("policy"), Some("items-api"));
+    assert_eq!(http.authority(), Some("api.local:10443"));
+    assert_eq!(
+        http.header_map[0],
+        ("x-raw", Cow::Owned("café \u{fffd}".into()))
+    );
+    for check in [
+        check.clone(),
+        envoy_check(),
+        CheckRequest::default(),
+        CheckRequest {
+            attributes: Some(AttributeContext::default()),
+        },
+    ] {
+        assert_readings_agree(&check.encode_to_vec());
+    }
+    // Two messages one after the other merge: the last path, both headers, the last value
+    // of a repeated header and extension, a pipe replacing the socket address.
+    let mut second = envoy_check();
+    if let Some(attributes) = second.attributes.as_mut() {
+        if let Some(http) = attributes.request.as_mut().and_then(|r| r.http.as_mut()) {
+            http.path = "/second".into();
+            http.headers = [("x-second", "2"), ("authorization", "Bearer y")]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+        }
+        attributes.context_extensions = [("policy".to_owned(), "other".to_owned())]
+            .into_iter()
+            .collect();
+        if let Some(source) = attributes.source.as_mut() {
+            source.address = Some(Address {
+                address: Some(address::Address::Pipe(
+                    envoy_types::pb::envoy::config::core::v3::Pipe {
+                        path: "/run/s".into(),
+                        mode: 0,
+                    },
+                )),
+            });
+        }
+    }
+    let mut merged = bytes.clone();
+    merged.extend(second.encode_to_vec());
+    assert_readings_agree(&merged);
+    let view = CheckView::parse(&merged).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(view.extension("policy"), Some("other"));
+    assert_eq!(view.source_address, None);
+    let http = view.http.as_ref().unwrap_or_else(|| panic!("http"));
+    assert_eq!(http.path, "/second");
+    assert_eq!(lookup_header(http, "authorization"), Some("Bearer y"));
+    assert_eq!(
+        lookup_header(http, "content-type"),
+        Some("application/json")
+    );
+}
+
+fn lookup_header<'a>(http: &HttpView<'a>, name: &str) -> Option<&'a str> {
+    http.headers
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| *v)
+}
+
+#[test]
+fn unknown_fields_of_every_wire_type_are_skipped_as_prost_skips_them() {
+    use prost::encoding::{encode_key, encode_varint, WireType};
+    use prost::Message as _;
+    let attributes = full_check().attributes.unwrap_or_default();
+    let mut inner = attributes.encode_to_vec();
+    encode_key(99, WireType::Varint, &mut inner);
+    encode_varint(300, &mut inner);
+    encode_key(98, WireType::ThirtyTwoBit, &mut inner);
+    inner.extend([1, 2, 3, 4]);
+    encode_key(97, WireType::SixtyFourBit, &mut inner);
+    inner.extend([1, 2, 3, 4, 5, 6, 7, 8]);
+    encode_key(96, WireType::StartGroup, &mut inner);
+    encode_key(1, WireType::Varint, &mut inner);
+    encode_varint(7, &mut inner);
+    encode_key(96, WireType::EndGroup, &mut inner);
+    encode_key(95, WireType::LengthDelimited, &mut inner);
+    encode_varint(2, &mut inner);
+    inner.extend([0xff, 0xfe]);
+    let mut message = Vec::new();
+    encode_key(1, WireType::LengthDelimited, &mut message);
+    encode_varint(inner.len() as u64, &mut message);
+    message.extend(&inner);
+    assert!(CheckView::parse(&message).is_ok());
+    assert_readings_agree(&message);
+    // A group closed by another field's end, a stray end, a wrong wire type, a field 0.
+    for tail in [
+        vec![(96 << 3) | 3, (95 << 3) | 4],
+        vec![(96 << 3) | 4],
+        vec![4 << 3, 1],
+        vec![0, 1],
+        vec![0xff; 11],
+    ] {
+        let mut bad = inner.clone();
+        bad.extend(&tail);
+        let mut message = Vec::new();
+        encode_key(1, WireType::LengthDelimited, &mut message);
+        encode_varint(bad.len() as u64, &mut message);
+        message.extend(&bad);
+        assert!(CheckView::parse(&message).is_err(), "{tail:?}");
+        assert_readings_agree(&message);
+    }
+}
+
+#[test]
+fn the_lean_reading_refuses_what_prost_refuses_cut_or_changed_anywhere() {
+    use prost::Message as _;
+    let bytes = full_check().encode_to_vec();
+    for len in 0..bytes.len() {
+        assert_readings_agree(&bytes[..len]);
+    }
+    for index in 0..bytes.len() {
+        for value in [
+            0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x07, 0x0a, 0x7f, 0x80, 0xc3, 0xff,
+        ] {
+            let mut changed = bytes.clone();
+            changed[index] = value;
+            assert_readings_agree(&changed);
+        }
+    }
+}
+
+#[test]
+fn a_message_that_is_not_a_check_request_is_an_error_not_a_decision() {
+    let state = State::new(empty_policy(), None);
+    let answer = crate::fuzzing::now_or_never(decide_message(&state, &[0x0a, 0x05, 0x01]))
+        .unwrap_or_else(|| panic!("waited"));
+    let status = answer
+        .err()
+        .unwrap_or_else(|| panic!("decided a malformed message"));
+    assert_eq!(status.code(), tonic::Code::Internal);
+    // No HTTP attributes: decoded by prost, decided the JSON way (a deny).
+    let answer = crate::fuzzing::now_or_never(decide_message(&state, &[]))
+        .unwrap_or_else(|| panic!("waited"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(answer.status.map(|s| s.code), Some(GRPC_UNAUTHENTICATED));
+}
+
+/// A policy without rules: every request denied.
+fn empty_policy() -> crate::state::Policy {
+    crate::state::Policy {
+        engine: rampart_engine::Engine::new(rampart_engine::Bundle {
+            format: rampart_engine::bundle::BUNDLE_FORMAT.into(),
+            version: rampart_engine::bundle::BUNDLE_VERSION,
+            revision: "r".into(),
+            symbols: vec![],
+            schema: rampart_engine::bundle::Schema {
+                entity_types: vec![rampart_engine::bundle::EntityType {
+                    name: rampart_engine::bundle::ANONYMOUS_TYPE.into(),
+                    attrs: Default::default(),
+                    parents: vec![],
+                }],
+                enums: vec![],
+                actions: vec![],
+                context: Default::default(),
+            },
+            packages: vec![],
+            rules: vec![],
+            obligations: vec![],
+            routes: vec![],
+            principals: vec![],
+        })
+        .unwrap_or_else(|e| panic!("{e}")),
+        entities: rampart_engine::EntityStore::default(),
     }
 }
