@@ -170,7 +170,6 @@ fn cannot_fail(program: &Program, node: Node) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
     use std::sync::Arc;
 
     use super::*;
@@ -201,7 +200,7 @@ mod tests {
 
     /// The key of a `when` made of `conjuncts`, with the key's path spelled out.
     fn key(conjuncts: Vec<Expr>) -> Found {
-        let symbols = HashMap::new();
+        let symbols = crate::engine::NameMap::default();
         let mut compiler = Compiler::new(&symbols, RegexTable::default());
         let condition = Condition {
             conjuncts: conjuncts

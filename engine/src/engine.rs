@@ -51,13 +51,17 @@ pub struct Engine {
     pub(crate) anonymous_id: Arc<str>,
 }
 
+/// A table from names to ids, read on every request (foldhash: seeded per process, much
+/// cheaper than SipHash on short names).
+pub(crate) type NameMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
+
 /// Lookup tables from names in request and entity data to the bundle's ids.
 #[derive(Debug, Default)]
 pub(crate) struct Names {
-    pub symbols: HashMap<String, Sym>,
-    pub types: HashMap<String, TypeId>,
-    pub actions: HashMap<String, ActionId>,
-    pub packages: HashMap<String, PackageId>,
+    pub symbols: NameMap<Sym>,
+    pub types: NameMap<TypeId>,
+    pub actions: NameMap<ActionId>,
+    pub packages: NameMap<PackageId>,
     pub well_known: WellKnown,
 }
 
@@ -368,8 +372,8 @@ fn layout<'a>(scopes: impl Iterator<Item = &'a Scope>) -> Layout {
 
 impl Names {
     fn build(bundle: &Bundle) -> Self {
-        let index_map = |names: Vec<&str>| -> HashMap<String, u32> {
-            let mut map = HashMap::with_capacity(names.len());
+        let index_map = |names: Vec<&str>| -> NameMap<u32> {
+            let mut map = NameMap::with_capacity_and_hasher(names.len(), Default::default());
             for (i, name) in names.into_iter().enumerate() {
                 if let Ok(i) = u32::try_from(i) {
                     // The first declaration of a name wins.

@@ -2,12 +2,14 @@
 //!
 //! Entities are read against the bundle's schema (attributes typed, parents of declared
 //! parent types) and their transitive ancestors are computed once at load, so `e in g` is a
-//! binary search. Every uid is numbered (`u32`); the ancestors of all entities are one flat
+//! scan of a few numbers (a binary search for long runs). Every uid is numbered (`u32`); the ancestors of all entities are one flat
 //! array of numbers, each entity holding the span of its own, so a link costs 4 bytes. References to entities missing from the data are allowed: such an entity
 //! has no attributes and no parents.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+
+use foldhash::fast::RandomState;
 
 use serde_json::value::RawValue;
 use serde_json::Value as Json;
@@ -23,6 +25,10 @@ use crate::value::{EntityUid, Record, Value};
 /// pathological hierarchies (a chain of `n` groups has `n²/2` pairs).
 const MAX_ANCESTOR_LINKS: usize = 20_000_000;
 
+/// Up to this many ancestors, `e in g` looks `g`'s number up and scans `e`'s run; past it,
+/// a binary search of the run by uid.
+const SHORT_RUN: usize = 16;
+
 /// Entity data for deciding: attributes and ancestors by uid. Built by
 /// [`Engine::load_entities`] for that engine's schema.
 ///
@@ -36,7 +42,7 @@ pub struct EntityStore {
     /// By entity type id: the index of every known id of that type. Entities of the data
     /// are `< entities.len()`; parents the data names without defining are numbered
     /// `>= entities.len()` (no attributes, no parents).
-    by_type: Vec<HashMap<Arc<str>, u32>>,
+    by_type: Vec<HashMap<Arc<str>, u32, RandomState>>,
     /// Every numbered uid (entities, then undefined parents), by number.
     uids: Vec<EntityUid>,
     /// The transitive ancestors of every entity, as numbers of `uids`, entity after entity;
@@ -50,8 +56,8 @@ pub(crate) struct Entity {
     /// `Value::Entity(uid)`, lent to expressions that name this entity.
     pub value: Value,
     pub attrs: Arc<Record>,
-    /// Where this entity's ancestors are in the store's flat array: `e in g` is a binary
-    /// search of that run comparing uids, with no hashing.
+    /// Where this entity's ancestors are in the store's flat array: `e in g` scans that run
+    /// for `g`'s number, or binary-searches it by uid when it is long.
     ancestors: Span,
 }
 
@@ -101,7 +107,8 @@ impl EntityStore {
         let next = u32::try_from(self.uids.len()).ok()?;
         let ty = usize::try_from(uid.ty).ok()?;
         if self.by_type.len() <= ty {
-            self.by_type.resize_with(ty.checked_add(1)?, HashMap::new);
+            self.by_type
+                .resize_with(ty.checked_add(1)?, HashMap::default);
         }
         self.by_type.get_mut(ty)?.insert(Arc::clone(&uid.id), next);
         self.uids.push(uid.clone());
@@ -110,12 +117,19 @@ impl EntityStore {
 
     /// Whether `ancestor` is a transitive parent of `entity` (not the entity itself).
     pub(crate) fn has_ancestor(&self, entity: &Entity, ancestor: &EntityUid) -> bool {
-        self.run(entity.ancestors)
-            .binary_search_by(|number| {
-                let uid = usize::try_from(*number).ok().and_then(|n| self.uids.get(n));
-                uid.cmp(&Some(ancestor))
-            })
-            .is_ok()
+        let run = self.run(entity.ancestors);
+        if run.len() <= SHORT_RUN {
+            // Most entities have a few ancestors: one lookup of the ancestor's number, then
+            // a scan of a few integers, instead of comparing ids at every step of a search.
+            return self
+                .number(ancestor.ty, &ancestor.id)
+                .is_some_and(|number| run.contains(&number));
+        }
+        run.binary_search_by(|number| {
+            let uid = usize::try_from(*number).ok().and_then(|n| self.uids.get(n));
+            uid.cmp(&Some(ancestor))
+        })
+        .is_ok()
     }
 
     /// How many transitive ancestors an entity has.
@@ -543,5 +557,22 @@ mod tests {
         };
         assert!(is_in(&bottom, &top));
         assert!(!is_in(&top, &bottom));
+        // Runs on both sides of SHORT_RUN: the scan of numbers and the binary search by uid
+        // answer alike, for present, absent and unknown ancestors.
+        let uid = |id: &str| EntityUid {
+            ty: 1,
+            id: Arc::from(id),
+        };
+        for child in [3, SHORT_RUN, SHORT_RUN + 1, 60] {
+            let child_uid = uid(&child.to_string());
+            for ancestor in 0..100 {
+                assert_eq!(
+                    is_in(&child_uid, &uid(&ancestor.to_string())),
+                    ancestor < child,
+                    "{child} in {ancestor}"
+                );
+            }
+            assert!(!is_in(&child_uid, &uid("not-an-entity")));
+        }
     }
 }

@@ -270,7 +270,7 @@ pub(crate) struct RegexTable {
 /// Lowers bundle expressions into a [`Program`].
 pub(crate) struct Compiler<'s> {
     program: Program,
-    symbols: &'s HashMap<String, Sym>,
+    symbols: &'s crate::engine::NameMap<Sym>,
     regex_ids: HashMap<String, u32>,
     /// Constants already in the table, so equal constants share one entry.
     const_ids: HashMap<Value, u32>,
@@ -278,7 +278,7 @@ pub(crate) struct Compiler<'s> {
 
 impl<'s> Compiler<'s> {
     /// A compiler resolving key names with `symbols` and patterns with `regexes`.
-    pub(crate) fn new(symbols: &'s HashMap<String, Sym>, regexes: RegexTable) -> Self {
+    pub(crate) fn new(symbols: &'s crate::engine::NameMap<Sym>, regexes: RegexTable) -> Self {
         Compiler {
             program: Program {
                 regexes: regexes.compiled,
@@ -511,9 +511,10 @@ mod tests {
 
     #[test]
     fn children_come_first_and_context_fields_are_direct() {
-        let symbols: HashMap<String, Sym> = [("tls".to_string(), 0), ("mtls".to_string(), 1)]
-            .into_iter()
-            .collect();
+        let symbols: crate::engine::NameMap<Sym> =
+            [("tls".to_string(), 0), ("mtls".to_string(), 1)]
+                .into_iter()
+                .collect();
         let mut compiler = Compiler::new(&symbols, RegexTable::default());
         let expr = Expr::Attr(Box::new(Expr::Attr(Box::new(Expr::Context), 0)), 1);
         let condition = Condition {
@@ -536,7 +537,7 @@ mod tests {
 
     #[test]
     fn equal_constants_share_an_entry() {
-        let symbols = HashMap::new();
+        let symbols = crate::engine::NameMap::default();
         let mut compiler = Compiler::new(&symbols, RegexTable::default());
         let text = Expr::Const(Value::set(vec![Value::string("a"), Value::string("b")]));
         let first = compiler.expr(&text).ok();
@@ -558,7 +559,7 @@ mod tests {
 
     #[test]
     fn constant_sets_and_records_are_folded() {
-        let symbols = HashMap::new();
+        let symbols = crate::engine::NameMap::default();
         let mut compiler = Compiler::new(&symbols, RegexTable::default());
         let items = vec![Expr::Const(Value::Int(2)), Expr::Const(Value::Int(1))];
         let set = compiler.expr(&Expr::Set(items)).ok();
@@ -579,7 +580,7 @@ mod tests {
 
     #[test]
     fn unknown_regexes_are_load_errors() {
-        let symbols = HashMap::new();
+        let symbols = crate::engine::NameMap::default();
         let mut compiler = Compiler::new(&symbols, RegexTable::default());
         let expr = Expr::Matches(Box::new(Expr::Action), "a+".into());
         assert!(compiler.expr(&expr).is_err());
