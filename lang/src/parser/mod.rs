@@ -4,8 +4,11 @@
 //! **Key design decision:** the grammar parses expressions flat and the builder applies
 //! precedence (`expr`), so pest recurses only a few calls per bracket level; a pre-scan
 //! (`lexical`) rejects bracket nesting deeper than 64 before pest runs, and the builder
-//! rejects deeper trees, so no input can overflow the stack. Comments are collected by the
-//! pre-scan, not by the grammar.
+//! rejects deeper trees, so no input can overflow the stack. pest is built without its
+//! stack guard (a probe on every rule call, an eighth of parsing), so the pre-scan is the
+//! bound: every bracket pest can recurse on must be counted there. Comments are collected
+//! by the pre-scan, not by the grammar. A file is parsed piecewise, its head and then one
+//! item at a time, so pest's token queue never holds more than one item.
 
 mod errors;
 mod expr;
