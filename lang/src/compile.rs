@@ -101,8 +101,8 @@ pub fn compile_timed(set: &PolicySet, timings: &mut Timings) -> Compiled {
     let parts = assemble::Parts {
         routes,
         principals,
-        rules: &rules,
-        obligations: &obligations,
+        rules,
+        obligations,
     };
     let bundle = assemble::bundle(&mut session, parts);
     let diags = std::mem::take(&mut session.diags);

@@ -299,7 +299,7 @@ fn friendly(rule: Rule) -> Option<&'static str> {
         | op_contains_any | op_contains_all | op_has_scope | op_add | op_sub | op_mul | op_has
         | op_like | op_matches => "an operator",
         op_not | op_neg => "an expression",
-        file | WHITESPACE | COMMENT | item | binary_op | primary | literal | date | ipv6_addr
-        | ipv4_addr | ident_char => return None,
+        file | file_head | file_item | WHITESPACE | COMMENT | item | binary_op | primary
+        | literal | date | ipv6_addr | ipv4_addr | ident_char => return None,
     })
 }

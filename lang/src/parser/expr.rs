@@ -59,7 +59,8 @@ enum Token {
 impl Builder<'_> {
     /// Builds an `expr` pair.
     pub(super) fn expr(&self, pair: Pair<'_, Rule>) -> Result<Node, Diagnostic> {
-        let end = Span::new(pair.as_span().end(), pair.as_span().end());
+        let end = self.base + pair.as_span().end();
+        let end = Span::new(end, end);
         let mut tokens = Vec::new();
         for part in pair.into_inner() {
             if part.as_rule() == Rule::term {

@@ -8,37 +8,34 @@ use crate::ast::*;
 use crate::diagnostics::Diagnostic;
 
 impl Builder<'_> {
-    /// Builds the `file` pair.
-    pub(super) fn file(
+    /// The `package` line and the imports.
+    pub(super) fn file_head(
         &self,
         pair: Pair<'_, Rule>,
-        comments: Vec<Comment>,
-        blank_lines: BlankLines,
-    ) -> Result<File, Diagnostic> {
+    ) -> Result<(QualName, Vec<Import>), Diagnostic> {
         let mut package = None;
         let mut imports = Vec::new();
-        let mut items = Vec::new();
         for part in pair.into_inner() {
             match part.as_rule() {
                 Rule::package_decl => {
                     package = Some(self.qual_name(self.last(part, "a package name")?))
                 }
                 Rule::import_decl => imports.push(self.import(part)?),
-                Rule::schema_block => items.push(Item::Schema(self.schema(part)?)),
-                Rule::test_block => items.push(Item::Test(self.test(part)?)),
-                Rule::annotated_item => items.push(self.annotated_item(part)?),
-                Rule::EOI => {}
                 _ => return Err(self.internal(&part)),
             }
         }
         let package = package.ok_or_else(|| Diagnostic::error("E019", "missing `package` line"))?;
-        Ok(File {
-            package,
-            imports,
-            items,
-            comments,
-            blank_lines,
-        })
+        Ok((package, imports))
+    }
+
+    /// One item of the file.
+    pub(super) fn item(&self, part: Pair<'_, Rule>) -> Result<Item, Diagnostic> {
+        match part.as_rule() {
+            Rule::schema_block => Ok(Item::Schema(self.schema(part)?)),
+            Rule::test_block => Ok(Item::Test(self.test(part)?)),
+            Rule::annotated_item => self.annotated_item(part),
+            _ => Err(self.internal(&part)),
+        }
     }
 
     fn qual_name(&self, pair: Pair<'_, Rule>) -> QualName {

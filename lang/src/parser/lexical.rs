@@ -23,10 +23,16 @@ pub(super) fn scan(text: &str) -> Result<Scan, Diagnostic> {
     let mut blank_lines = Vec::new();
     // Open brackets; `true` marks the `<` of a generic type (closed only by `>`).
     let mut open: Vec<bool> = Vec::new();
+    // Whether the last token (blanks and comments aside, as the grammar skips them) is the
+    // word `Set` or `Map`, so that a `<` now opens a generic type.
+    let mut after_type_word = false;
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         match b {
-            b'"' => i = skip_string(bytes, i + 1),
+            b'"' => {
+                after_type_word = false;
+                i = skip_string(bytes, i + 1)
+            }
             b'\n' => {
                 i += 1;
                 let after_blanks = skip_blanks(bytes, i);
@@ -55,18 +61,20 @@ pub(super) fn scan(text: &str) -> Result<Scan, Diagnostic> {
             }
             b'(' | b'[' | b'{' | b'<' => {
                 let generic = b == b'<';
-                if !generic || follows_generic_type(bytes, i) {
+                if !generic || after_type_word {
                     open.push(generic);
                     if open.len() > MAX_DEPTH {
                         return Err(too_deep(Span::new(i, i + 1)));
                     }
                 }
+                after_type_word = false;
                 i += 1;
             }
             b'>' => {
                 if open.last() == Some(&true) {
                     open.pop();
                 }
+                after_type_word = false;
                 i += 1;
             }
             b')' | b']' | b'}' => {
@@ -75,9 +83,27 @@ pub(super) fn scan(text: &str) -> Result<Scan, Diagnostic> {
                     open.pop();
                 }
                 open.pop();
+                after_type_word = false;
                 i += 1;
             }
-            _ => i += 1,
+            b' ' | b'\t' | b'\r' => i += 1,
+            // U+FEFF, which the grammar skips as white space.
+            0xEF if bytes.get(i + 1..i + 3) == Some(&[0xBB, 0xBF]) => i += 3,
+            b'_' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' => {
+                let end = bytes
+                    .get(i..)
+                    .and_then(|rest| {
+                        rest.iter()
+                            .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+                    })
+                    .map_or(bytes.len(), |n| i + n);
+                after_type_word = matches!(bytes.get(i..end), Some(b"Set" | b"Map"));
+                i = end;
+            }
+            _ => {
+                after_type_word = false;
+                i += 1
+            }
         }
     }
     Ok(Scan {
@@ -142,23 +168,6 @@ fn code_end_before(bytes: &[u8], i: usize) -> Option<usize> {
     None
 }
 
-/// Whether the `<` at `i` follows `Set` or `Map` (optionally with blanks in between).
-fn follows_generic_type(bytes: &[u8], i: usize) -> bool {
-    let mut j = i;
-    while j > 0 && bytes.get(j - 1).is_some_and(|b| b.is_ascii_whitespace()) {
-        j -= 1;
-    }
-    let word_end = j;
-    while j > 0
-        && bytes
-            .get(j - 1)
-            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
-    {
-        j -= 1;
-    }
-    matches!(bytes.get(j..word_end), Some(b"Set") | Some(b"Map"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,5 +196,31 @@ mod tests {
         assert_eq!(scan(&generic).err().map(|d| d.code()), Some("E018"));
         let comparisons = format!("package a const x = {}", "1 < ".repeat(100));
         assert!(scan(&comparisons).is_ok());
+    }
+
+    #[test]
+    fn counts_generics_behind_comments_and_byte_order_marks() {
+        // The grammar skips these between `Set` and `<`; so must the count, since the scan
+        // is what bounds pest's recursion.
+        for between in [" // note\n", "\u{FEFF}", " \t\r\n "] {
+            let generic = format!(
+                "package a schema {{ context {{ a: {}Int }} }}",
+                format!("Set{between}<").repeat(65)
+            );
+            assert_eq!(
+                scan(&generic).err().map(|d| d.code()),
+                Some("E018"),
+                "{between:?}"
+            );
+            let text = format!(
+                "package a schema {{ context {{ a: {}Int }} }}",
+                format!("Set{between}<").repeat(200_000)
+            );
+            assert_eq!(
+                crate::parser::parse_text(&text).err().map(|d| d.code()),
+                Some("E018")
+            );
+        }
+        assert!(scan("package a const x = xSet < 1 and Settle < 2").is_ok());
     }
 }

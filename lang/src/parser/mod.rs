@@ -4,8 +4,11 @@
 //! **Key design decision:** the grammar parses expressions flat and the builder applies
 //! precedence (`expr`), so pest recurses only a few calls per bracket level; a pre-scan
 //! (`lexical`) rejects bracket nesting deeper than 64 before pest runs, and the builder
-//! rejects deeper trees, so no input can overflow the stack. Comments are collected by the
-//! pre-scan, not by the grammar.
+//! rejects deeper trees, so no input can overflow the stack. pest is built without its
+//! stack guard (a probe on every rule call, an eighth of parsing), so the pre-scan is the
+//! bound: every bracket pest can recurse on must be counted there. Comments are collected
+//! by the pre-scan, not by the grammar. A file is parsed piecewise, its head and then one
+//! item at a time, so pest's token queue never holds more than one item.
 
 mod errors;
 mod expr;
@@ -43,22 +46,80 @@ fn parse_text(text: &str) -> Result<ast::File, Diagnostic> {
         );
     }
     let scan = lexical::scan(text)?;
-    let mut pairs = match RampartParser::parse(Rule::file, text) {
-        Ok(pairs) => pairs,
-        Err(_) => return Err(errors::syntax_error(text, &parse_with_detail(text))),
+    let syntax_error = || errors::syntax_error(text, &parse_with_detail(text));
+    // The file is read piecewise: its head, then one item at a time. pest keeps every token
+    // of a parse in one queue, which for a whole large file grows to tens of MiB (most of
+    // the parse's time went into growing it); an item's queue stays small. `file` matches
+    // exactly when every piece does, and errors are still reported from a parse of `file`.
+    let Some(head) = RampartParser::parse(Rule::file_head, text)
+        .ok()
+        .and_then(|mut pairs| pairs.next())
+    else {
+        return Err(syntax_error());
     };
-    let builder = Builder {
+    let mut pos = head.as_span().end();
+    let mut built = Builder {
         text,
         comments: &scan.comments,
-    };
-    let file_pair = pairs
-        .next()
-        .ok_or_else(|| Diagnostic::error("E001", "empty parse"))?;
-    builder.file(
-        file_pair,
-        scan.comments.clone(),
-        ast::BlankLines(scan.blank_lines),
-    )
+        base: 0,
+    }
+    .file_head(head);
+    let mut items = Vec::new();
+    loop {
+        pos = skip_blanks(text, pos);
+        let rest = text.get(pos..).unwrap_or("");
+        if rest.is_empty() {
+            break;
+        }
+        let Some(pair) = RampartParser::parse(Rule::file_item, rest)
+            .ok()
+            .and_then(|mut pairs| pairs.next())
+        else {
+            return Err(syntax_error());
+        };
+        let end = pair.as_span().end();
+        if end == 0 {
+            return Err(syntax_error());
+        }
+        // After a builder error, the rest is still parsed: a syntax error further on is
+        // the one reported, as when the whole file was parsed before building.
+        if built.is_ok() {
+            let builder = Builder {
+                text,
+                comments: &scan.comments,
+                base: pos,
+            };
+            match builder.item(pair) {
+                Ok(item) => items.push(item),
+                Err(diag) => built = Err(diag),
+            }
+        }
+        pos += end;
+    }
+    let (package, imports) = built?;
+    Ok(ast::File {
+        package,
+        imports,
+        items,
+        comments: scan.comments,
+        blank_lines: ast::BlankLines(scan.blank_lines),
+    })
+}
+
+/// The offset of the first character at or after `pos` that is not whitespace or part of a
+/// comment: what the grammar's implicit `WHITESPACE` and `COMMENT` skip between items.
+fn skip_blanks(text: &str, mut pos: usize) -> usize {
+    let bytes = text.as_bytes();
+    loop {
+        match bytes.get(pos..).unwrap_or_default() {
+            [b' ' | b'\t' | b'\r' | b'\n', ..] => pos += 1,
+            [0xEF, 0xBB, 0xBF, ..] => pos += 3,
+            [b'/', b'/', rest @ ..] => {
+                pos += 2 + rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())
+            }
+            _ => return pos,
+        }
+    }
 }
 
 /// Serialises the re-parses that collect pest's detailed expectations (a process-wide switch,
@@ -88,14 +149,16 @@ pub(super) struct Builder<'t> {
     text: &'t str,
     /// The file's comments in source order, to trim them off the end of spans.
     comments: &'t [ast::Comment],
+    /// Where in the file the parsed piece starts: pest's offsets are relative to it.
+    base: usize,
 }
 
 impl<'t> Builder<'t> {
     /// The span of a pair without the whitespace and comments pest may include at its end
     /// (a rule ending in an optional part keeps the blanks it skipped before trying it).
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
-        let start = pair.as_span().start();
-        let mut end = pair.as_span().end();
+        let start = self.base + pair.as_span().start();
+        let mut end = self.base + pair.as_span().end();
         loop {
             let before = self.text.get(start..end).unwrap_or("");
             let trimmed = before.trim_end_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}');
