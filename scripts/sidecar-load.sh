@@ -170,7 +170,10 @@ metric() {
 note "peers (scripts/e2e-setup.sh --load)"
 sh scripts/e2e-setup.sh --load >&2 || fail "a peer is missing (see above)"
 note "release build: rampart, rampart-bench, empty_ext_authz, frame_check_request"
-cargo build --release --locked -q -p rampart-cli --bin rampart -p rampart-bench --bin rampart-bench >&2
+cargo build --release --locked -q -p rampart-cli --bin rampart >&2
+# Apart: built together, the two would share features of common dependencies, and each
+# would be rebuilt whenever the other's change.
+cargo build --release --locked -q -p rampart-bench --bin rampart-bench >&2
 cargo build --release --locked -q -p rampart-sidecar --example empty_ext_authz --example frame_check_request >&2
 RAMPART="$RELEASE/rampart"
 BENCH="$RELEASE/rampart-bench"

@@ -125,7 +125,8 @@ fn run_report(options: &Options, json: Option<&Path>) -> Result<(), BenchError> 
 fn emit(name: &str, dir: &Path) -> Result<(), BenchError> {
     let workload = rampart_bench::gen::generate(name, 10)
         .ok_or_else(|| BenchError::new(format!("unknown workload `{name}`")))?;
-    let cannot = |e: std::io::Error| BenchError::new(format!("cannot write `{}`: {e}", dir.display()));
+    let cannot =
+        |e: std::io::Error| BenchError::new(format!("cannot write `{}`: {e}", dir.display()));
     workload.write_to(dir).map_err(cannot)?;
     let requests: String = workload
         .requests

@@ -113,8 +113,8 @@ fn decode(file: &Path) -> Result<(), String> {
 
 /// Frames the request JSON in `json` as a `DecideRequest` and writes it to `file`.
 fn decide(json: &Path, file: &Path) -> Result<(), String> {
-    let text =
-        std::fs::read_to_string(json).map_err(|e| format!("cannot read `{}`: {e}", json.display()))?;
+    let text = std::fs::read_to_string(json)
+        .map_err(|e| format!("cannot read `{}`: {e}", json.display()))?;
     let request: Json =
         serde_json::from_str(&text).map_err(|e| format!("`{}`: {e}", json.display()))?;
     let entity = |key: &str| {
