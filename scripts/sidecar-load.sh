@@ -3,7 +3,7 @@
 # "Sidecar under load"). A benchmark, never a test: it prints figures next to the targets
 # and fails only when something could not be measured.
 #
-#   scripts/sidecar-load.sh [--quick] [--no-pin]
+#   scripts/sidecar-load.sh [--quick] [--no-pin] [--only reload]
 #
 # In one run, on loopback:
 #   1. ext_authz: h2load sends a pre-framed CheckRequest (sidecar/examples/
@@ -16,7 +16,12 @@
 #   3. POST /v1/decide against Cerbos's POST /api/check/resources on the same policy
 #      (scripts/load/policy, scripts/load/cerbos), after checking that both decide alike;
 #   4. wrk through a real Envoy to a direct_response route, on a listener with the ext_authz
-#      filter (the sidecar) and on one without: the latency the sidecar adds.
+#      filter (the sidecar) and on one without: the latency the sidecar adds;
+#   5. reload under load (issue 13): `rampart serve` on the 10k-rule set of `rampart-bench
+#      emit scale-10k`, rampart.v1 Decide at full speed, then paced at half that rate while
+#      scripts/load/reload_driver.py rewrites a policy file and sends SIGHUP, RELOADS times;
+#      report.py compares the p99 of the requests that overlap a swap with the p99 of the
+#      others (see "reload phase" there). --only reload runs this phase alone.
 # Each timed phase lasts 10 s, in three rounds taken in turns (--quick: 2 s, one round);
 # report.py gives the best round of each. Figures go to standard output and
 # target/sidecar-load.json; logs and inputs to target/sidecar-load/ (the decision logs,
@@ -41,18 +46,33 @@ REPO=$(pwd)
 
 QUICK=""
 PIN=1
-for arg in "$@"; do
-  case $arg in
+ONLY=""
+usage() { printf 'usage: scripts/sidecar-load.sh [--quick] [--no-pin] [--only reload]\n' >&2; exit 2; }
+while [ $# -gt 0 ]; do
+  case $1 in
     --quick) QUICK=1 ;;
     --no-pin) PIN="" ;;
+    --only)
+      [ "${2:-}" = reload ] || usage
+      ONLY=reload
+      shift
+      ;;
     -h | --help)
       sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
       exit 0
       ;;
-    *) printf 'usage: scripts/sidecar-load.sh [--quick] [--no-pin]\n' >&2; exit 2 ;;
+    *) usage ;;
   esac
+  shift
 done
 if [ -n "$QUICK" ]; then DURATION=2; WARMUP=500ms; ROUNDS=1; else DURATION=10; WARMUP=1s; ROUNDS=3; fi
+# The reload phase: paced load for RELOAD_SECONDS, the first reload FIRST_RELOAD_S in and the
+# next ones RELOAD_EVERY_S apart (from one's start to the next one's).
+if [ -n "$QUICK" ]; then
+  RELOAD_SECONDS=5; RELOADS=2; FIRST_RELOAD_S=1.5; RELOAD_EVERY_S=2
+else
+  RELOAD_SECONDS=30; RELOADS=8; FIRST_RELOAD_S=2; RELOAD_EVERY_S=3.5
+fi
 
 WORK="$REPO/target/sidecar-load"
 BIN="$REPO/target/e2e/bin"
@@ -149,10 +169,14 @@ metric() {
 # --- peers and builds ---------------------------------------------------------------------
 note "peers (scripts/e2e-setup.sh --load)"
 sh scripts/e2e-setup.sh --load >&2 || fail "a peer is missing (see above)"
-note "release build: rampart, empty_ext_authz, frame_check_request"
+note "release build: rampart, rampart-bench, empty_ext_authz, frame_check_request"
 cargo build --release --locked -q -p rampart-cli --bin rampart >&2
+# Apart: built together, the two would share features of common dependencies, and each
+# would be rebuilt whenever the other's change.
+cargo build --release --locked -q -p rampart-bench --bin rampart-bench >&2
 cargo build --release --locked -q -p rampart-sidecar --example empty_ext_authz --example frame_check_request >&2
 RAMPART="$RELEASE/rampart"
+BENCH="$RELEASE/rampart-bench"
 EMPTY="$RELEASE/examples/empty_ext_authz"
 FRAME="$RELEASE/examples/frame_check_request"
 
@@ -168,6 +192,7 @@ rounds=$ROUNDS
 h2load_clients=$H2LOAD_CLIENTS
 h2load_streams=$H2LOAD_STREAMS
 http_clients=$HTTP_CLIENTS
+only=${ONLY:-all}
 load_before=$(load_average)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 EOF
@@ -192,6 +217,95 @@ h2load_max() {
     "http://$1$CHECK_PATH" >"$WORK/$2.txt" 2>&1 || true
   grep -q '^finished in' "$WORK/$2.txt" || { cat "$WORK/$2.txt" >&2; fail "h2load failed ($2)"; }
 }
+
+# --- 5. a reload of the 10k-rule set under load (defined here, run last) ------------------
+DECIDE_PATH=/rampart.v1.Decisions/Decide
+
+# decide_once ADDR NAME: one Decide with curl; prints the decoded answer ("allow REVISION").
+decide_once() {
+  curl -s --http2-prior-knowledge "${GRPC_HEADERS[@]}" --data-binary @"$WORK/$2.grpc" \
+    -D "$WORK/$2.head" -o "$WORK/$2.body" "http://$1$DECIDE_PATH" || fail "$2: the Decide request failed"
+  grep -qi '^grpc-status: 0' "$WORK/$2.head" || fail "$2: no grpc-status 0 in $(cat "$WORK/$2.head")"
+  "$FRAME" decode-decide "$WORK/$2.body"
+}
+
+reload_phase() {
+  note "reload: rampart serve on scale-10k (rampart-bench emit)"
+  local set="$WORK/scale-10k" n=0 line answer chosen="" rps per_client
+  "$BENCH" emit scale-10k "$set" >"$WORK/reload-emit.txt"
+  python3 -B scripts/load/reload_driver.py marker "$set/rampart" 0
+  start reload-sidecar "$(server_cpus)" "$RAMPART" serve "$set/rampart" --entities "$set/entities.json" \
+    --grpc 127.0.0.1:0 --http 127.0.0.1:0 --no-watch --decision-log "$WORK/reload-decisions.jsonl"
+  local pid=$LAST_PID ready grpc http
+  ready=$(wait_for_line reload-sidecar 'ready grpc=')
+  grpc=$(printf '%s' "$ready" | sed 's/.*grpc=\([^ ]*\).*/\1/')
+  http=$(printf '%s' "$ready" | sed 's/.*http=\([^ ]*\).*/\1/')
+  # The first of the workload's requests the set allows (the first one when none does).
+  while IFS= read -r line; do
+    n=$((n + 1))
+    printf '%s\n' "$line" >"$WORK/reload-request-$n.json"
+    "$FRAME" decide "$WORK/reload-request-$n.json" "$WORK/reload-request-$n.grpc" >/dev/null
+    answer=$(decide_once "$grpc" "reload-request-$n")
+    [ -z "$chosen" ] && chosen=$n
+    case $answer in allow*) chosen=$n; break ;; esac
+  done <"$set/rampart-requests.jsonl"
+  [ -n "$chosen" ] || fail "rampart-bench emit wrote no request"
+  cp "$WORK/reload-request-$chosen.json" "$WORK/reload-request.json"
+  cp "$WORK/reload-request-$chosen.grpc" "$WORK/reload.grpc"
+  echo "reload_answer=$(decide_once "$grpc" reload)" >>"$WORK/run.env"
+
+  note "reload: Decide at full speed (${DURATION}s)"
+  echo "load_reload=$(load_average)" >>"$WORK/run.env"
+  # shellcheck disable=SC2046 # the taskset prefix is meant to split
+  $(client_cpus) "$BIN/h2load" -D "$DURATION" --warm-up-time="$WARMUP" -t 1 \
+    -c "$H2LOAD_CLIENTS" -m "$H2LOAD_STREAMS" -d "$WORK/reload.grpc" "${GRPC_HEADERS[@]}" \
+    "http://$grpc$DECIDE_PATH" >"$WORK/reload-max.txt" 2>&1 || true
+  grep -q '^finished in' "$WORK/reload-max.txt" || { cat "$WORK/reload-max.txt" >&2; fail "h2load failed (reload-max)"; }
+  rps=$(h2load_rps "$WORK/reload-max.txt")
+  per_client=$(awk -v r="$rps" -v c="$PACED_CLIENTS" 'BEGIN { printf "%d", r / 2 / c }')
+  [ "$per_client" -gt 0 ] || fail "the sidecar's Decide throughput on scale-10k is 0"
+
+  # One reload with no load, for its duration alone.
+  # shellcheck disable=SC2046 # the taskset prefix is meant to split
+  $(client_cpus) python3 -B scripts/load/reload_driver.py run "$pid" "$set/rampart" \
+    "$WORK/reload-sidecar.log" "$WORK/reload-idle.tsv" 0 0 1 || fail "the idle reload failed"
+
+  note "reload: $((per_client * PACED_CLIENTS)) Decides/s for ${RELOAD_SECONDS}s, $RELOADS reloads (SIGHUP)"
+  {
+    echo "reload_half_rate=$((per_client * PACED_CLIENTS))"
+    echo "reload_seconds=$RELOAD_SECONDS"
+    echo "reloads=$RELOADS"
+    echo "reload_first_s=$FIRST_RELOAD_S"
+    echo "reload_every_s=$RELOAD_EVERY_S"
+    echo "reloads_before=$(metric "$http" 'rampart_reloads_total{result="success"}')"
+  } >>"$WORK/run.env"
+  # shellcheck disable=SC2046 # the taskset prefix is meant to split
+  $(client_cpus) python3 -B scripts/load/reload_driver.py run "$pid" "$set/rampart" \
+    "$WORK/reload-sidecar.log" "$WORK/reload-events.tsv" "$FIRST_RELOAD_S" "$RELOAD_EVERY_S" \
+    "$RELOADS" >"$WORK/reload-driver.txt" 2>&1 &
+  local driver=$!
+  # shellcheck disable=SC2046 # the taskset prefix is meant to split
+  $(client_cpus) "$BIN/h2load" -n $((per_client * PACED_CLIENTS * RELOAD_SECONDS)) -t 1 \
+    -c "$PACED_CLIENTS" -m "$H2LOAD_STREAMS" --rps "$per_client" -r 1 --rate-period 1ms \
+    -d "$WORK/reload.grpc" "${GRPC_HEADERS[@]}" --log-file "$WORK/reload-paced.log" \
+    "http://$grpc$DECIDE_PATH" >"$WORK/reload-paced.txt" 2>&1 || true
+  wait "$driver" || { cat "$WORK/reload-driver.txt" >&2; fail "a reload under load failed"; }
+  grep -q '^finished in' "$WORK/reload-paced.txt" || { cat "$WORK/reload-paced.txt" >&2; fail "h2load --rps failed (reload-paced)"; }
+  {
+    echo "reloads_after=$(metric "$http" 'rampart_reloads_total{result="success"}')"
+    echo "reload_grpc_decisions=$(($(metric "$http" 'rampart_decisions_total{door="grpc",effect="allow"}') +
+      $(metric "$http" 'rampart_decisions_total{door="grpc",effect="deny"}')))"
+    echo "load_reload_after=$(load_average)"
+  } >>"$WORK/run.env"
+  stop "$pid"
+  rm -f "$WORK/reload-decisions.jsonl"
+}
+
+if [ "$ONLY" = reload ]; then
+  reload_phase
+  python3 -B scripts/load/report.py "$WORK" "$REPO/target/sidecar-load.json"
+  exit 0
+fi
 
 # --- 1. ext_authz: empty server and sidecar at full speed ---------------------------------
 note "ext_authz: frame, empty server, sidecar"
@@ -346,6 +460,8 @@ done
 } >>"$WORK/run.env"
 cleanup
 rm -f "$WORK/envoy-decisions.jsonl"
+
+reload_phase
 
 # --- report -------------------------------------------------------------------------------
 python3 -B scripts/load/report.py "$WORK" "$REPO/target/sidecar-load.json"

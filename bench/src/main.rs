@@ -3,7 +3,8 @@
 //! 2 usage error.
 //!
 //! `rampart-bench emit NAME DIR` writes a workload's policies (every language) and data to
-//! `DIR`, for timing `rampart build` on them.
+//! `DIR`, for timing `rampart build` on them, and ten of its requests as Rampart request
+//! JSON, one a line (`DIR/rampart-requests.jsonl`: `scripts/sidecar-load.sh` sends one).
 //!
 //! `rampart-bench probe-memory NAME DIR ENGINE` is internal: the report runs it in a child
 //! process to measure one engine's resident memory and live heap bytes.
@@ -119,13 +120,20 @@ fn run_report(options: &Options, json: Option<&Path>) -> Result<(), BenchError> 
     Ok(())
 }
 
-/// Writes the named workload's files to `dir` (ten requests: the stream is not written).
+/// Writes the named workload's files to `dir`, and its first ten requests as Rampart
+/// request JSON (the timed stream is not written).
 fn emit(name: &str, dir: &Path) -> Result<(), BenchError> {
     let workload = rampart_bench::gen::generate(name, 10)
         .ok_or_else(|| BenchError::new(format!("unknown workload `{name}`")))?;
-    workload
-        .write_to(dir)
-        .map_err(|e| BenchError::new(format!("cannot write `{}`: {e}", dir.display())))?;
+    let cannot =
+        |e: std::io::Error| BenchError::new(format!("cannot write `{}`: {e}", dir.display()));
+    workload.write_to(dir).map_err(cannot)?;
+    let requests: String = workload
+        .requests
+        .iter()
+        .map(|spec| format!("{}\n", rampart_bench::gen::rampart::request_json(spec)))
+        .collect();
+    std::fs::write(dir.join("rampart-requests.jsonl"), requests).map_err(cannot)?;
     println!(
         "wrote {} ({} rules) to {}",
         name,

@@ -5,7 +5,13 @@
 //! ```sh
 //! frame_check_request write check.grpc         # the request below, gRPC-framed
 //! frame_check_request decode response.grpc     # `allow 200` / `deny 403` (exit 1 on junk)
+//! frame_check_request decide request.json decide.grpc   # a `rampart.v1` DecideRequest
+//! frame_check_request decode-decide response.grpc       # `allow REVISION` / `deny REVISION`
 //! ```
+//!
+//! `decide` frames the request JSON of `POST /v1/decide` (`principal`, `action`, `resource`,
+//! `context`, `package`) as a `rampart.v1.Decisions/Decide` request: the reload phase sends
+//! it over HTTP/2, where many requests share a connection, as Envoy's checks do.
 //!
 //! The request is what Envoy 1.40 sends for `GET /docs/handbook?view=full` on an mTLS
 //! listener, with the route's `context_extensions` selecting package `gateway` of
@@ -27,14 +33,21 @@ use envoy_types::pb::envoy::service::auth::v3::attribute_context::{
 use envoy_types::pb::envoy::service::auth::v3::AttributeContext;
 use envoy_types::pb::google::protobuf::Timestamp;
 use prost::Message;
+use prost_types::value::Kind;
+use prost_types::Struct;
+use rampart_sidecar::proto::rampart::v1 as decisions;
+use serde_json::Value as Json;
 
-const USAGE: &str = "usage: frame_check_request write FILE | decode FILE";
+const USAGE: &str = "usage: frame_check_request write FILE | decode FILE | decide JSON FILE | \
+                     decode-decide FILE";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.as_slice() {
         [command, file] if command == "write" => write(Path::new(file)),
         [command, file] if command == "decode" => decode(Path::new(file)),
+        [command, json, file] if command == "decide" => decide(Path::new(json), Path::new(file)),
+        [command, file] if command == "decode-decide" => decode_decide(Path::new(file)),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -48,19 +61,23 @@ fn main() -> ExitCode {
 
 /// Writes the framed request to `file`.
 fn write(file: &Path) -> Result<(), String> {
-    let message = check_request().encode_to_vec();
+    write_framed(file, &check_request().encode_to_vec())
+}
+
+/// Writes `message` as one uncompressed gRPC frame to `file`.
+fn write_framed(file: &Path, message: &[u8]) -> Result<(), String> {
     let length = u32::try_from(message.len()).map_err(|_| "message too large".to_owned())?;
     let mut frame = Vec::with_capacity(message.len() + 5);
     frame.push(0);
     frame.extend_from_slice(&length.to_be_bytes());
-    frame.extend_from_slice(&message);
+    frame.extend_from_slice(message);
     std::fs::write(file, &frame).map_err(|e| format!("cannot write `{}`: {e}", file.display()))?;
     println!("{} bytes ({} of protobuf)", frame.len(), message.len());
     Ok(())
 }
 
-/// Reads one framed `CheckResponse` and prints `allow STATUS` or `deny STATUS`.
-fn decode(file: &Path) -> Result<(), String> {
+/// The message of the one uncompressed gRPC frame in `file`.
+fn read_framed(file: &Path) -> Result<Vec<u8>, String> {
     let bytes =
         std::fs::read(file).map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
     let (head, message) = bytes
@@ -73,6 +90,13 @@ fn decode(file: &Path) -> Result<(), String> {
             file.display()
         ));
     }
+    Ok(message.to_vec())
+}
+
+/// Reads one framed `CheckResponse` and prints `allow STATUS` or `deny STATUS`.
+fn decode(file: &Path) -> Result<(), String> {
+    let message = read_framed(file)?;
+    let message = message.as_slice();
     let response =
         CheckResponse::decode(message).map_err(|e| format!("not a CheckResponse: {e}"))?;
     let code = response.status.map(|s| s.code).unwrap_or_default();
@@ -85,6 +109,72 @@ fn decode(file: &Path) -> Result<(), String> {
     };
     println!("{effect} {status}");
     Ok(())
+}
+
+/// Frames the request JSON in `json` as a `DecideRequest` and writes it to `file`.
+fn decide(json: &Path, file: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(json)
+        .map_err(|e| format!("cannot read `{}`: {e}", json.display()))?;
+    let request: Json =
+        serde_json::from_str(&text).map_err(|e| format!("`{}`: {e}", json.display()))?;
+    let entity = |key: &str| {
+        request.get(key).map(|e| decisions::Entity {
+            r#type: text_of(e.get("type")),
+            id: text_of(e.get("id")),
+        })
+    };
+    let message = decisions::DecideRequest {
+        principal: entity("principal"),
+        action: text_of(request.get("action")),
+        resource: entity("resource"),
+        http: None,
+        context: match request.get("context") {
+            Some(Json::Object(fields)) => Some(to_struct(fields)),
+            _ => None,
+        },
+        package: text_of(request.get("package")),
+    };
+    write_framed(file, &message.encode_to_vec())
+}
+
+/// Reads one framed `DecideResponse` and prints `allow REVISION` or `deny REVISION`.
+fn decode_decide(file: &Path) -> Result<(), String> {
+    let message = read_framed(file)?;
+    let response = decisions::DecideResponse::decode(message.as_slice())
+        .map_err(|e| format!("not a DecideResponse: {e}"))?;
+    let allowed = response
+        .decision
+        .is_some_and(|d| d.effect == decisions::Effect::Allow as i32);
+    let effect = if allowed { "allow" } else { "deny" };
+    println!("{effect} {}", response.bundle_revision);
+    Ok(())
+}
+
+fn text_of(value: Option<&Json>) -> String {
+    value.and_then(Json::as_str).unwrap_or_default().to_owned()
+}
+
+fn to_struct(fields: &serde_json::Map<String, Json>) -> Struct {
+    Struct {
+        fields: fields
+            .iter()
+            .map(|(k, v)| (k.clone(), to_value(v)))
+            .collect(),
+    }
+}
+
+fn to_value(value: &Json) -> prost_types::Value {
+    let kind = match value {
+        Json::Null => Kind::NullValue(0),
+        Json::Bool(b) => Kind::BoolValue(*b),
+        Json::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        Json::String(s) => Kind::StringValue(s.clone()),
+        Json::Array(items) => Kind::ListValue(prost_types::ListValue {
+            values: items.iter().map(to_value).collect(),
+        }),
+        Json::Object(fields) => Kind::StructValue(to_struct(fields)),
+    };
+    prost_types::Value { kind: Some(kind) }
 }
 
 /// The request Envoy sends for a service reading a document over mTLS.

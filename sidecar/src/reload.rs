@@ -4,20 +4,23 @@
 //! **Key design decision:** the sidecar cannot compile policy text (it does not depend on
 //! `rampart-lang`), so whoever starts it passes a [`PolicyLoader`] that builds a whole new
 //! [`Policy`] (bundle and entities), and the paths that loader reads. The loader runs on a
-//! blocking thread, never on the async workers. Its result replaces the policy in one
-//! atomic store: a decision loads the policy once, so requests in flight finish on the old
-//! one. A loader that fails changes nothing: the old policy keeps serving, the error goes to
+//! thread of its own at the lowest scheduling priority (`priority.rs`), never on the async
+//! workers, so that compiling a large policy set takes the CPU only when deciding leaves it
+//! idle. Its result replaces the policy in one atomic store: a decision loads the policy
+//! once, so requests in flight finish on the old one, which is then freed on such a thread
+//! too, once the last of them is done. A loader that fails changes nothing: the old policy keeps serving, the error goes to
 //! standard error and the answer of `POST /v1/reload`, and `rampart_reloads_total` counts
 //! it. Reloads never overlap: a trigger that arrives while one runs waits, and is answered
 //! by the next reload (one for all the triggers that queued), since that one reads the
 //! files after the trigger arrived.
 
 mod guard;
+mod priority;
 mod watch;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::State as Shared;
 use axum::http::StatusCode;
@@ -251,10 +254,10 @@ impl Reloader {
         self.runs.load(Ordering::SeqCst)
     }
 
-    /// Runs `work` on a blocking thread and waits for it at most the reload timeout. A
-    /// read cannot be cancelled: work that times out keeps its thread until it returns,
-    /// and until then no other work starts, so a file that never answers holds one thread,
-    /// not one per trigger.
+    /// Runs `work` on a thread of its own at the lowest scheduling priority and waits for
+    /// it at most the reload timeout. A read cannot be cancelled: work that times out keeps
+    /// its thread until it returns, and until then no other work starts, so a file that
+    /// never answers holds one thread, not one per trigger.
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
@@ -263,19 +266,31 @@ impl Reloader {
             return Err(Blocked::Stuck);
         }
         self.running.fetch_add(1, Ordering::SeqCst);
-        let running = Arc::clone(&self.running);
-        let task = tokio::task::spawn_blocking(move || {
-            /// Counts the work as finished however it ends (a panic included).
-            struct Done(Arc<AtomicUsize>);
-            impl Drop for Done {
-                fn drop(&mut self) {
-                    self.0.fetch_sub(1, Ordering::SeqCst);
-                }
+        /// Counts the work as finished however it ends (a panic, or a thread that could not
+        /// be started, included).
+        struct Done(Arc<AtomicUsize>);
+        impl Drop for Done {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
             }
-            let _done = Done(running);
-            work()
-        });
-        match tokio::time::timeout(self.timeout, task).await {
+        }
+        let done = Done(Arc::clone(&self.running));
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        // A thread that cannot start drops `answer` (and `done`): counted as a panic.
+        let _spawned = std::thread::Builder::new()
+            .name("rampart-reload".to_owned())
+            .spawn(move || {
+                // Declared in this order, `done` goes first on a panic too: the reload that
+                // learns of the end must find the work counted as finished.
+                let answer = answer;
+                let done = done;
+                priority::lower_this_thread();
+                let value = work();
+                drop(done);
+                // The reload may have timed out and gone: nobody to tell then.
+                let _ = answer.send(value);
+            });
+        match tokio::time::timeout(self.timeout, answered).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(_)) => Err(Blocked::Panicked),
             Err(_) => Err(Blocked::TimedOut(self.timeout)),
@@ -283,6 +298,7 @@ impl Reloader {
     }
 
     async fn run(&self, state: &Arc<State>, trigger: Trigger) -> ReloadOutcome {
+        let started = Instant::now();
         let previous = state.policy().revision().to_owned();
         let loader = Arc::clone(&self.loader);
         let loaded = self.blocking(move || loader()).await;
@@ -305,10 +321,8 @@ impl Reloader {
                     Ok(()) => {
                         outcome.revision = policy.revision().to_owned();
                         let old = state.replace_policy(policy);
-                        // The last reference to a large bundle may be here: free it off the
-                        // workers.
                         drop(serving);
-                        tokio::task::spawn_blocking(move || drop(old));
+                        retire(old);
                     }
                 }
             }
@@ -347,7 +361,7 @@ impl Reloader {
             };
         }
         state.metrics.reloaded(outcome.succeeded());
-        report(&outcome, trigger);
+        report(&outcome, trigger, started.elapsed());
         outcome
     }
 }
@@ -367,8 +381,39 @@ fn blocked_message(blocked: Blocked, what: &str) -> String {
     }
 }
 
-/// One line on standard error per reload (and the errors under it).
-fn report(outcome: &ReloadOutcome, trigger: Trigger) {
+/// How often [`retire`] looks whether the decisions on a replaced policy have finished.
+const RETIRE_POLL: Duration = Duration::from_millis(10);
+
+/// How long [`retire`] waits for them: past it, the last of them frees the policy.
+const RETIRE_WAIT: Duration = Duration::from_secs(10);
+
+/// Frees a replaced policy (tens of MB of rules, index and entities for a large set) on a
+/// thread at the lowest priority, once the decisions that still hold it have finished, so
+/// that the free never runs on a thread that answers requests.
+fn retire(old: Arc<Policy>) {
+    let _spawned = std::thread::Builder::new()
+        .name("rampart-retire".to_owned())
+        .spawn(move || {
+            priority::lower_this_thread();
+            let deadline = Instant::now() + RETIRE_WAIT;
+            let mut old = old;
+            loop {
+                match Arc::try_unwrap(old) {
+                    Ok(policy) => {
+                        drop(policy);
+                        return;
+                    }
+                    Err(held) if Instant::now() < deadline => old = held,
+                    // Still held: the last holder frees it.
+                    Err(_) => return,
+                }
+                std::thread::sleep(RETIRE_POLL);
+            }
+        });
+}
+
+/// One line on standard error per reload (and the errors under it), with the time it took.
+fn report(outcome: &ReloadOutcome, trigger: Trigger, took: Duration) {
     let trigger = trigger.label();
     if let Some(error) = &outcome.error {
         eprintln!(
@@ -377,8 +422,10 @@ fn report(outcome: &ReloadOutcome, trigger: Trigger) {
         );
     } else {
         eprintln!(
-            "rampart serve: reloaded ({trigger}) bundle={} (was {})",
-            outcome.revision, outcome.previous
+            "rampart serve: reloaded ({trigger}) bundle={} (was {}) in {:.1} ms",
+            outcome.revision,
+            outcome.previous,
+            took.as_secs_f64() * 1000.0
         );
     }
     match &outcome.jwks {
