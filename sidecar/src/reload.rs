@@ -277,19 +277,16 @@ impl Reloader {
         let done = Done(Arc::clone(&self.running));
         let (answer, answered) = tokio::sync::oneshot::channel();
         // A thread that cannot start drops `answer` (and `done`): counted as a panic.
-        let _spawned = std::thread::Builder::new()
-            .name("rampart-reload".to_owned())
-            .spawn(move || {
-                // Declared in this order, `done` goes first on a panic too: the reload that
-                // learns of the end must find the work counted as finished.
-                let answer = answer;
-                let done = done;
-                priority::lower_this_thread();
-                let value = work();
-                drop(done);
-                // The reload may have timed out and gone: nobody to tell then.
-                let _ = answer.send(value);
-            });
+        let _spawned = priority::spawn_lowest("rampart-reload", move || {
+            // Declared in this order, `done` goes first on a panic too: the reload that
+            // learns of the end must find the work counted as finished.
+            let answer = answer;
+            let done = done;
+            let value = work();
+            drop(done);
+            // The reload may have timed out and gone: nobody to tell then.
+            let _ = answer.send(value);
+        });
         match tokio::time::timeout(self.timeout, answered).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(_)) => Err(Blocked::Panicked),
@@ -391,25 +388,22 @@ const RETIRE_WAIT: Duration = Duration::from_secs(10);
 /// thread at the lowest priority, once the decisions that still hold it have finished, so
 /// that the free never runs on a thread that answers requests.
 fn retire(old: Arc<Policy>) {
-    let _spawned = std::thread::Builder::new()
-        .name("rampart-retire".to_owned())
-        .spawn(move || {
-            priority::lower_this_thread();
-            let deadline = Instant::now() + RETIRE_WAIT;
-            let mut old = old;
-            loop {
-                match Arc::try_unwrap(old) {
-                    Ok(policy) => {
-                        drop(policy);
-                        return;
-                    }
-                    Err(held) if Instant::now() < deadline => old = held,
-                    // Still held: the last holder frees it.
-                    Err(_) => return,
+    let _spawned = priority::spawn_lowest("rampart-retire", move || {
+        let deadline = Instant::now() + RETIRE_WAIT;
+        let mut old = old;
+        loop {
+            match Arc::try_unwrap(old) {
+                Ok(policy) => {
+                    drop(policy);
+                    return;
                 }
-                std::thread::sleep(RETIRE_POLL);
+                Err(held) if Instant::now() < deadline => old = held,
+                // Still held: the last holder frees it.
+                Err(_) => return,
             }
-        });
+            std::thread::sleep(RETIRE_POLL);
+        }
+    });
 }
 
 /// One line on standard error per reload (and the errors under it), with the time it took.

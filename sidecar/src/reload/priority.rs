@@ -8,7 +8,7 @@
 /// Lowers the calling thread's scheduling priority to the lowest (nice 19). Only Linux sets
 /// one thread's nice value (`setpriority(PRIO_PROCESS, tid)`); elsewhere, and when the
 /// system refuses, the thread keeps its priority. Threads it starts inherit the value.
-pub fn lower_this_thread() {
+fn lower_this_thread() {
     #[cfg(target_os = "linux")]
     {
         /// The lowest priority a nice value gives.
@@ -16,4 +16,16 @@ pub fn lower_this_thread() {
         // Refused only by a sandbox that forbids the call: the reload still works.
         let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), LOWEST);
     }
+}
+
+/// Starts a named thread that runs `work` at the lowest priority. `Err` when the system
+/// cannot start a thread; `work` is then dropped unrun.
+pub fn spawn_lowest(name: &str, work: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            lower_this_thread();
+            work();
+        })
+        .map(drop)
 }
