@@ -399,8 +399,13 @@ impl Engine {
         cx: &EvalContext<'_>,
         condition: Span,
     ) -> Result<Option<usize>, (usize, EvalError)> {
-        for (position, conjunct) in self.program.conjuncts(condition).iter().enumerate() {
-            match cx.truth(*conjunct) {
+        for (position, (conjunct, shared)) in self.program.conjuncts_shared(condition).enumerate() {
+            let truth = if shared {
+                cx.shared_truth(conjunct)
+            } else {
+                cx.truth(conjunct)
+            };
+            match truth {
                 Ok(true) => {}
                 Ok(false) => return Ok(Some(position)),
                 Err(error) => return Err((position, error)),

@@ -19,7 +19,10 @@
 //!   principal is an entity, which the index checks per request; for `PATH == constant`
 //!   (`resource.a`, `principal.a`, `context.f`, and further `.b` of those) the index reads
 //!   the path's value for the request and keeps every rule on that path when the value is
-//!   missing, fails, or has another type than the constant (then `==` fails too).
+//!   missing, fails, or has another type than the constant (then `==` fails too). A
+//!   path read as a condition, `PATH` or `not PATH`, is keyed as `PATH == true` (or
+//!   `false`): it is false exactly when the value is the other boolean and fails when the
+//!   value is not a boolean.
 //!
 //! The first conjunct of that form wins; scanning stops at the first conjunct that might
 //! fail.
@@ -106,7 +109,7 @@ fn scan(program: &Program, at: NodeId, found: &mut Option<Discriminator>) -> Con
         scan(program, left, found)?;
         return scan(program, right, found);
     }
-    if let Some(key) = key_of(program, node) {
+    if let Some(key) = key_of(program, at, node) {
         *found = Some(key);
         return ControlFlow::Break(());
     }
@@ -117,10 +120,21 @@ fn scan(program: &Program, at: NodeId, found: &mut Option<Discriminator>) -> Con
     }
 }
 
-/// The key of one conjunct, if it has a discriminating form.
-fn key_of(program: &Program, node: Node) -> Option<Discriminator> {
-    let Node::BinaryConst(op, left, constant) = node else {
-        return None;
+/// The key of one conjunct (`node`, at `at`), if it has a discriminating form.
+fn key_of(program: &Program, at: NodeId, node: Node) -> Option<Discriminator> {
+    // A path read as a condition, bare or under `not`, is `PATH == true` (or `false`):
+    // true or false exactly when the value is a boolean, failing otherwise.
+    let flag = |probe: NodeId, value: bool| {
+        Some(Discriminator::Equals {
+            path: path_of(program, probe)?,
+            probe,
+            value: Value::Bool(value),
+        })
+    };
+    let (op, left, constant) = match node {
+        Node::BinaryConst(op, left, constant) => (op, left, constant),
+        Node::Not(inner) => return flag(inner, false),
+        _ => return flag(at, true),
     };
     let constant = program.constant(constant)?;
     let left_node = program.node(left)?;
@@ -286,6 +300,25 @@ mod tests {
         assert_eq!(key(vec![action]), None);
         let ne = bin(BinaryOp::Ne, attr(Expr::Resource, 1), text("invoice"));
         assert_eq!(key(vec![ne]), None);
+    }
+
+    #[test]
+    fn a_path_read_as_a_condition_is_a_key_on_a_boolean() {
+        let blocked = attr(Expr::Principal, 2);
+        assert_eq!(
+            key(vec![blocked.clone()]),
+            equals(Base::Principal, &[2], Value::Bool(true))
+        );
+        let mtls = attr(attr(Expr::Context, 3), 6);
+        assert_eq!(
+            key(vec![Expr::Not(Box::new(mtls))]),
+            equals(Base::Context, &[3, 6], Value::Bool(false))
+        );
+        // Not a path: no key; `not not p` is not a key either.
+        assert_eq!(key(vec![Expr::Principal]), None);
+        let twice = Expr::Not(Box::new(Expr::Not(Box::new(blocked))));
+        assert_eq!(key(vec![twice]), None);
+        assert_eq!(key(vec![Expr::Not(Box::new(Expr::Context))]), None);
     }
 
     #[test]

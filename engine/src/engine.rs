@@ -13,7 +13,7 @@ use crate::error::LoadError;
 use crate::index::{IndexItem, ScopeIndex};
 use crate::load::check_bundle;
 use crate::program::{
-    CompiledMapping, CompiledObligation, CompiledRule, Compiler, NodeId, Program,
+    CompiledMapping, CompiledObligation, CompiledRule, Compiler, NodeId, Program, Span,
 };
 use crate::route::Router;
 use crate::value::{EntityUid, Value};
@@ -153,7 +153,16 @@ impl Engine {
             .iter()
             .map(|route| compiler.expr(&route.resource))
             .collect::<Result<Vec<_>, LoadError>>()?;
-        let program = compiler.finish();
+        let mut program = compiler.finish();
+        let runs: Vec<(Option<&[ActionId]>, Span)> = rules
+            .iter()
+            .map(|rule| {
+                let actions =
+                    item(&bundle.rules, rule.bundle_index).and_then(|r| r.scope.actions.as_deref());
+                (actions, rule.conjuncts())
+            })
+            .collect();
+        program.mark_shared(&runs);
 
         let rule_keys: Vec<Option<Discriminator>> = rule_slots
             .slot_of

@@ -11,7 +11,7 @@
 //! reached is not an error. Recursion is bounded by the expression depth the bundle checker
 //! enforces.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::sync::Arc;
 
 use crate::bundle::{ActionId, BinaryOp, Sym};
@@ -123,6 +123,37 @@ pub(crate) struct EvalContext<'a> {
     pub context: Option<&'a Arc<Record>>,
     /// Route path parameters (only while routing).
     pub params: &'a [Arc<str>],
+    /// The truth of shared conjuncts evaluated so far.
+    pub memo: Memo,
+}
+
+/// The truth of conjuncts that several conditions share (equal expressions compile to one
+/// node), kept for one decision so that rules repeating a condition evaluate it once: a
+/// small direct-mapped table, where a collision forgets the older entry. Failures are not
+/// kept (evaluating again fails alike).
+#[derive(Debug, Default)]
+pub(crate) struct Memo([Cell<u64>; MEMO_SLOTS]);
+
+const MEMO_SLOTS: usize = 16;
+
+impl Memo {
+    fn slot(&self, node: NodeId) -> Option<&Cell<u64>> {
+        // Fibonacci hashing: the top four bits of the product.
+        let index = usize::try_from(node.wrapping_mul(0x9E37_79B9) >> 28).unwrap_or(0);
+        self.0.get(index)
+    }
+
+    /// The kept truth of `node`, if any. An entry is the node, a "kept" bit and the truth.
+    pub(crate) fn get(&self, node: NodeId) -> Option<bool> {
+        let entry = self.slot(node)?.get();
+        (entry >> 2 == u64::from(node) && entry & 2 != 0).then_some(entry & 1 != 0)
+    }
+
+    pub(crate) fn set(&self, node: NodeId, truth: bool) {
+        if let Some(cell) = self.slot(node) {
+            cell.set(u64::from(node) << 2 | 2 | u64::from(truth));
+        }
+    }
 }
 
 const MALFORMED: &str = "malformed compiled expression";
@@ -149,6 +180,7 @@ impl<'a> EvalContext<'a> {
             resource: Subject::Uid(&request.resource, OnceCell::new()),
             context: Some(&request.context),
             params: &[],
+            memo: Memo::default(),
         }
     }
 
@@ -167,12 +199,23 @@ impl<'a> EvalContext<'a> {
             resource: Subject::Unknown(RESOURCE_UNKNOWN),
             context: None,
             params,
+            memo: Memo::default(),
         }
     }
 
     /// Evaluates a condition conjunct: it must be a boolean.
     pub(crate) fn truth(&self, at: NodeId) -> EvalResult<bool> {
         self.boolean(at, BoolUse::Condition)
+    }
+
+    /// Evaluates a condition conjunct that other conditions share: once per decision.
+    pub(crate) fn shared_truth(&self, at: NodeId) -> EvalResult<bool> {
+        if let Some(truth) = self.memo.get(at) {
+            return Ok(truth);
+        }
+        let truth = self.truth(at)?;
+        self.memo.set(at, truth);
+        Ok(truth)
     }
 
     pub(crate) fn eval(&self, at: NodeId) -> EvalResult<Val<'_>> {

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use regex::Regex;
 
 use crate::bundle::{
-    BinaryOp, Condition, Expr, Glob, ObligationKind, PackageId, RuleKind, Sym, TypeId,
+    ActionId, BinaryOp, Condition, Expr, Glob, ObligationKind, PackageId, RuleKind, Sym, TypeId,
 };
 use crate::error::{InvalidBundleError, LoadError};
 use crate::value::{EntityUid, Record, Value};
@@ -34,7 +34,7 @@ use crate::value::{EntityUid, Record, Value};
 pub(crate) type NodeId = u32;
 
 /// A run of entries in one of the program's tables.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub(crate) struct Span {
     start: u32,
     len: u32,
@@ -58,7 +58,7 @@ impl Span {
 
 /// One node of compiled code. Operands are [`NodeId`]s; `u32` payloads index the
 /// program's side tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Node {
     /// Index into [`Program::consts`].
     Const(u32),
@@ -125,6 +125,10 @@ pub(crate) struct Program {
     fields: Vec<(Sym, NodeId)>,
     /// The conjuncts of conditions ([`Span`]s of rules, obligations and mappings).
     conjuncts: Vec<NodeId>,
+    /// For each entry of `conjuncts`: whether a decision may evaluate the same expression
+    /// as a conjunct of another rule too (equal expressions compile to one node), so that
+    /// it keeps its truth ([`crate::eval::Memo`]). See [`Program::mark_shared`].
+    shared: Vec<bool>,
 }
 
 impl Program {
@@ -159,6 +163,55 @@ impl Program {
     /// The conjuncts of a compiled condition, in order.
     pub(crate) fn conjuncts(&self, span: Span) -> &[NodeId] {
         self.conjuncts.get(span.range()).unwrap_or_default()
+    }
+
+    /// Marks the conjuncts of rules that another rule of one of their actions has too
+    /// (a rule on every action shares with any rule). `rules`: each rule's actions (`None`:
+    /// every action) and the run of its conjuncts. Marking only rules that can be
+    /// candidates of one decision together keeps the cost of keeping a truth off
+    /// conjuncts that could never be found again.
+    pub(crate) fn mark_shared(&mut self, rules: &[(Option<&[ActionId]>, Span)]) {
+        type Uses = HashMap<(ActionId, NodeId), u32, foldhash::fast::RandomState>;
+        const EVERY: ActionId = ActionId::MAX;
+        let mut uses = Uses::default();
+        let mut total: HashMap<NodeId, u32, foldhash::fast::RandomState> = HashMap::default();
+        for (actions, span) in rules {
+            for node in self.conjuncts(*span) {
+                let n = total.entry(*node).or_default();
+                *n = n.saturating_add(1);
+                for action in actions.unwrap_or(&[EVERY]) {
+                    let n = uses.entry((*action, *node)).or_default();
+                    *n = n.saturating_add(1);
+                }
+            }
+        }
+        let count = |action: ActionId, node: NodeId| uses.get(&(action, node)).copied();
+        let mut shared = vec![false; self.conjuncts.len()];
+        for (actions, span) in rules {
+            let range = span.range();
+            let flags = shared.get_mut(range.clone()).unwrap_or_default();
+            let nodes = self.conjuncts.get(range).unwrap_or_default();
+            for (flag, node) in flags.iter_mut().zip(nodes) {
+                *flag = match actions {
+                    None => total.get(node).is_some_and(|n| *n > 1),
+                    Some(actions) => actions.iter().any(|action| {
+                        let here = count(*action, *node).unwrap_or(0);
+                        here.saturating_add(count(EVERY, *node).unwrap_or(0)) > 1
+                    }),
+                };
+            }
+        }
+        self.shared = shared;
+    }
+
+    /// The conjuncts of a compiled condition, each with whether another rule of the
+    /// decision may have it too.
+    pub(crate) fn conjuncts_shared(&self, span: Span) -> impl Iterator<Item = (NodeId, bool)> + '_ {
+        let shared = self.shared.get(span.range()).unwrap_or_default();
+        self.conjuncts(span)
+            .iter()
+            .enumerate()
+            .map(|(i, node)| (*node, shared.get(i).copied().unwrap_or(false)))
     }
 }
 
@@ -230,6 +283,15 @@ impl CompiledRule {
         self.span(0)
     }
 
+    /// The conjuncts of `when`, `unless` and the required condition, in one run.
+    pub(crate) fn conjuncts(&self) -> Span {
+        let len: u32 = self.counts.iter().map(|c| u32::from(*c)).sum();
+        Span {
+            start: self.first_conjunct,
+            len,
+        }
+    }
+
     pub(crate) fn unless(&self) -> Option<Span> {
         (self.present & 1 != 0).then(|| self.span(1))
     }
@@ -274,6 +336,10 @@ pub(crate) struct Compiler<'s> {
     regex_ids: HashMap<String, u32>,
     /// Constants already in the table, so equal constants share one entry.
     const_ids: HashMap<Value, u32>,
+    /// Nodes already in the table, so equal expressions share one node.
+    node_ids: HashMap<Node, NodeId, foldhash::fast::RandomState>,
+    /// Keys already in the table, by name.
+    key_ids: HashMap<Box<str>, u32, foldhash::fast::RandomState>,
 }
 
 impl<'s> Compiler<'s> {
@@ -287,6 +353,8 @@ impl<'s> Compiler<'s> {
             symbols,
             regex_ids: regexes.ids,
             const_ids: HashMap::new(),
+            node_ids: HashMap::default(),
+            key_ids: HashMap::default(),
         }
     }
 
@@ -413,7 +481,12 @@ impl<'s> Compiler<'s> {
                 Node::Matches(self.expr(inner)?, regex)
             }
         };
-        push(&mut self.program.nodes, node)
+        if let Some(id) = self.node_ids.get(&node) {
+            return Ok(*id);
+        }
+        let id = push(&mut self.program.nodes, node)?;
+        self.node_ids.insert(node, id);
+        Ok(id)
     }
 
     /// The table entry of a constant: shared with equal constants, and allocated afresh
@@ -428,11 +501,16 @@ impl<'s> Compiler<'s> {
     }
 
     fn key(&mut self, name: &str) -> Result<u32, LoadError> {
+        if let Some(index) = self.key_ids.get(name) {
+            return Ok(*index);
+        }
         let key = Key {
             name: Box::from(name),
             sym: self.symbols.get(name).copied(),
         };
-        push(&mut self.program.keys, key)
+        let index = push(&mut self.program.keys, key)?;
+        self.key_ids.insert(Box::from(name), index);
+        Ok(index)
     }
 }
 
@@ -533,6 +611,49 @@ mod tests {
         assert_eq!(roots, Some(vec![2]));
         assert_eq!(program.node(2), Some(Node::ContextKey(0)));
         assert_eq!(program.key(0).and_then(|k| k.sym), Some(0));
+    }
+
+    #[test]
+    fn equal_expressions_share_a_node_and_are_marked_shared() {
+        let symbols = crate::engine::NameMap::default();
+        let mut compiler = Compiler::new(&symbols, RegexTable::default());
+        let tls = || {
+            Expr::Binary(
+                BinaryOp::Ge,
+                Box::new(Expr::Attr(Box::new(Expr::Context), 0)),
+                Box::new(Expr::Const(Value::Int(12))),
+            )
+        };
+        let other = Expr::Has(Box::new(Expr::Resource), "a".into());
+        let condition = |exprs: Vec<Expr>| Condition {
+            conjuncts: exprs
+                .into_iter()
+                .map(|expr| Conjunct {
+                    expr,
+                    text: String::new(),
+                })
+                .collect(),
+        };
+        let first = compiler.condition(&condition(vec![tls(), other.clone()]));
+        let second = compiler.condition(&condition(vec![tls()]));
+        let third = compiler.condition(&condition(vec![other]));
+        let mut program = compiler.finish();
+        let (Ok(first), Ok(second), Ok(third)) = (first, second, third) else {
+            unreachable!("the conditions compile");
+        };
+        // Rules of actions 1 and 2, and of action 1; a rule of action 3 shares nothing.
+        program.mark_shared(&[
+            (Some(&[1, 2][..]), first),
+            (Some(&[1][..]), second),
+            (Some(&[3][..]), third),
+        ]);
+        let first: Vec<_> = program.conjuncts_shared(first).collect();
+        let second: Vec<_> = program.conjuncts_shared(second).collect();
+        assert_eq!(first.first(), second.first());
+        assert_eq!(first.first().map(|c| c.1), Some(true));
+        assert_eq!(first.get(1).map(|c| c.1), Some(false));
+        // `context.0`, `>= 12`, `resource`, `has`: one node each.
+        assert_eq!(program.nodes.len(), 4);
     }
 
     #[test]

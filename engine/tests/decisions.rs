@@ -11,6 +11,7 @@
 mod common;
 
 use common::*;
+use rampart_engine::bundle::Ty;
 use rampart_engine::{Decision, DecisionError, Effect, ObligationOut, TlsVersion};
 use serde_json::json;
 
@@ -533,4 +534,39 @@ fn the_engine_is_shareable_across_threads() {
         })
         .collect();
     assert!(handles.into_iter().all(|h| h.join().unwrap()));
+}
+
+/// Rules that repeat a condition evaluate it once per decision (equal expressions compile
+/// to one node and its truth is kept); with more repeated conditions than the decision
+/// keeps at once, every rule still gets its own condition's truth.
+#[test]
+fn repeated_conditions_keep_their_own_truth() {
+    let mut p = standard();
+    p.context_field("n", Ty::Int, true);
+    for i in 0..40 {
+        for copy in ["a", "b"] {
+            p.rule(R::allow(&format!("{copy}{i}")).when(ctx("n").ge(int(i))));
+        }
+        p.rule(R::deny(&format!("d{i}")).when(ctx("n").eq(int(100 + i))));
+    }
+    let engine = p.engine();
+    let e = entities(&engine);
+    for n in [0, 7, 16, 17, 39, 50] {
+        let d = decide(&engine, &e, req("read", json!({ "n": n })));
+        let expected: Vec<String> = (0..40)
+            .filter(|i| *i <= n)
+            .flat_map(|i| [format!("a{i}"), format!("b{i}")])
+            .collect();
+        assert_eq!(d.rules, expected, "n = {n}");
+    }
+    let d = decide(&engine, &e, req("read", json!({ "n": 117 })));
+    assert_eq!(
+        (d.decision, d.rules),
+        (Effect::Deny, vec!["d17".to_string()])
+    );
+    // Failing is not kept: each copy reports its own error.
+    let d = decide(&engine, &e, req("read", json!({})));
+    assert_eq!(d.decision, Effect::Deny);
+    let failed: Vec<_> = d.errors.iter().filter_map(|e| e.rule.as_deref()).collect();
+    assert!(failed.starts_with(&["a0", "b0"]), "{:?}", d.errors);
 }

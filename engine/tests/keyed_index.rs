@@ -28,6 +28,10 @@ enum C {
     KindIsInt(i64),
     PlanIs(usize),
     TierIs(usize),
+    /// `principal.active`, a bare path: a boolean, an int, or missing.
+    Active,
+    /// `resource.kind`, a bare path: `true`, an int, a string, or missing.
+    KindFlag,
     SameTenant,
     ResourceHasKind,
     ContextHasTier,
@@ -45,6 +49,8 @@ fn conjunct() -> impl Strategy<Value = C> {
         1 => (0..2i64).prop_map(C::KindIsInt),
         2 => (0..2usize).prop_map(C::PlanIs),
         1 => (0..2usize).prop_map(C::TierIs),
+        2 => Just(C::Active),
+        1 => Just(C::KindFlag),
         2 => Just(C::SameTenant),
         1 => Just(C::ResourceHasKind),
         1 => Just(C::ContextHasTier),
@@ -67,6 +73,8 @@ fn expr(c: &C) -> E {
         C::KindIsInt(n) => resource().dot("kind").eq(int(*n)),
         C::PlanIs(p) => principal().dot("plan").eq(s(&format!("p{p}"))),
         C::TierIs(t) => context().dot("tier").eq(s(&format!("t{t}"))),
+        C::Active => principal().dot("active"),
+        C::KindFlag => resource().dot("kind"),
         C::SameTenant => resource().dot("tenant").eq(principal().dot("tenant")),
         C::ResourceHasKind => resource().has("kind"),
         C::ContextHasTier => context().has("tier"),
@@ -95,7 +103,11 @@ fn engine(rules: &[Rule]) -> Engine {
     b.entity_type("Group", &[]);
     b.entity_type(
         "User",
-        &[("tenant", Ty::String, true), ("plan", Ty::Any, true)],
+        &[
+            ("tenant", Ty::String, true),
+            ("plan", Ty::Any, true),
+            ("active", Ty::Any, true),
+        ],
     );
     b.entity_type(
         "Doc",
@@ -161,6 +173,15 @@ fn entities(engine: &Engine, seed: &[u8]) -> EntityStore {
                 attrs.insert("plan".into(), format!("p{}", p - 2).into());
             }
         }
+        match pick(u + 24) % 4 {
+            0 => {}
+            1 => {
+                attrs.insert("active".into(), 1.into());
+            }
+            a => {
+                attrs.insert("active".into(), (a == 2).into());
+            }
+        }
         let parents: Vec<String> = (0..4)
             .filter(|g| (pick(u + 12) >> g) & 1 == 1)
             .map(|g| format!("Group::\"g{g}\""))
@@ -214,7 +235,7 @@ proptest! {
     #[test]
     fn the_keyed_index_decides_like_the_full_walk(
         rules in prop::collection::vec(rule(), 0..40),
-        seed in prop::collection::vec(any::<u8>(), 28),
+        seed in prop::collection::vec(any::<u8>(), 30),
         requests in prop::collection::vec((0..2usize, 0..7usize, 0..6usize, 0..3usize), 1..10),
     ) {
         let engine = engine(&rules);
@@ -292,4 +313,68 @@ fn a_tenant_request_evaluates_its_tenant_rules_only() {
     assert_eq!(decision, engine.explain(&other, &entities).0);
     // The explanation still lists every rule of the action and resource type.
     assert_eq!(engine.explain(&inv, &entities).1.rules.len(), 201);
+}
+
+/// A boolean path read as a condition (`principal.blocked`, `not context.mtls`) files its
+/// rule like `PATH == true` (or `false`): a request with the other boolean skips it, a
+/// request where the path is missing or not a boolean keeps it (and its error).
+#[test]
+fn boolean_paths_are_keys() {
+    let mut b = Builder::new();
+    b.entity_type("User", &[("blocked", Ty::Any, true)]);
+    b.entity_type("Doc", &[]);
+    b.context_field("mtls", Ty::Bool, true);
+    b.action("read");
+    b.rule(R::allow("open").actions(&["read"]).on(&["Doc"]));
+    for i in 0..20 {
+        b.rule(
+            R::deny(&format!("blocked{i}"))
+                .actions(&["read"])
+                .when(principal().dot("blocked")),
+        );
+        b.rule(
+            R::deny(&format!("plain{i}"))
+                .actions(&["read"])
+                .when(context().dot("mtls").not()),
+        );
+    }
+    let engine = b.engine();
+    let entities = engine
+        .entities_from_values(&[
+            serde_json::json!({"uid": "User::\"ok\"", "attrs": {"blocked": false}}),
+            serde_json::json!({"uid": "User::\"bad\"", "attrs": {"blocked": true}}),
+            serde_json::json!({"uid": "User::\"odd\"", "attrs": {"blocked": 1}}),
+            serde_json::json!({"uid": "User::\"new\""}),
+            serde_json::json!({"uid": "Doc::\"d\""}),
+        ])
+        .unwrap();
+    let request = |user: &str, mtls: Option<bool>| {
+        let mut json = serde_json::json!({
+            "action": "read", "principal": format!("User::\"{user}\""),
+            "resource": "Doc::\"d\"",
+        });
+        if let Some(mtls) = mtls {
+            json["context"] = serde_json::json!({ "mtls": mtls });
+        }
+        engine.request_from_value(&json).unwrap()
+    };
+    let cases = [
+        ("ok", Some(true), 1, Effect::Allow),
+        ("bad", Some(true), 21, Effect::Deny),
+        ("ok", Some(false), 21, Effect::Deny),
+        ("odd", Some(true), 21, Effect::Deny),
+        ("new", Some(true), 21, Effect::Deny),
+        ("ok", None, 21, Effect::Deny),
+    ];
+    for (user, mtls, candidates, effect) in cases {
+        let request = request(user, mtls);
+        assert_eq!(
+            engine.candidate_count(&request, &entities),
+            candidates,
+            "{user} {mtls:?}"
+        );
+        let decision = engine.decide(&request, &entities);
+        assert_eq!(decision.decision, effect, "{user} {mtls:?}");
+        assert_eq!(decision, engine.explain(&request, &entities).0);
+    }
 }
