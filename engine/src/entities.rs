@@ -7,8 +7,8 @@
 //! has no attributes and no parents.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
+use compact_str::CompactString;
 use foldhash::fast::RandomState;
 
 use serde_json::value::RawValue;
@@ -42,7 +42,9 @@ pub struct EntityStore {
     /// By entity type id: the index of every known id of that type. Entities of the data
     /// are `< entities.len()`; parents the data names without defining are numbered
     /// `>= entities.len()` (no attributes, no parents).
-    by_type: Vec<HashMap<Arc<str>, u32, RandomState>>,
+    /// Ids of up to 24 bytes sit in the table itself, so a lookup touches no other memory
+    /// to compare them.
+    by_type: Vec<HashMap<CompactString, u32, RandomState>>,
     /// Every numbered uid (entities, then undefined parents), by number.
     uids: Vec<EntityUid>,
     /// The transitive ancestors of every entity, as numbers of `uids`, entity after entity;
@@ -55,7 +57,8 @@ pub(crate) struct Entity {
     pub uid: EntityUid,
     /// `Value::Entity(uid)`, lent to expressions that name this entity.
     pub value: Value,
-    pub attrs: Arc<Record>,
+    /// Held inline: reading an attribute is one hop from the entity to its fields.
+    pub attrs: Record,
     /// Where this entity's ancestors are in the store's flat array: `e in g` scans that run
     /// for `g`'s number, or binary-searches it by uid when it is long.
     ancestors: Span,
@@ -110,7 +113,9 @@ impl EntityStore {
             self.by_type
                 .resize_with(ty.checked_add(1)?, HashMap::default);
         }
-        self.by_type.get_mut(ty)?.insert(Arc::clone(&uid.id), next);
+        self.by_type
+            .get_mut(ty)?
+            .insert(CompactString::from(&*uid.id), next);
         self.uids.push(uid.clone());
         Some(next)
     }
@@ -311,7 +316,7 @@ impl Engine {
         let entity = Entity {
             value: Value::Entity(uid.clone()),
             uid,
-            attrs: Arc::new(attrs),
+            attrs,
             ancestors: Span::default(),
         };
         Ok((entity, parents))
@@ -468,6 +473,8 @@ fn compute_ancestors(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::bundle::{
         Bundle, EntityType, RecordType, Schema, ANONYMOUS_TYPE, BUNDLE_FORMAT, BUNDLE_VERSION,
