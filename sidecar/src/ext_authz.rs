@@ -10,27 +10,20 @@
 //! missing; either way any error is a deny.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::net::IpAddr;
 
-use envoy_types::ext_authz::v3::pb::{
-    CheckRequest, CheckResponse, DeniedHttpResponse, HeaderValue, HeaderValueOption, HttpResponse,
-    HttpStatus, OkHttpResponse,
-};
-use envoy_types::pb::envoy::config::core::v3::header_value_option::HeaderAppendAction;
+use envoy_types::ext_authz::v3::pb::{CheckRequest, CheckResponse};
 use envoy_types::pb::envoy::config::core::v3::socket_address::PortSpecifier;
 use envoy_types::pb::envoy::config::core::v3::{address, Address};
 use envoy_types::pb::envoy::service::auth::v3::attribute_context::HttpRequest;
-use envoy_types::pb::google::protobuf::{value::Kind, ListValue, Struct, Value as PbValue};
 use envoy_types::pb::google::rpc;
 use rampart_engine::gateway::{HttpFacts, RequestFacts, TlsFacts};
 use rampart_engine::ObligationOut;
 use serde_json::{json, Value as Json};
 
-use crate::enforce::{self, CHALLENGE, DECISION_ID_HEADER};
-use crate::ratelimit::TOO_MANY_REQUESTS;
 use crate::state::{is_unauthenticated, now_ms, Decided, Door, State};
 
+mod encode;
 mod service;
 mod wire;
 
@@ -53,17 +46,19 @@ const GRPC_UNAUTHENTICATED: i32 = 16;
 /// a deny).
 pub async fn decide_check(state: &State, check: &CheckRequest) -> CheckResponse {
     let view = CheckView::of(check);
-    match &view.http {
+    let bytes = match &view.http {
         Some(http) => decide_http(state, &view, http).await,
         None => decide_json(state, check).await,
-    }
+    };
+    decode_response(&bytes)
 }
 
 /// [`decide_check`] on the bytes of a `CheckRequest`, read without building the typed
 /// message ([`CheckView::parse`]; the JSON way, for a request without HTTP attributes,
-/// decodes it). Bytes that are not a `CheckRequest` are the `INTERNAL` error tonic answers
-/// for a message prost cannot decode.
-pub async fn decide_message(state: &State, message: &[u8]) -> Result<CheckResponse, tonic::Status> {
+/// decodes it), answered with the bytes of the `CheckResponse` ([`check_response_bytes`]).
+/// Bytes that are not a `CheckRequest` are the `INTERNAL` error tonic answers for a message
+/// prost cannot decode.
+pub async fn decide_message(state: &State, message: &[u8]) -> Result<Vec<u8>, tonic::Status> {
     let view = CheckView::parse(message).map_err(|e| tonic::Status::internal(e.to_string()))?;
     match &view.http {
         Some(http) => Ok(decide_http(state, &view, http).await),
@@ -76,20 +71,20 @@ pub async fn decide_message(state: &State, message: &[u8]) -> Result<CheckRespon
 }
 
 /// The JSON way, for a request without HTTP attributes.
-async fn decide_json(state: &State, check: &CheckRequest) -> CheckResponse {
+async fn decide_json(state: &State, check: &CheckRequest) -> Vec<u8> {
     let mut mapped = request_json(check);
     state.authenticate(&mut mapped.request);
     let mut decided = state
         .decide_async(Door::ExtAuthz, &mapped.request, mapped.time_ms)
         .await;
-    check_response(&mut decided, is_unauthenticated(&mapped.request))
+    check_response_bytes(&mut decided, is_unauthenticated(&mapped.request))
 }
 
 /// The typed way: the facts borrowed from the request (see [`request_facts`]), the bearer
 /// token verified, decided, answered, and then logged (the decision moves into the log).
 /// The headers are `headers`, or when there are none the `header_map`
 /// (`encode_raw_headers: true`).
-async fn decide_http(state: &State, view: &CheckView<'_>, http: &HttpView<'_>) -> CheckResponse {
+async fn decide_http(state: &State, view: &CheckView<'_>, http: &HttpView<'_>) -> Vec<u8> {
     if http.headers.is_empty() {
         let headers = http
             .header_map
@@ -107,14 +102,14 @@ async fn decide_headers<'h>(
     view: &CheckView<'_>,
     http: &HttpView<'_>,
     headers: impl Iterator<Item = (&'h str, &'h str)> + Clone,
-) -> CheckResponse {
+) -> Vec<u8> {
     let auth = state.authenticate_headers(headers.clone());
     let target = request_target(http);
     let mut facts = request_facts(view, http, &target);
     facts.auth = auth.as_ref();
     facts.time_ms = Some(request_time_ms(view.time).unwrap_or_else(now_ms));
     let (mut decided, pending) = state.decide_http(Door::ExtAuthz, &facts, headers).await;
-    let response = check_response(&mut decided, facts.is_unauthenticated());
+    let response = check_response_bytes(&mut decided, facts.is_unauthenticated());
     state.log_decided(pending, decided);
     response
 }
@@ -299,127 +294,48 @@ fn socket_address(address: Option<&Address>) -> Option<(IpAddr, Option<u32>)> {
 
 /// Maps a decision back to Envoy: allow → `ok_response` with the header obligations;
 /// deny → `denied_response` (401 or 403, 429 with `retry-after` when rate-limited) with a
-/// JSON body.
+/// JSON body. Either way `dynamic_metadata` holds `decision_id`, `decision`, `rules`, and
+/// the `mask` fields of an allow (for a filter downstream that masks responses), under the
+/// filter's metadata namespace.
 ///
-/// The values of the header obligations move into the answer (left empty in `decided`):
-/// the decision log keeps obligations without their values.
+/// The typed form of [`check_response_bytes`], which the server sends: these are its bytes
+/// decoded.
+#[cfg(test)]
 pub fn check_response(decided: &mut Decided, unauthenticated: bool) -> CheckResponse {
-    let metadata = dynamic_metadata(decided);
-    if decided.decision.is_allow() {
-        // The header obligations (as `HeaderObligations::of` sorts them): names copied,
-        // values moved.
-        let mut ok = OkHttpResponse::default();
-        for obligation in &mut decided.decision.obligations {
-            match obligation {
-                ObligationOut::RequestHeader { name, value, .. } => ok.headers.push(header(
-                    name.clone(),
-                    std::mem::take(value),
-                    HeaderAppendAction::OverwriteIfExistsOrAdd,
-                )),
-                ObligationOut::RemoveHeader { name, .. } => {
-                    ok.headers_to_remove.push(name.clone());
-                }
-                ObligationOut::ResponseHeader { name, value, .. } => {
-                    ok.response_headers_to_add.push(header(
-                        name.clone(),
-                        std::mem::take(value),
-                        HeaderAppendAction::AppendIfExistsOrAdd,
-                    ));
-                }
-                ObligationOut::Mask { .. } | ObligationOut::RateLimit { .. } => {}
-            }
-        }
-        return CheckResponse {
+    decode_response(&check_response_bytes(decided, unauthenticated))
+}
+
+/// The typed form of the bytes of [`check_response_bytes`].
+fn decode_response(bytes: &[u8]) -> CheckResponse {
+    <CheckResponse as prost::Message>::decode(bytes).unwrap_or_else(|error| {
+        // The writer writes what prost reads; kept a deny all the same.
+        CheckResponse {
             status: Some(rpc::Status {
-                code: GRPC_OK,
+                code: GRPC_PERMISSION_DENIED,
+                message: format!("cannot encode the answer: {error}"),
                 ..rpc::Status::default()
             }),
-            http_response: Some(HttpResponse::OkResponse(ok)),
-            dynamic_metadata: Some(metadata),
-        };
-    }
-    let limited = decided.rate_limited.as_ref();
-    let status = match limited {
-        Some(_) => TOO_MANY_REQUESTS,
-        None => enforce::deny_status(unauthenticated),
-    };
-    let append = HeaderAppendAction::OverwriteIfExistsOrAdd;
-    let mut headers = vec![
-        header("content-type".into(), "application/json".into(), append),
-        header(DECISION_ID_HEADER.into(), decided.id.clone(), append),
-    ];
-    if let Some(limited) = limited {
-        let seconds = limited.retry_after_s.to_string();
-        headers.push(header("retry-after".into(), seconds, append));
-    } else if unauthenticated {
-        headers.push(header("www-authenticate".into(), CHALLENGE.into(), append));
-    }
-    let denied = DeniedHttpResponse {
-        status: Some(HttpStatus {
-            code: i32::from(status),
-        }),
-        headers,
-        body: enforce::deny_body(decided),
-    };
-    CheckResponse {
-        status: Some(rpc::Status {
-            code: match (limited, unauthenticated) {
-                (Some(_), _) => GRPC_RESOURCE_EXHAUSTED,
-                (None, true) => GRPC_UNAUTHENTICATED,
-                (None, false) => GRPC_PERMISSION_DENIED,
-            },
-            message: "denied by policy".into(),
-            ..rpc::Status::default()
-        }),
-        http_response: Some(HttpResponse::DeniedResponse(denied)),
-        dynamic_metadata: Some(metadata),
-    }
+            ..CheckResponse::default()
+        }
+    })
 }
 
-fn header(key: String, value: String, action: HeaderAppendAction) -> HeaderValueOption {
-    HeaderValueOption {
-        header: Some(HeaderValue {
-            key,
-            value,
-            ..HeaderValue::default()
-        }),
-        append_action: action as i32,
-        ..HeaderValueOption::default()
+/// The encoded `CheckResponse` of a decision (see [`check_response`]), written in one pass
+/// ([`encode::write_check_response`]).
+///
+/// The values of the header obligations are then emptied in `decided`: the decision log
+/// keeps obligations without their values.
+pub fn check_response_bytes(decided: &mut Decided, unauthenticated: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(encode::RESPONSE_CAPACITY);
+    encode::write_check_response(&mut out, decided, unauthenticated);
+    for obligation in &mut decided.decision.obligations {
+        if let ObligationOut::RequestHeader { value, .. }
+        | ObligationOut::ResponseHeader { value, .. } = obligation
+        {
+            *value = String::new();
+        }
     }
-}
-
-/// `decision_id`, `decision`, `rules`, and the `mask` fields of an allow (for a filter
-/// downstream that masks responses), under the filter's metadata namespace.
-fn dynamic_metadata(decided: &Decided) -> Struct {
-    let string = |s: &str| PbValue {
-        kind: Some(Kind::StringValue(s.to_owned())),
-    };
-    let list = |items: Vec<PbValue>| PbValue {
-        kind: Some(Kind::ListValue(ListValue { values: items })),
-    };
-    let decision = &decided.decision;
-    let mut fields = HashMap::with_capacity(4);
-    fields.insert("decision_id".to_owned(), string(&decided.id));
-    let effect = if decision.is_allow() { "allow" } else { "deny" };
-    fields.insert("decision".to_owned(), string(effect));
-    fields.insert(
-        "rules".to_owned(),
-        list(decision.rules.iter().map(|r| string(r)).collect()),
-    );
-    let mask: Vec<PbValue> = decision
-        .obligations
-        .iter()
-        .filter_map(|o| match o {
-            ObligationOut::Mask { fields, .. } => Some(fields),
-            _ => None,
-        })
-        .flatten()
-        .map(|f| string(f))
-        .collect();
-    if !mask.is_empty() {
-        fields.insert("mask".to_owned(), list(mask));
-    }
-    Struct { fields }
+    out
 }
 
 #[cfg(test)]

@@ -54,10 +54,8 @@ impl Doors {
     /// read as the server reads it (`CheckView::parse`), decided, and the `CheckResponse`
     /// encoded. A message that does not decode is the error the server answers with.
     pub fn check_message(&self, message: &[u8]) -> Result<Vec<u8>, tonic::Status> {
-        use prost::Message as _;
-        let response = now_or_never(crate::ext_authz::decide_message(&self.state, message))
-            .ok_or_else(|| tonic::Status::internal("a door without a rate-limit store waited"))?;
-        Ok(response?.encode_to_vec())
+        now_or_never(crate::ext_authz::decide_message(&self.state, message))
+            .ok_or_else(|| tonic::Status::internal("a door without a rate-limit store waited"))?
     }
 
     /// [`Doors::check_message`] through the typed message: decoded by prost into a

@@ -358,6 +358,7 @@ fn serve_until<F: Future<Output = ()>>(
     on_ready: impl FnOnce(&Ready),
     shutdown: impl FnOnce() -> F,
 ) -> Result<(), ServeError> {
+    quiet_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("rampart-serve")
@@ -373,6 +374,17 @@ fn serve_until<F: Future<Output = ()>>(
     // runtime would wait for it forever and the process would outlive SIGTERM.
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
     result
+}
+
+/// Installs the no-op `tracing` dispatcher, unless the process has one already.
+///
+/// h2, hyper and tower open `tracing` spans on every stream and poll; `tracing` is built
+/// with its `log` feature (another dependency asks for it), and while no dispatcher is set
+/// each of those disabled spans still records its fields for the `log` crate, which nobody
+/// listens to here. With a dispatcher that wants nothing, every such span is a no-op.
+fn quiet_tracing() {
+    // An error means a dispatcher is set already: then that one decides.
+    let _ = tracing_core::dispatcher::set_global_default(tracing_core::Dispatch::none());
 }
 
 /// Completes when the stop flag is raised (or its sender is gone).

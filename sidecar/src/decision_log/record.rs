@@ -104,25 +104,24 @@ pub fn record_body(
 pub fn write_record(out: &mut Vec<u8>, entry: &Entry, time: &mut TimeText) {
     let decision = &entry.decision;
     out.extend_from_slice(b"{\"id\":");
-    write_json(out, &entry.id);
+    write_str(out, &entry.id);
     out.extend_from_slice(b",\"time\":");
-    write_json(out, time.of(entry.time_ms));
+    write_str(out, time.of(entry.time_ms));
     out.extend_from_slice(b",\"door\":");
-    write_json(out, entry.door.label());
+    write_str(out, entry.door.label());
     out.extend_from_slice(b",\"revision\":");
-    write_json(out, &entry.revision);
+    write_str(out, &entry.revision);
     out.extend_from_slice(b",\"request\":");
     write_request_facts(out, &entry.request, &masked_fields(decision));
     out.extend_from_slice(b",\"decision\":");
     write_json(out, &decision.decision);
     out.extend_from_slice(b",\"rules\":");
-    write_json(out, &decision.rules);
+    write_strs(out, decision.rules.iter().map(String::as_str));
     out.extend_from_slice(b",\"reasons\":");
-    write_json(out, &decision.reasons);
+    write_strs(out, decision.reasons.iter().map(String::as_str));
     out.extend_from_slice(b",\"errors\":");
     // Already redacted (see `Entry`).
-    let errors = decision.errors.iter().map(|e| e.message.as_str());
-    write_json(out, &ListOf(errors));
+    write_strs(out, decision.errors.iter().map(|e| e.message.as_str()));
     out.extend_from_slice(b",\"obligations\":[");
     for (index, obligation) in decision.obligations.iter().enumerate() {
         if index > 0 {
@@ -159,13 +158,34 @@ impl TimeText {
     }
 }
 
-/// A JSON array of the strings an iterator gives.
-struct ListOf<I>(I);
-
-impl<'a, I: Iterator<Item = &'a str> + Clone> serde::Serialize for ListOf<I> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.clone())
+/// Appends `text` as a JSON string, as serde_json writes it: most strings of a record
+/// (ids, rule names, paths) need no escape and are copied in one go; the others go through
+/// serde_json.
+fn write_str(out: &mut Vec<u8>, text: &str) {
+    // No early exit: the loop over the bytes vectorizes.
+    let needs_escape = text.bytes().fold(false, |found, b| {
+        found | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if needs_escape {
+        write_json(out, text);
+    } else {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
     }
+}
+
+/// Appends a JSON array of the strings `items` gives.
+fn write_strs<'a>(out: &mut Vec<u8>, items: impl Iterator<Item = &'a str>) {
+    out.push(b'[');
+    for (index, item) in items.enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write_str(out, item);
+    }
+    out.push(b']');
 }
 
 /// Appends the compact JSON of `value`. Strings, numbers, string lists and JSON values
@@ -187,14 +207,14 @@ fn write_request_facts(out: &mut Vec<u8>, request: &RequestSummary, masked: &[&s
             out.push(b',');
         }
         first = false;
-        write_json(out, fact.name);
+        write_str(out, fact.name);
         out.push(b':');
         let is_masked = masked
             .iter()
             .any(|field| *field == fact.name || fact.paths.iter().any(|path| covers(field, path)));
         match value {
             _ if is_masked => write_json(out, MASKED),
-            FactValue::Text(text) => write_json(out, text),
+            FactValue::Text(text) => write_str(out, text),
             FactValue::Json(value) => write_json(out, value),
         }
     }
@@ -317,9 +337,9 @@ fn write_named(out: &mut Vec<u8>, kind: &[u8], name: &str, rule: &str) {
     out.extend_from_slice(b"{\"kind\":\"");
     out.extend_from_slice(kind);
     out.extend_from_slice(b"\",\"name\":");
-    write_json(out, name);
+    write_str(out, name);
     out.extend_from_slice(b",\"rule\":");
-    write_json(out, rule);
+    write_str(out, rule);
 }
 
 /// An obligation without its value: kind, name or fields, and rule.
@@ -327,9 +347,9 @@ fn write_obligation_summary(out: &mut Vec<u8>, obligation: &ObligationOut) {
     match obligation {
         ObligationOut::Mask { fields, rule } => {
             out.extend_from_slice(b"{\"kind\":\"mask\",\"fields\":");
-            write_json(out, fields);
+            write_strs(out, fields.iter().map(String::as_str));
             out.extend_from_slice(b",\"rule\":");
-            write_json(out, rule);
+            write_str(out, rule);
         }
         ObligationOut::RateLimit {
             limit, per_s, rule, ..
@@ -339,7 +359,7 @@ fn write_obligation_summary(out: &mut Vec<u8>, obligation: &ObligationOut) {
             out.extend_from_slice(b",\"per_s\":");
             write_json(out, per_s);
             out.extend_from_slice(b",\"rule\":");
-            write_json(out, rule);
+            write_str(out, rule);
         }
         ObligationOut::RequestHeader { name, rule, .. } => {
             write_named(out, b"request_header", name, rule);
@@ -358,6 +378,30 @@ fn write_obligation_summary(out: &mut Vec<u8>, obligation: &ObligationOut) {
 mod tests {
     use super::*;
     use rampart_engine::Effect;
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        let texts = [
+            "",
+            "plain",
+            "quote \" and backslash \\",
+            "tab\tnewline\n\u{1}\u{1f}",
+            "delete \u{7f}, é, 漢字, emoji 🦀",
+            "</script>",
+        ];
+        for text in texts {
+            let mut ours = Vec::new();
+            write_str(&mut ours, text);
+            let serde = serde_json::to_vec(text).unwrap_or_default();
+            assert_eq!(ours, serde, "{text:?}");
+        }
+        let mut ours = Vec::new();
+        write_strs(&mut ours, texts.iter().copied());
+        assert_eq!(ours, serde_json::to_vec(&texts).unwrap_or_default());
+        let mut empty = Vec::new();
+        write_strs(&mut empty, std::iter::empty());
+        assert_eq!(empty, b"[]");
+    }
     use serde_json::json;
 
     #[test]

@@ -1,15 +1,15 @@
 //! The gRPC service of the Check door: `envoy.service.auth.v3.Authorization`, as the
 //! service `envoy-types` generates, but with a codec that hands the handler the message's
 //! bytes ([`CheckView::parse`](super::CheckView::parse) reads them) instead of a decoded
-//! `CheckRequest`. The answer is encoded with prost, as before; the message size limit,
+//! `CheckRequest`, and sends the bytes of the `CheckResponse` as the handler wrote them
+//! ([`check_response_bytes`](super::check_response_bytes)); the message size limit,
 //! compression (none) and the error of an unknown method are the generated service's.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use envoy_types::ext_authz::v3::pb::CheckResponse;
-use prost::bytes::{Buf as _, Bytes};
+use prost::bytes::{Buf as _, BufMut as _, Bytes};
 use tonic::body::Body;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::{http, BoxFuture, Service, StdError};
@@ -81,12 +81,12 @@ where
     }
 }
 
-/// The Check method: the message's bytes in, the answer out.
+/// The Check method: the message's bytes in, the encoded answer out.
 struct CheckMethod(Arc<State>);
 
 impl UnaryService<Bytes> for CheckMethod {
-    type Response = CheckResponse;
-    type Future = BoxFuture<tonic::Response<CheckResponse>, Status>;
+    type Response = Vec<u8>;
+    type Future = BoxFuture<tonic::Response<Vec<u8>>, Status>;
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
         let state = Arc::clone(&self.0);
@@ -99,12 +99,12 @@ impl UnaryService<Bytes> for CheckMethod {
     }
 }
 
-/// Decodes a request to its bytes, encodes a `CheckResponse` with prost.
+/// Decodes a request to its bytes; the answer is already the bytes of a `CheckResponse`.
 #[derive(Debug, Clone, Copy, Default)]
 struct CheckCodec;
 
 impl Codec for CheckCodec {
-    type Encode = CheckResponse;
+    type Encode = Vec<u8>;
     type Decode = Bytes;
     type Encoder = CheckCodec;
     type Decoder = CheckCodec;
@@ -119,11 +119,12 @@ impl Codec for CheckCodec {
 }
 
 impl Encoder for CheckCodec {
-    type Item = CheckResponse;
+    type Item = Vec<u8>;
     type Error = Status;
 
-    fn encode(&mut self, item: CheckResponse, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        prost::Message::encode(&item, dst).map_err(|e| Status::internal(e.to_string()))
+    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
     }
 }
 

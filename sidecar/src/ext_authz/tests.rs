@@ -1,10 +1,13 @@
 //! Unit tests of the CheckRequest → request JSON → CheckResponse mapping.
 
 use super::*;
+use envoy_types::ext_authz::v3::pb::{HeaderValue, HeaderValueOption, HttpResponse};
+use envoy_types::pb::envoy::config::core::v3::header_value_option::HeaderAppendAction;
 use envoy_types::pb::envoy::config::core::v3::{HeaderMap, SocketAddress};
 use envoy_types::pb::envoy::service::auth::v3::attribute_context::{Peer, Request, TlsSession};
 use envoy_types::pb::envoy::service::auth::v3::AttributeContext;
 use envoy_types::pb::google::protobuf::Timestamp;
+use envoy_types::pb::google::protobuf::{value::Kind, Struct};
 use rampart_engine::{Decision, Effect};
 
 fn peer(ip: &str, port: u32, principal: &str) -> Peer {
@@ -242,6 +245,69 @@ fn an_allow_becomes_an_ok_response_with_header_obligations() {
 }
 
 #[test]
+fn long_values_masks_and_emptied_obligations_round_trip() {
+    // Values longer than 127 bytes take two-byte lengths, in every nested message.
+    let long = "v".repeat(300);
+    let mut allowed = decided(
+        Effect::Allow,
+        vec![
+            ObligationOut::RequestHeader {
+                name: "x-long".into(),
+                value: long.clone(),
+                rule: "a".into(),
+            },
+            ObligationOut::Mask {
+                fields: vec!["resource.ssn".into(), "principal.email".into()],
+                rule: "m".into(),
+            },
+        ],
+    );
+    allowed.decision.rules = (0..40).map(|i| format!("rule-{i}")).collect();
+    let response = check_response(&mut allowed, false);
+    let Some(HttpResponse::OkResponse(ok)) = &response.http_response else {
+        panic!("expected an ok_response: {response:?}");
+    };
+    let header = ok.headers.first().and_then(|h| h.header.as_ref());
+    assert_eq!(header.map(|h| h.value.as_str()), Some(long.as_str()));
+    let list = |key: &str| -> Vec<String> {
+        let fields = response.dynamic_metadata.as_ref().map(|m| &m.fields);
+        match fields
+            .and_then(|f| f.get(key))
+            .and_then(|v| v.kind.as_ref())
+        {
+            Some(Kind::ListValue(list)) => list
+                .values
+                .iter()
+                .filter_map(|v| match &v.kind {
+                    Some(Kind::StringValue(s)) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect(),
+            other => panic!("no list `{key}`: {other:?}"),
+        }
+    };
+    assert_eq!(list("mask"), vec!["resource.ssn", "principal.email"]);
+    assert_eq!(list("rules"), allowed.decision.rules);
+    // The log keeps the obligation, without its value.
+    assert!(matches!(
+        &allowed.decision.obligations[0],
+        ObligationOut::RequestHeader { name, value, .. } if name == "x-long" && value.is_empty()
+    ));
+    // The bytes are what prost writes for the same message (the map has one entry order).
+    let mut denied = decided(Effect::Deny, Vec::new());
+    let bytes = check_response_bytes(&mut denied, true);
+    let typed = decode_response(&bytes);
+    assert_eq!(
+        decode_response(&prost::Message::encode_to_vec(&typed)),
+        typed
+    );
+    assert_eq!(
+        metadata_string(&typed, "decision_id").as_deref(),
+        Some("abc")
+    );
+}
+
+#[test]
 fn a_deny_becomes_a_denied_response_401_or_403() {
     for (unauthenticated, http, grpc) in [
         (false, 403, GRPC_PERMISSION_DENIED),
@@ -415,7 +481,9 @@ fn the_typed_and_json_ways_answer_alike() {
             response.unwrap_or_else(|| panic!("a door without a rate-limit store waited"))
         };
         let typed = ready(crate::fuzzing::now_or_never(decide_check(&state, &check)));
-        let by_json = ready(crate::fuzzing::now_or_never(decide_json(&state, &check)));
+        let by_json = ready(
+            crate::fuzzing::now_or_never(decide_json(&state, &check)).map(|b| decode_response(&b)),
+        );
         let status = |r: &CheckResponse| {
             let http = match &r.http_response {
                 Some(HttpResponse::DeniedResponse(d)) => d.status.as_ref().map(|s| s.code),
@@ -645,6 +713,7 @@ fn a_message_that_is_not_a_check_request_is_an_error_not_a_decision() {
     let answer = crate::fuzzing::now_or_never(decide_message(&state, &[]))
         .unwrap_or_else(|| panic!("waited"))
         .unwrap_or_else(|e| panic!("{e}"));
+    let answer = decode_response(&answer);
     assert_eq!(answer.status.map(|s| s.code), Some(GRPC_UNAUTHENTICATED));
 }
 
