@@ -250,7 +250,10 @@ fn shipping_throughput_to_rsyslog_over_tls() {
     decide(&sidecar, BACKLOG);
     let bytes = std::fs::metadata(&log).expect("the log").len();
     let rsyslog = Rsyslog::start(&scratch.0, port, &certs);
-    wait_until("shipping started", Duration::from_secs(60), || {
+    // While nothing listened, the shipper's pauses doubled up to their 30 s ceiling (with
+    // jitter), and an attempt made as rsyslog comes up can fail once more: two ceilings
+    // and some slack before the first record must be out.
+    wait_until("shipping started", Duration::from_secs(90), || {
         metric(
             &sidecar,
             "rampart_decision_log_shipped_total{sink=\"syslog\"}",
