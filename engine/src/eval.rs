@@ -258,6 +258,13 @@ impl<'a> EvalContext<'a> {
             }),
             Node::BinaryConst(op, left, constant) if is_test(op) => {
                 let right = program.constant(constant)?;
+                if let (BinaryOp::In, Some(Node::Principal), Value::Entity(group)) =
+                    (op, program.node(left), right)
+                {
+                    if let Some(truth) = self.principal_in(group) {
+                        return Some(truth);
+                    }
+                }
                 self.eval(left)
                     .and_then(|left| ops::test(op, &left, right, self))
             }
@@ -493,6 +500,19 @@ impl<'a> EvalContext<'a> {
             }
         }
         self.entities.get(uid)
+    }
+
+    /// `principal in E` for an entity literal `E`, when the principal is an entity: what
+    /// [`ops::test`] answers through [`EvalContext::entity_in`], without comparing the
+    /// principal's id with the request's subjects to find its entity again. `None` (the
+    /// general path decides, and reports) when the principal is not known or not an entity.
+    fn principal_in(&self, group: &EntityUid) -> Option<EvalResult<bool>> {
+        let resolved = self.principal.resolve(self.entities).ok()?;
+        let uid = resolved.uid()?;
+        Some(Ok(uid == group
+            || resolved.entity.is_some_and(|entity| {
+                self.entities.has_ancestor(entity, group)
+            })))
     }
 
     /// `child in ancestor` for entities: the same entity or a transitive parent.
