@@ -195,11 +195,16 @@ impl Engine {
         entities: &'a EntityStore,
     ) -> EvalContext<'a> {
         let mut cx = EvalContext::for_request(self, entities, request);
+        self.map_unnamed_principal(&mut cx, request);
+        cx
+    }
+
+    /// Maps the principal of a request that does not name one.
+    fn map_unnamed_principal<'a>(&'a self, cx: &mut EvalContext<'a>, request: &Request) {
         if request.principal.is_none() {
-            let mapped = self.map_principal(&cx, request.package);
+            let mapped = self.map_principal(cx, request.package);
             cx.principal = Subject::Resolved(mapped);
         }
-        cx
     }
 
     /// The decision procedure, reporting to `observer`.
@@ -209,7 +214,10 @@ impl Engine {
         entities: &EntityStore,
         observer: &mut O,
     ) {
-        let cx = self.request_context(request, entities);
+        // Built here rather than by `request_context`: the context (with its memo) is a few
+        // hundred bytes, and returning it would copy them on every decision.
+        let mut cx = EvalContext::for_request(self, entities, request);
+        self.map_unnamed_principal(&mut cx, request);
         let principal = cx.principal.type_id();
         if O::EXPLAIN {
             if let Some(uid) = cx.principal.uid() {

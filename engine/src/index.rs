@@ -155,35 +155,45 @@ pub(crate) struct IndexItem<'a> {
 }
 
 /// The candidates of one request: disjoint lists merged in bundle order, as slots. The
-/// lists live on the stack, so selecting allocates nothing.
+/// lists (runs of the index's entries) live on the stack, so selecting allocates nothing.
 #[derive(Debug, Clone)]
 pub(crate) struct Candidates<'i> {
-    lists: [&'i [Entry]; MAX_LISTS],
-    /// The lists in use, none of them empty.
+    entries: &'i [Entry],
+    /// The runs in use, `start..end` of `entries`, none of them empty.
+    lists: [(u32, u32); MAX_LISTS],
     len: usize,
 }
 
 impl<'i> Candidates<'i> {
-    fn new() -> Self {
+    fn new(entries: &'i [Entry]) -> Self {
         Candidates {
-            lists: [&[]; MAX_LISTS],
+            entries,
+            lists: [(0, 0); MAX_LISTS],
             len: 0,
         }
     }
 
-    /// Adds a list; `false` if there is no room.
-    fn push(&mut self, list: &'i [Entry]) -> bool {
-        if list.is_empty() {
+    /// Adds a run of the entries; `false` if there is no room.
+    fn push(&mut self, list: Span) -> bool {
+        let range = list.range();
+        if range.is_empty() {
             return true;
         }
+        let (Ok(start), Ok(end)) = (u32::try_from(range.start), u32::try_from(range.end)) else {
+            return false;
+        };
         match self.lists.get_mut(self.len) {
             Some(slot) => {
-                *slot = list;
+                *slot = (start, end);
                 self.len = self.len.saturating_add(1);
                 true
             }
             None => false,
         }
+    }
+
+    fn entry(&self, at: u32) -> Option<&'i Entry> {
+        self.entries.get(usize::try_from(at).ok()?)
     }
 }
 
@@ -191,35 +201,36 @@ impl Iterator for Candidates<'_> {
     type Item = u32;
 
     fn next(&mut self) -> Option<u32> {
-        let live = self.lists.get_mut(..self.len)?;
-        let mut best: Option<(usize, u32)> = None;
-        for (i, list) in live.iter().enumerate() {
-            if let Some(entry) = list.first() {
-                if best.is_none_or(|(_, order)| entry.order < order) {
-                    best = Some((i, entry.order));
+        let live = self.lists.get(..self.len)?;
+        let mut best: Option<(usize, &Entry)> = None;
+        for (i, (start, _)) in live.iter().enumerate() {
+            if let Some(entry) = self.entry(*start) {
+                if best.is_none_or(|(_, first)| entry.order < first.order) {
+                    best = Some((i, entry));
                 }
             }
         }
-        let (i, _) = best?;
-        let list = live.get_mut(i)?;
-        let (first, rest) = list.split_first()?;
-        *list = rest;
-        if rest.is_empty() {
+        let (i, first) = best?;
+        let slot = first.slot;
+        let list = self.lists.get_mut(i)?;
+        list.0 = list.0.saturating_add(1);
+        if list.0 >= list.1 {
             // Keep the live lists first: move the last one into the emptied place.
             let last = self.len.saturating_sub(1);
             self.lists.swap(i, last);
             self.len = last;
         }
-        Some(first.slot)
+        Some(slot)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let len = self
-            .lists
-            .get(..self.len)
-            .unwrap_or_default()
-            .iter()
-            .fold(0usize, |sum, list| sum.saturating_add(list.len()));
+        let len = self.lists.get(..self.len).unwrap_or_default().iter().fold(
+            0usize,
+            |sum, (start, end)| {
+                let run = usize::try_from(end.saturating_sub(*start)).unwrap_or(0);
+                sum.saturating_add(run)
+            },
+        );
         (len, Some(len))
     }
 }
@@ -320,7 +331,7 @@ impl ScopeIndex {
         principal: TypeId,
         cx: Option<&EvalContext<'_>>,
     ) -> Candidates<'i> {
-        let mut candidates = Candidates::new();
+        let mut candidates = Candidates::new(&self.entries);
         let Some(bucket) = usize::try_from(action)
             .ok()
             .and_then(|a| self.by_action.get(a))
@@ -331,7 +342,6 @@ impl ScopeIndex {
             let Some(key) = self.key(bucket, resource, principal) else {
                 continue;
             };
-            let whole = self.entries.get(key.entries.range()).unwrap_or_default();
             let level = usize::try_from(key.level)
                 .ok()
                 .and_then(|l| self.levels.get(l));
@@ -342,7 +352,7 @@ impl ScopeIndex {
             };
             if !split {
                 candidates.len = mark;
-                candidates.push(whole);
+                candidates.push(key.entries);
             }
         }
         candidates
@@ -366,10 +376,6 @@ impl ScopeIndex {
         found
     }
 
-    fn span(&self, span: Span) -> &[Entry] {
-        self.entries.get(span.range()).unwrap_or_default()
-    }
-
     /// Adds the lists of `level` that the request matches, using at most `room` lists in
     /// all; `false` (some lists added) if that is not enough or the principal is not an
     /// entity: the caller then takes the whole list.
@@ -380,8 +386,7 @@ impl ScopeIndex {
         out: &mut Candidates<'i>,
         room: usize,
     ) -> bool {
-        let push =
-            |out: &mut Candidates<'i>, span: Span| out.len < room && out.push(self.span(span));
+        let push = |out: &mut Candidates<'i>, span: Span| out.len < room && out.push(span);
         if !push(out, level.always) {
             return false;
         }
