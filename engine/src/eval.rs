@@ -226,7 +226,7 @@ impl<'a> EvalContext<'a> {
         self.engine
             .program
             .node(at)
-            .ok_or_else(|| EvalError::Static(MALFORMED))
+            .ok_or(EvalError::Static(MALFORMED))
     }
 
     fn boolean(&self, at: NodeId, usage: BoolUse) -> EvalResult<bool> {
@@ -309,7 +309,7 @@ impl<'a> EvalContext<'a> {
             Node::Const(index) => program
                 .constant(index)
                 .map(Val::Ref)
-                .ok_or_else(|| EvalError::Static(MALFORMED)),
+                .ok_or(EvalError::Static(MALFORMED)),
             Node::Principal => self
                 .principal
                 .resolve(self.entities)
@@ -322,26 +322,23 @@ impl<'a> EvalContext<'a> {
                 .engine
                 .action_value(self.action)
                 .map(Val::Ref)
-                .ok_or_else(|| EvalError::Static("unknown action")),
+                .ok_or(EvalError::Static("unknown action")),
             Node::Context => self
                 .context
                 .map(|record| Val::Owned(Value::Record(Arc::clone(record))))
-                .ok_or_else(|| EvalError::Static(CONTEXT_UNKNOWN)),
+                .ok_or(EvalError::Static(CONTEXT_UNKNOWN)),
             Node::Now => self.now(),
             Node::Param(index) => usize::try_from(index)
                 .ok()
                 .and_then(|i| self.params.get(i))
                 .map(|p| Val::Owned(Value::String(Arc::clone(p))))
-                .ok_or_else(|| EvalError::Static("path parameters exist only in routes")),
+                .ok_or(EvalError::Static("path parameters exist only in routes")),
             Node::ContextField(sym) => {
                 let record = self.context_record()?;
-                record
-                    .get(sym)
-                    .map(Val::Ref)
-                    .ok_or_else(|| EvalError::Absent {
-                        target: None,
-                        name: Name::Sym(sym),
-                    })
+                record.get(sym).map(Val::Ref).ok_or(EvalError::Absent {
+                    target: None,
+                    name: Name::Sym(sym),
+                })
             }
             Node::ContextKey(index) => {
                 let key = self.key(index)?;
@@ -349,7 +346,7 @@ impl<'a> EvalContext<'a> {
                 key.sym
                     .and_then(|sym| record.get(sym))
                     .map(Val::Ref)
-                    .ok_or_else(|| EvalError::Absent {
+                    .ok_or(EvalError::Absent {
                         target: None,
                         name: Name::Key(index),
                     })
@@ -399,7 +396,7 @@ impl<'a> EvalContext<'a> {
                 let left = self.eval(left)?;
                 let right = program
                     .constant(constant)
-                    .ok_or_else(|| EvalError::Static(MALFORMED))?;
+                    .ok_or(EvalError::Static(MALFORMED))?;
                 ops::arithmetic(op, &left, right).map(Val::Owned)
             }
             Node::Binary(..)
@@ -421,13 +418,13 @@ impl<'a> EvalContext<'a> {
         self.engine
             .program
             .key(key)
-            .ok_or_else(|| EvalError::Static(MALFORMED))
+            .ok_or(EvalError::Static(MALFORMED))
     }
 
     fn context_record(&self) -> EvalResult<&Record> {
         self.context
             .map(|record| &**record)
-            .ok_or_else(|| EvalError::Static(CONTEXT_UNKNOWN))
+            .ok_or(EvalError::Static(CONTEXT_UNKNOWN))
     }
 
     fn now(&self) -> EvalResult<Val<'_>> {
