@@ -42,6 +42,7 @@
 pub mod bundle;
 pub mod decision;
 pub mod gateway;
+pub mod plan;
 pub mod strict_json;
 pub mod time;
 pub mod value;

@@ -160,6 +160,47 @@ impl Program {
         self.fields.get(span.range()).unwrap_or_default()
     }
 
+    /// Whether evaluating `id` reads the request's resource (its id, type or attributes).
+    /// Recursion is bounded by the bundle checker's expression depth limit.
+    pub(crate) fn reads_resource(&self, id: NodeId) -> bool {
+        let Some(node) = self.node(id) else {
+            return false;
+        };
+        match node {
+            Node::Resource | Node::ResourceAttr(_) => true,
+            Node::Const(_)
+            | Node::Principal
+            | Node::Action
+            | Node::Context
+            | Node::Now
+            | Node::Param(_)
+            | Node::ContextField(_)
+            | Node::ContextKey(_)
+            | Node::ContextHas(_)
+            | Node::PrincipalAttr(_) => false,
+            Node::Attr(inner, _)
+            | Node::Index(inner, _)
+            | Node::Has(inner, _)
+            | Node::EntityCtor(_, inner)
+            | Node::Not(inner)
+            | Node::Neg(inner)
+            | Node::BinaryConst(_, inner, _)
+            | Node::Like(inner, _)
+            | Node::Matches(inner, _) => self.reads_resource(inner),
+            Node::And(left, right) | Node::Or(left, right) | Node::Binary(_, left, right) => {
+                self.reads_resource(left) || self.reads_resource(right)
+            }
+            Node::Set(span) => self
+                .list(span)
+                .iter()
+                .any(|item| self.reads_resource(*item)),
+            Node::Record(span) => self
+                .record_fields(span)
+                .iter()
+                .any(|(_, item)| self.reads_resource(*item)),
+        }
+    }
+
     /// The conjuncts of a compiled condition, in order.
     pub(crate) fn conjuncts(&self, span: Span) -> &[NodeId] {
         self.conjuncts.get(span.range()).unwrap_or_default()

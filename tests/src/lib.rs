@@ -1,6 +1,8 @@
 //! Shared helpers of the workspace integration tests: finding the corpus, compiling a
 //! policy folder into an engine, and reading entity files.
 
+pub mod plan_gen;
+
 use std::path::{Path, PathBuf};
 
 use rampart_engine::{Engine, EntityStore};
