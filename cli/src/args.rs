@@ -29,6 +29,8 @@ pub enum Command {
     Fmt(FmtArgs),
     /// Decide one request and print the decision JSON
     Eval(EvalArgs),
+    /// Which resources of a type may the principal act on: a query plan (docs/plan.md)
+    Plan(PlanArgs),
     /// Run the `test` blocks of policy folders
     Test(TestArgs),
     /// Compile a policy folder into a bundle file
@@ -201,6 +203,18 @@ pub struct EvalArgs {
     /// Also show, for every rule the index selected, whether it applied and why
     #[arg(long)]
     pub explain: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Policy folder
+    pub dir: PathBuf,
+    /// Plan request JSON file (`resource` is `{"type": "T"}`), or `-` for standard input
+    #[arg(long)]
+    pub request: PathBuf,
+    /// Entity JSON file (default: entities.json in the folder, when present)
+    #[arg(long)]
+    pub entities: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

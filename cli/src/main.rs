@@ -49,6 +49,7 @@ fn main() -> ExitCode {
         args::Command::Completions(a) => commands::completions::run(&a),
         args::Command::Fmt(a) => commands::fmt::run(a),
         args::Command::Eval(a) => commands::eval::run(a),
+        args::Command::Plan(a) => commands::plan::run(a),
         args::Command::Test(a) => commands::test::run(a),
         args::Command::Build(a) => commands::build::run(a),
         args::Command::Explain(a) => commands::explain::run(a),

@@ -111,3 +111,135 @@ fn plans_select_exactly_the_allowed_documents() {
         "the generator must reach conditional plans"
     );
 }
+
+/// Policy text for one rule over the generator's schema.
+fn engine_with_rules(rules: &str) -> Engine {
+    let case = Case {
+        policy: format!("{}\n{rules}", rampart_tests::plan_gen::SCHEMA),
+        ..generate(1)
+    };
+    engine_of(&case)
+}
+
+fn plan_for(engine: &Engine, user: &str, action: &str) -> Result<Plan, PlanError> {
+    let case = generate(1);
+    let entities = engine
+        .load_entities(&case.entities.to_string())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let request = json!({
+        "principal": {"type": "User", "id": user},
+        "action": action,
+        "resource": {"type": "Doc"},
+    });
+    let request = engine
+        .parse_plan_request(&request.to_string())
+        .unwrap_or_else(|e| panic!("{e}"));
+    engine.plan(&request, &entities)
+}
+
+#[test]
+fn a_condition_whose_plan_would_explode_is_refused_not_built() {
+    // ((((a and b) or c) and b) or c) …: each level repeats the residuals of the one below
+    // (`x and y` is false where x is, or where x holds and y is false), so 25 levels would
+    // be about 2^25 nodes (the checker allows 64 levels of nesting).
+    let mut condition = String::from("resource.level > 1");
+    for i in 0..25 {
+        condition = format!(
+            "(({condition} and resource.public) or resource.status == {})",
+            ["draft", "open", "closed"][i % 3]
+        );
+    }
+    let engine = engine_with_rules(&format!(
+        "@id(\"deep\")\nallow \"read\" on Doc for User when {condition}\n"
+    ));
+    let started = std::time::Instant::now();
+    match plan_for(&engine, "u0", "read") {
+        Err(PlanError::Unsupported { id, construct, .. }) => {
+            assert_eq!(id, "deep");
+            assert!(construct.contains("20,000 nodes"), "{construct}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // Bounded work, whatever the machine: well under the time 2^25 nodes would take.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+#[test]
+fn unsupported_constructs_name_the_rule_and_the_construct() {
+    let cases = [
+        (
+            "resource.owner.dept == \"eng\"",
+            "an attribute of an entity the resource refers to",
+        ),
+        ("resource.level + 1 > 2", "arithmetic on resource data"),
+        (
+            "resource.region matches \"^eu\"",
+            "`matches` on resource data",
+        ),
+        (
+            "resource.level > resource.level",
+            "a comparison of two resource attributes",
+        ),
+        (
+            "resource.owner in Group::\"g0\"",
+            "`in` on an entity the resource refers to",
+        ),
+    ];
+    for (condition, construct) in cases {
+        let engine = engine_with_rules(&format!(
+            "@id(\"odd\")\nallow \"read\" on Doc for User when {condition}\n"
+        ));
+        match plan_for(&engine, "u0", "read") {
+            Err(PlanError::Unsupported {
+                item,
+                id,
+                conjunct,
+                construct: found,
+            }) => {
+                assert_eq!((item, id.as_str()), ("rule", "odd"), "{condition}");
+                assert!(found.starts_with(construct), "{condition}: {found}");
+                assert!(
+                    !conjunct.is_empty(),
+                    "{condition}: the conjunct's text is named"
+                );
+            }
+            other => panic!("{condition}: expected a refusal, got {other:?}"),
+        }
+    }
+    // A deny whose conditions cannot be planned is refused too: never dropped (that would
+    // widen the plan).
+    let engine = engine_with_rules(
+        "@id(\"all\")\nallow \"read\" on Doc for User\n@id(\"odd-deny\")\ndeny \"read\" on Doc when resource.level * 2 > 3\n",
+    );
+    assert!(matches!(
+        plan_for(&engine, "u0", "read"),
+        Err(PlanError::Unsupported { id, .. }) if id == "odd-deny"
+    ));
+}
+
+#[test]
+fn plans_fold_what_is_known() {
+    let engine = engine_with_rules(
+        "@id(\"own\")\nallow \"read\" on Doc for User when resource.owner == principal\n\
+         @id(\"g0\")\nallow \"write\" on Doc for User when principal in Group::\"g0\" and resource.public\n\
+         @id(\"frozen\")\ndeny \"write\" on Doc when resource.status == closed\n",
+    );
+    let plan = plan_for(&engine, "u1", "read").unwrap_or_else(|e| panic!("{e}"));
+    let schema = &engine.bundle().schema;
+    let symbols = &engine.bundle().symbols;
+    match &plan.outcome {
+        PlanOutcome::Conditional(cond) => {
+            assert_eq!(
+                cond.to_text(schema, symbols),
+                "resource.owner == User::\"u1\""
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(plan.rules, ["own"]);
+    // Nothing allows `share`: never, without looking at a document.
+    assert_eq!(
+        plan_for(&engine, "u1", "share").map(|p| p.outcome),
+        Ok(PlanOutcome::Never)
+    );
+}

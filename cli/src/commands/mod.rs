@@ -11,6 +11,7 @@ pub mod eval;
 pub mod explain;
 pub mod fmt;
 pub mod log;
+pub mod plan;
 pub mod push;
 pub mod serve;
 pub mod test;

@@ -78,6 +78,9 @@ pub struct Plan {
 pub enum PlanError {
     #[error(transparent)]
     Request(#[from] RequestError),
+    /// The residual of the whole plan has more than [`MAX_PLAN_NODES`] nodes.
+    #[error("the plan's condition has {nodes} nodes, more than the {max} a plan may have", max = MAX_PLAN_NODES)]
+    TooLarge { nodes: usize },
     /// A condition reads the resource in a way no residual can express.
     #[error("{item} `{id}`: `{conjunct}`: {construct} cannot be planned")]
     Unsupported {
@@ -419,6 +422,11 @@ impl Engine {
             }
         }
         let allowed = and(vec![rules_allow, not(or(failures))]);
+        if allowed.size() > MAX_PLAN_NODES {
+            return Err(PlanError::TooLarge {
+                nodes: allowed.size(),
+            });
+        }
         plan.outcome = match allowed {
             Cond::Const(true) => PlanOutcome::Always,
             Cond::Const(false) => PlanOutcome::Never,
@@ -502,6 +510,11 @@ enum Partial {
 
 struct Unsupported(&'static str);
 
+/// The most nodes a residual may have while planning (and at the end).
+pub const MAX_PLAN_NODES: usize = 20_000;
+
+const TOO_LARGE: &str = "a condition whose plan would exceed 20,000 nodes";
+
 struct Planner<'p> {
     engine: &'p Engine,
     cx: &'p EvalContext<'p>,
@@ -581,6 +594,14 @@ impl Planner<'_> {
             falses.push(and(vec![prefix.clone(), f]));
             fails.push(and(vec![prefix.clone(), failing]));
             prefix = and(vec![prefix, t]);
+            let size = [&prefix]
+                .into_iter()
+                .chain(&falses)
+                .chain(&fails)
+                .fold(0usize, |n, c| n.saturating_add(c.size()));
+            if size > MAX_PLAN_NODES {
+                return Err(item.unsupported(clause, Some(position), TOO_LARGE));
+            }
         }
         Ok(Folded {
             holds: prefix,
@@ -592,7 +613,15 @@ impl Planner<'_> {
     /// Where a conjunct is true and where false.
     fn truth(&self, node: NodeId) -> Result<(Cond, Cond), Unsupported> {
         let partial = self.partial(node)?;
-        self.truth_of(partial)
+        let (t, f) = self.truth_of(partial)?;
+        // Each expression carries both residuals, and `and`/`or` repeat their operands'
+        // (`a and b` is false where `a` is, or where `a` holds and `b` is false): deeply
+        // nested conditions could grow without bound. Every boolean is checked here, so
+        // nothing larger than a few times the limit is ever built.
+        if t.size().saturating_add(f.size()) > MAX_PLAN_NODES {
+            return Err(Unsupported(TOO_LARGE));
+        }
+        Ok((t, f))
     }
 
     fn names(&self, path: &[Sym]) -> AttrPath {

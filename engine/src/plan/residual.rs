@@ -124,6 +124,17 @@ impl Cond {
     pub(crate) const TRUE: Cond = Cond::Const(true);
     pub(crate) const FALSE: Cond = Cond::Const(false);
 
+    /// The number of nodes of the condition (saturating).
+    pub fn size(&self) -> usize {
+        match self {
+            Cond::And(items) | Cond::Or(items) => {
+                items.iter().fold(1usize, |n, c| n.saturating_add(c.size()))
+            }
+            Cond::Not(inner) => inner.size().saturating_add(1),
+            _ => 1,
+        }
+    }
+
     /// Calls `visit` on this condition and every condition inside it, parents first.
     pub fn walk(&self, visit: &mut impl FnMut(&Cond)) {
         visit(self);
