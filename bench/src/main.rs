@@ -6,6 +6,10 @@
 //! `DIR`, for timing `rampart build` on them, and ten of its requests as Rampart request
 //! JSON, one a line (`DIR/rampart-requests.jsonl`: `scripts/sidecar-load.sh` sends one).
 //!
+//! `rampart-bench plan DIR REQUEST…` times `Engine::plan` (docs/plan.md) on a policy folder
+//! (its `entities.json`) for each plan request file: wall-clock and thread-CPU medians and
+//! p99 of single timed plans, and the plan's condition.
+//!
 //! `rampart-bench probe-memory NAME DIR ENGINE` is internal: the report runs it in a child
 //! process to measure one engine's resident memory and live heap bytes.
 
@@ -22,7 +26,8 @@ use rampart_bench::BenchError;
 static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 const USAGE: &str = "usage: rampart-bench report [--quick] [--json FILE] [--workload NAME]...
-       rampart-bench emit NAME DIR";
+       rampart-bench emit NAME DIR
+       rampart-bench plan DIR REQUEST...";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,6 +50,12 @@ fn main() -> ExitCode {
         Some("emit") => match args.get(1..) {
             Some([name, dir]) => finish(emit(name, Path::new(dir))),
             _ => usage("emit takes a workload name and a folder"),
+        },
+        Some("plan") => match args.get(1..) {
+            Some([dir, requests @ ..]) if !requests.is_empty() => {
+                finish(plan(Path::new(dir), requests))
+            }
+            _ => usage("plan takes a policy folder and plan request files"),
         },
         Some(other) => usage(&format!("unknown command `{other}`")),
         None => usage("missing command"),
@@ -168,4 +179,61 @@ fn probe_in_child(name: &str, dir: &Path, kind: EngineKind) -> Result<Memory, Be
             stdout.trim()
         ))
     })
+}
+
+/// Times `Engine::plan` on each request: 20 rounds of 500 single timed plans after a
+/// warm-up; the medians and p99 over every sample.
+fn plan(dir: &Path, requests: &[String]) -> Result<(), BenchError> {
+    use rampart_bench::measure::{percentile, thread_cpu_ns};
+    let fail = |what: String| BenchError::new(what);
+    let set = rampart_lang::PolicySet::load(dir)
+        .map_err(|e| fail(format!("cannot read `{}`: {e}", dir.display())))?;
+    let bundle = rampart_lang::compile(&set)
+        .bundle
+        .ok_or_else(|| fail(format!("`{}` does not compile", dir.display())))?;
+    let engine = rampart_engine::Engine::new(bundle).map_err(|e| fail(e.to_string()))?;
+    let entities_path = dir.join("entities.json");
+    let entities = match std::fs::read_to_string(&entities_path) {
+        Ok(text) => engine
+            .load_entities(&text)
+            .map_err(|e| fail(format!("`{}`: {e}", entities_path.display())))?,
+        Err(_) => engine.empty_entities(),
+    };
+    println!("request                                   wall median   wall p99   CPU median  decision     condition");
+    for path in requests {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| fail(format!("cannot read `{path}`: {e}")))?;
+        let request = engine
+            .parse_plan_request(&text)
+            .map_err(|e| fail(format!("`{path}`: {e}")))?;
+        let first = engine
+            .plan(&request, &entities)
+            .map_err(|e| fail(format!("`{path}`: {e}")))?;
+        for _ in 0..2_000 {
+            std::hint::black_box(engine.plan(&request, &entities).ok());
+        }
+        let (mut wall, mut cpu) = (Vec::new(), Vec::new());
+        for _ in 0..20 {
+            for _ in 0..500 {
+                let (started, cpu_started) = (std::time::Instant::now(), thread_cpu_ns());
+                std::hint::black_box(engine.plan(std::hint::black_box(&request), &entities).ok());
+                cpu.push(thread_cpu_ns().saturating_sub(cpu_started));
+                wall.push(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
+            }
+        }
+        let json = first.to_json(&engine);
+        println!(
+            "{:<40} {:>9.0} ns {:>8.0} ns {:>9.0} ns  {:<11}  {}",
+            Path::new(path)
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default(),
+            percentile(&mut wall, 50.0),
+            percentile(&mut wall, 99.0),
+            percentile(&mut cpu, 50.0),
+            json["decision"].as_str().unwrap_or_default(),
+            json["text"].as_str().unwrap_or("-"),
+        );
+    }
+    Ok(())
 }

@@ -828,10 +828,16 @@ impl Planner<'_> {
             Partial::Path { path, ty, present } => match ty {
                 Ty::Bool => {
                     let names = self.names(&path);
-                    (
-                        compare(CmpOp::Eq, names.clone(), Value::Bool(true)),
-                        and(vec![present, compare(CmpOp::Eq, names, Value::Bool(false))]),
-                    )
+                    let t = compare(CmpOp::Eq, names.clone(), Value::Bool(true));
+                    // A required attribute is always there: false is "not true", which
+                    // lets the failure residual (neither true nor false) fold away.
+                    let f = match present {
+                        Cond::Const(true) => not(t.clone()),
+                        present => {
+                            and(vec![present, compare(CmpOp::Eq, names, Value::Bool(false))])
+                        }
+                    };
+                    (t, f)
                 }
                 Ty::Any => return Err(Unsupported("an attribute of type `any`")),
                 _ => (Cond::FALSE, Cond::FALSE),
@@ -961,9 +967,9 @@ impl Planner<'_> {
                 })
             }
             (BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge, left, right) => {
-                let (path, ty, value, op) = match (left, right) {
-                    (Path { path, ty, .. }, Known(Ok(v))) => (path, ty, v, op),
-                    (Known(Ok(v)), Path { path, ty, .. }) => (path, ty, v, flip(op)),
+                let (path, ty, present, value, op) = match (left, right) {
+                    (Path { path, ty, present }, Known(Ok(v))) => (path, ty, present, v, op),
+                    (Known(Ok(v)), Path { path, ty, present }) => (path, ty, present, v, flip(op)),
                     _ => return Err(Unsupported("a comparison of two resource attributes")),
                 };
                 let ordered = matches!(
@@ -983,11 +989,14 @@ impl Planner<'_> {
                     BinaryOp::Gt => (CmpOp::Gt, CmpOp::Le),
                     _ => (CmpOp::Ge, CmpOp::Lt),
                 };
-                // Both false where the attribute is absent: reading it fails there.
-                Ok(Partial::Bool {
-                    t: compare(cmp, names.clone(), value.clone()),
-                    f: compare(opposite, names, value),
-                })
+                // Both false where the attribute is absent: reading it fails there. A
+                // required attribute is always there, and false is "not true".
+                let t = compare(cmp, names.clone(), value.clone());
+                let f = match present {
+                    Cond::Const(true) => not(t.clone()),
+                    _ => compare(opposite, names, value),
+                };
+                Ok(Partial::Bool { t, f })
             }
             // "x" in resource.tags
             (BinaryOp::In, Known(Ok(v)), Path { path, ty, present }) => {

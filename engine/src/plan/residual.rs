@@ -259,8 +259,13 @@ impl Cond {
                 }
             }
             Cond::Not(inner) => {
-                out.push_str("not ");
+                // `not` binds tighter than a comparison: `not (resource.a == 1)`.
+                let atom = !matches!(**inner, Cond::And(_) | Cond::Or(_));
+                out.push_str(if atom { "not (" } else { "not " });
                 inner.write_text(out, schema, symbols, true);
+                if atom {
+                    out.push(')');
+                }
             }
             Cond::Has(p) => {
                 let (last, init) = p
