@@ -100,6 +100,8 @@
 //! no data at all.
 
 mod mapping;
+#[cfg(test)]
+mod tests;
 mod translate;
 
 pub use mapping::{AttrMap, Ident, Mapping, MappingError, Parents, TypeMap};

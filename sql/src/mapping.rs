@@ -111,7 +111,7 @@ pub struct Mapping {
 
 /// A mapping that cannot be read or does not fit the schema.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
-#[error("{key}: {message}")]
+#[error("{}{message}", if key.is_empty() { String::new() } else { format!("{key}: ") })]
 #[diagnostic(code(rampart::sql::mapping))]
 pub struct MappingError {
     key: String,

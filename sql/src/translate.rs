@@ -153,7 +153,10 @@ struct Writer<'a> {
     aliases: usize,
 }
 
-fn and(parts: Vec<String>) -> String {
+/// The conjunction of `parts`, each once.
+fn and(mut parts: Vec<String>) -> String {
+    let mut seen = std::collections::HashSet::new();
+    parts.retain(|p| seen.insert(p.clone()));
     match parts.len() {
         0 => "TRUE".into(),
         1 => parts.into_iter().next().unwrap_or_default(),
@@ -750,6 +753,23 @@ impl Writer<'_> {
         let on_path: Vec<usize> = (0..count)
             .filter(|&t| from_resource[t] && reach(t)[target])
             .collect();
+        // Only the entity itself: no parents on the way.
+        let has_edges = on_path.iter().any(|&child| {
+            schema.entity_types[child]
+                .parents
+                .iter()
+                .filter_map(|p| usize::try_from(*p).ok())
+                .any(|p| on_path.contains(&p))
+        });
+        if !has_edges {
+            if uid.ty != self.resource_type {
+                return Ok("FALSE".into());
+            }
+            let p = self.placeholder(Param::Text(uid.id.to_string()));
+            return Ok(format!("({id} IS NOT NULL AND {id} = {p})"));
+        }
+        let seed_type = self.placeholder(Param::Text(target_type));
+        let seed_id = self.placeholder(Param::Text(uid.id.to_string()));
         // Parent edges between types on the path, one SELECT per child type.
         let mut edges = Vec::new();
         for &child in &on_path {
@@ -803,18 +823,8 @@ impl Writer<'_> {
                 parents.table.quoted()
             ));
         }
-        let seed_type = self.placeholder(Param::Text(target_type));
-        let seed_id = self.placeholder(Param::Text(uid.id.to_string()));
         let resource_tag = self.placeholder(Param::Text(self.type_name.clone()));
         let mut sql = String::new();
-        if edges.is_empty() {
-            // Only the entity itself.
-            let _ = write!(
-                sql,
-                "({id} IS NOT NULL AND {seed_type} = {resource_tag} AND {id} = {seed_id})"
-            );
-            return Ok(sql);
-        }
         let _ = write!(
             sql,
             "({id} IS NOT NULL AND {id} IN (WITH RECURSIVE d(ty, id) AS (SELECT {seed_type}, {seed_id} \

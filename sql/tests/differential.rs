@@ -70,6 +70,9 @@ meta = { present = "meta_score" }
 "meta.label" = "meta_label"
 "#;
 
+#[path = "differential/conditions.rs"]
+mod conditions;
+
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -479,6 +482,32 @@ fn sqlite_selects_exactly_the_allowed_documents() {
     let mut db = Sqlite(rusqlite::Connection::open_in_memory().expect("open SQLite"));
     let counts = check_against(&mut db);
     report("SQLite", &counts, start);
+}
+
+#[test]
+fn sqlite_random_conditions_select_exactly_what_they_hold_for() {
+    let start = Instant::now();
+    let mut db = Sqlite(rusqlite::Connection::open_in_memory().expect("open SQLite"));
+    let (worlds, checked, split) = conditions::check_conditions(&mut db);
+    eprintln!(
+        "SQLite: {worlds} worlds, {checked} random conditions ({split} selecting some rows, not all), {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+#[ignore = "starts PostgreSQL 15 (CI's services step)"]
+fn postgres_random_conditions_select_exactly_what_they_hold_for() {
+    let start = Instant::now();
+    let server = PgServer::start("conditions");
+    let mut db = Postgres(server.connect());
+    let (worlds, checked, split) = conditions::check_conditions(&mut db);
+    eprintln!(
+        "PostgreSQL: {worlds} worlds, {checked} random conditions ({split} selecting some rows, not all), {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    drop(db);
+    drop(server);
 }
 
 #[test]
