@@ -543,3 +543,14 @@ proptest! {
         let _ = Mapping::from_toml(&text);
     }
 }
+
+#[test]
+fn dialects_parse_by_name() {
+    assert_eq!("postgres".parse(), Ok(Dialect::Postgres));
+    assert_eq!("postgresql".parse(), Ok(Dialect::Postgres));
+    assert_eq!("sqlite".parse(), Ok(Dialect::Sqlite));
+    assert_eq!(
+        "mysql".parse::<Dialect>(),
+        Err("unknown SQL dialect `mysql` (expected `postgres` or `sqlite`)".to_string())
+    );
+}

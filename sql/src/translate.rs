@@ -18,6 +18,21 @@ pub enum Dialect {
     Sqlite,
 }
 
+impl std::str::FromStr for Dialect {
+    type Err = String;
+
+    /// `postgres` (or `postgresql`) and `sqlite`, as the CLI's `--dialect` takes them.
+    fn from_str(name: &str) -> Result<Dialect, String> {
+        match name {
+            "postgres" | "postgresql" => Ok(Dialect::Postgres),
+            "sqlite" => Ok(Dialect::Sqlite),
+            other => Err(format!(
+                "unknown SQL dialect `{other}` (expected `postgres` or `sqlite`)"
+            )),
+        }
+    }
+}
+
 /// A bound parameter. Lists are arrays in PostgreSQL and one scalar parameter per item in
 /// SQLite (which has no array type).
 #[derive(Debug, Clone, PartialEq, Eq)]
