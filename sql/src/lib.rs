@@ -118,7 +118,8 @@
 //!   When `X` is not above the resource's type in the schema the atom is `FALSE`.
 //!
 //! [`Mapping::from_toml`] checks the shape and the identifiers; [`Mapping::check`] checks it
-//! against an engine's schema. Errors name the TOML key:
+//! against an engine's schema (and [`translate`] checks it again, since it relies on what the
+//! check establishes). Errors name the TOML key:
 //! `types.Doc.attributes.level: no attribute `level` in entity type `Doc``.
 //!
 //! # The SQL

@@ -336,6 +336,12 @@ fn what_the_mapping_cannot_express_is_an_error() {
     )
     .expect("reads");
     let empty = Mapping::default();
+    // Read but not checked: `translate` checks it.
+    let unchecked = Mapping::from_toml(
+        "[types.Doc]\ntable = \"docs\"\nid = \"id\"\n[types.Doc.attributes]\n\
+         readers = { table = \"r\", key = \"doc_id\", value = \"user_id\" }\n",
+    )
+    .expect("reads");
     let no_table =
         Mapping::from_toml("[types.Doc.attributes]\nlevel = \"level\"\n").expect("reads");
     let cases: Vec<(&Mapping, Cond, &str)> = vec![
@@ -383,6 +389,14 @@ fn what_the_mapping_cannot_express_is_an_error() {
                 value: Value::Int(1),
             },
             "resource.tags: `==` needs an attribute mapped to a column",
+        ),
+        (
+            &unchecked,
+            Cond::ContainsAll {
+                path: path("readers"),
+                values: vec![],
+            },
+            "the mapping: types.Doc.attributes.readers.present: the set is optional",
         ),
         (
             &no_table,

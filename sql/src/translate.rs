@@ -108,6 +108,12 @@ pub fn translate(
     mapping: &Mapping,
     dialect: Dialect,
 ) -> Result<Query, TranslateError> {
+    // The translation relies on what the check establishes (an optional join-table set has
+    // its presence column, parents of several types their type column, …): an unchecked
+    // mapping could otherwise select more than the condition holds for.
+    mapping
+        .check(engine)
+        .map_err(|e| TranslateError::new("the mapping", e.to_string()))?;
     let type_name = type_of(engine, resource_type).name.clone();
     let map = mapping.types.get(&type_name).ok_or_else(|| {
         TranslateError::new(
@@ -818,16 +824,18 @@ impl Writer<'_> {
                 Dialect::Postgres => format!("CAST({s} AS text)"),
                 Dialect::Sqlite => s,
             };
-            let child_tag = self.placeholder(Param::Text(child_name));
+            let child_tag = self.placeholder(Param::Text(child_name.clone()));
             let parent_type = match &parents.parent_type {
                 Some(col) => text(format!("e.{}", col.quoted())),
                 None => {
-                    // One parent type in the schema (checked by `Mapping::check`).
-                    let only = child_type
-                        .parents
-                        .first()
-                        .map(|p| type_of(self.engine, *p).name.clone())
-                        .unwrap_or_default();
+                    // One parent type in the schema (`Mapping::check`, run above, says so).
+                    let [only] = child_type.parents.as_slice() else {
+                        return Err(TranslateError::new(
+                            construct,
+                            format!("`types.{child_name}.parents.parent_type` is missing"),
+                        ));
+                    };
+                    let only = type_of(self.engine, *only).name.clone();
                     self.placeholder(Param::Text(only))
                 }
             };
