@@ -28,7 +28,7 @@ cargo check -p rampart-engine --target wasm32-unknown-unknown --locked
 cargo check -p rampart-bundle --target wasm32-unknown-unknown --locked
 # The plain-ABI module's exports exist on wasm32 only: lint them there (docs/wasm.md).
 cargo clippy -p rampart-wasm --target wasm32-unknown-unknown --locked -- -D warnings
-if cargo tree -p rampart-engine -e normal --prefix none | grep -E '^(pest|miette|tokio|rampart-lang) ' ; then
+if cargo tree -p rampart-engine -e normal --prefix none | grep -E '^(pest|miette|tokio|rampart-lang|rampart-sql) ' ; then
   echo "rampart-engine must not depend on the crates above" >&2
   exit 1
 fi
@@ -60,7 +60,7 @@ sh scripts/e2e-setup.sh
 cargo test --workspace --exclude rampart-bench --locked --no-fail-fast \
   --test e2e_envoy --test e2e_grpc_clients --test e2e_nginx --test e2e_proxy_wasm -- --ignored
 
-step "fleet: real Redis, an OCI registry, rsyslog and Prometheus against rampart serve"
+step "fleet: real Redis, an OCI registry, rsyslog and Prometheus against rampart serve; PostgreSQL for rampart-sql"
 # Installs the services (Debian packages; idempotent); each test starts its own instances on
 # loopback and stops them. Every cli/tests/fleet_*.rs runs, its #[ignore]d tests included.
 sh scripts/services-setup.sh
@@ -72,6 +72,9 @@ if [ -n "$FLEET_TESTS" ]; then
   # shellcheck disable=SC2086 # one --test per file
   cargo test --workspace --exclude rampart-bench --locked --no-fail-fast $FLEET_TESTS -- --ignored
 fi
+# Query plans through SQL against a real PostgreSQL 15, which the test starts itself
+# (sql/tests/differential.rs; SQLite ran in the test step).
+cargo test --workspace --exclude rampart-bench --locked --no-fail-fast --test differential -- --ignored
 
 step "fuzzing: every fuzz target for a short bounded time (docs/security.md)"
 # Builds fuzz/ on the default toolchain (no nightly, no cargo-fuzz), seeds the corpora from

@@ -6,6 +6,8 @@
 #   rsyslogd         rsyslog 8 with its OpenSSL stream driver (--decision-log-sink syslog+tls://…)
 #   promtool         Prometheus 2 and its rule tester (deploy/prometheus/)
 #   prometheus
+#   postgresql       PostgreSQL 15 (rampart-sql's differential test, sql/tests/differential.rs;
+#                    it runs initdb and pg_ctl from /usr/lib/postgresql/15/bin itself)
 #
 # Debian packages, installed with apt-get when a command is missing (CI runs as root). The
 # packages start no service here (no init system); each test starts its own instance with
@@ -24,6 +26,8 @@ need promtool prometheus
 need prometheus prometheus
 OSSL=$(ls /usr/lib/*/rsyslog/lmnsd_ossl.so 2>/dev/null | head -n 1 || true)
 if [ -z "$OSSL" ]; then PACKAGES="$PACKAGES rsyslog-openssl"; fi
+PG_BIN=/usr/lib/postgresql/15/bin
+if [ ! -x "$PG_BIN/initdb" ]; then PACKAGES="$PACKAGES postgresql"; fi
 
 if [ -n "$PACKAGES" ]; then
   printf 'services-setup: installing%s\n' "$PACKAGES"
@@ -42,6 +46,13 @@ for cmd in redis-server redis-cli docker-registry rsyslogd promtool prometheus; 
   fi
 done
 if ! ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1; then MISSING="$MISSING rsyslog-openssl"; fi
+for tool in initdb pg_ctl; do
+  if [ -x "$PG_BIN/$tool" ]; then
+    printf 'services-setup: %-16s %s\n' "$tool" "$PG_BIN/$tool"
+  else
+    MISSING="$MISSING $PG_BIN/$tool"
+  fi
+done
 if [ -n "$MISSING" ]; then
   printf 'services-setup: MISSING%s\n' "$MISSING" >&2
   exit 1
