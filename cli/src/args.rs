@@ -215,6 +215,20 @@ pub struct PlanArgs {
     /// Entity JSON file (default: entities.json in the folder, when present)
     #[arg(long)]
     pub entities: Option<PathBuf>,
+    /// Also translate the plan into a parameterised SQL query with this mapping of entity
+    /// types to tables (TOML; docs/plan.md)
+    #[arg(long, value_name = "MAPPING")]
+    pub sql: Option<PathBuf>,
+    /// The SQL dialect of --sql
+    #[arg(long, value_enum, default_value = "postgres", requires = "sql")]
+    pub dialect: SqlDialect,
+}
+
+/// The SQL dialects of `rampart plan --sql`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SqlDialect {
+    Postgres,
+    Sqlite,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -28,6 +28,8 @@ pub enum Input {
     Key,
     /// A detached signature (`FILE.sig`).
     Signature,
+    /// A mapping of entity types to SQL tables (`rampart plan --sql`).
+    Mapping,
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -41,6 +43,7 @@ impl Input {
             Input::Requests | Input::Entities | Input::Bundle => 256 * MIB,
             Input::Key => rampart_bundle::signature::MAX_KEY_FILE_BYTES as u64,
             Input::Signature => rampart_bundle::MAX_SIGNATURE_BYTES as u64,
+            Input::Mapping => MIB,
         }
     }
 
@@ -53,6 +56,7 @@ impl Input {
             Input::Bundle => "bundle",
             Input::Key => "key file",
             Input::Signature => "signature file",
+            Input::Mapping => "mapping file",
         }
     }
 }

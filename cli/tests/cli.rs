@@ -279,3 +279,105 @@ fn bench_times_the_users_requests() {
     );
     assert!(report["allocs_per_decision"].is_number(), "{report}");
 }
+
+#[test]
+fn plan_prints_the_residual_and_its_sql() {
+    let dir = payments();
+    let out = rampart()
+        .arg("plan")
+        .arg(&dir)
+        .arg("--request")
+        .arg(dir.join("plans/alice-read.json"))
+        .args(["--sql"])
+        .arg(dir.join("plans/mapping.toml"))
+        .args(["--dialect", "sqlite"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let plan: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
+    assert_eq!(plan["decision"], "conditional", "{plan}");
+    assert_eq!(plan["resource_type"], "Account", "{plan}");
+    let text = plan["text"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with("resource.owner == User::\"alice\""),
+        "{text}"
+    );
+    let sql = &plan["sql"];
+    assert_eq!(sql["dialect"], "sqlite");
+    let query = sql["query"].as_str().unwrap_or_default();
+    assert!(
+        query.starts_with("SELECT r.\"id\" FROM \"accounts\" AS r WHERE"),
+        "{query}"
+    );
+    // Values are bound, never written into the SQL.
+    assert!(!query.contains("alice"), "{query}");
+    assert_eq!(sql["params"][0], "alice", "{sql}");
+
+    // Old TLS: every account is refused, whatever its data.
+    rampart()
+        .arg("plan")
+        .arg(&dir)
+        .arg("--request")
+        .arg(dir.join("plans/alice-read-old-tls.json"))
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("\"decision\": \"never\""));
+}
+
+#[test]
+fn plan_refuses_bad_requests_mappings_and_unplannable_rules() {
+    let dir = payments();
+    // A plan names a type, not a resource.
+    let with_id = r#"{"principal": {"type": "User", "id": "alice"}, "action": "payments:read",
+        "resource": {"type": "Account", "id": "a1"}}"#;
+    rampart()
+        .arg("plan")
+        .arg(&dir)
+        .args(["--request", "-"])
+        .write_stdin(with_id)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unexpected field `id`"));
+
+    // A mapping naming an attribute the schema does not have: the key is named.
+    let scratch = scratch("plan-mapping");
+    let mapping = scratch.join("mapping.toml");
+    std::fs::write(
+        &mapping,
+        "[types.Account]\ntable = \"accounts\"\nid = \"id\"\n[types.Account.attributes]\nbalance = \"balance\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    rampart()
+        .arg("plan")
+        .arg(&dir)
+        .arg("--request")
+        .arg(dir.join("plans/alice-read.json"))
+        .arg("--sql")
+        .arg(&mapping)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("types.Account.attributes.balance"));
+
+    // A rule reading an attribute of the account's owner cannot be planned: refused, with
+    // the rule and the construct named.
+    let policies = scratch.join("policies");
+    std::fs::create_dir_all(&policies).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        policies.join("p.rampart"),
+        "package p\nschema {\n  entity User { department: String }\n  entity Account { owner: User }\n  action \"read\" on Account for User\n}\n\n@id(\"same-department\")\nallow \"read\" on Account for User when resource.owner.department == principal.department\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    rampart()
+        .arg("plan")
+        .arg(&policies)
+        .args(["--request", "-"])
+        .write_stdin(r#"{"principal": {"type": "User", "id": "u"}, "action": "read", "resource": {"type": "Account"}}"#)
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("rule `same-department`")
+                .and(predicate::str::contains("an attribute of an entity the resource refers to")),
+        );
+}
