@@ -46,6 +46,7 @@ mod http_server;
 mod idle;
 mod metrics;
 mod opa;
+mod plans;
 pub mod proto;
 mod ratelimit;
 mod reload;

@@ -50,6 +50,76 @@ pub fn request_json(request: &pb::DecideRequest) -> Result<Json, ConvertError> {
     Ok(Json::Object(out))
 }
 
+/// The plan request JSON of a `PlanRequest`: the request JSON with `resource` as
+/// `{"type": resource_type}` (absent when `resource_type` is empty, which the engine
+/// refuses).
+pub fn plan_request_json(request: &pb::PlanRequest) -> Result<Json, ConvertError> {
+    let mut out = Map::new();
+    if let Some(principal) = &request.principal {
+        out.insert("principal".into(), entity_json(principal));
+    }
+    if !request.action.is_empty() {
+        out.insert("action".into(), Json::from(request.action.as_str()));
+    }
+    if !request.resource_type.is_empty() {
+        let mut resource = Map::new();
+        resource.insert("type".into(), Json::from(request.resource_type.as_str()));
+        out.insert("resource".into(), Json::Object(resource));
+    }
+    if let Some(context) = &request.context {
+        let mut path = String::from("context");
+        out.insert("context".into(), struct_json(context, &mut path)?);
+    }
+    if !request.package.is_empty() {
+        out.insert("package".into(), Json::from(request.package.as_str()));
+    }
+    Ok(Json::Object(out))
+}
+
+/// The typed form of the plan JSON (`Plan::to_json`), or `None` when it is not that
+/// shape: the caller answers an error, never a plan it could not read.
+pub fn plan_message(plan: &Json, revision: &str) -> Option<pb::PlanResponse> {
+    let decision = match plan.get("decision")?.as_str()? {
+        "always" => pb::PlanDecision::Always,
+        "never" => pb::PlanDecision::Never,
+        "conditional" => pb::PlanDecision::Conditional,
+        _ => return None,
+    };
+    let strings = |field: &str| -> Option<Vec<String>> {
+        plan.get(field)?
+            .as_array()?
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect()
+    };
+    let (condition_json, text) = if decision == pb::PlanDecision::Conditional {
+        (
+            serde_json::to_string(plan.get("condition")?).ok()?,
+            plan.get("text")?.as_str()?.to_owned(),
+        )
+    } else {
+        (String::new(), String::new())
+    };
+    let principal = match plan.get("principal") {
+        None | Some(Json::Null) => None,
+        Some(principal) => Some(pb::Entity {
+            r#type: principal.get("type")?.as_str()?.to_owned(),
+            id: principal.get("id")?.as_str()?.to_owned(),
+        }),
+    };
+    Some(pb::PlanResponse {
+        decision: decision as i32,
+        condition_json,
+        text,
+        rules: strings("rules")?,
+        obligations: strings("obligations")?,
+        controls: strings("controls")?,
+        bundle_revision: revision.to_owned(),
+        resource_type: plan.get("resource_type")?.as_str()?.to_owned(),
+        principal,
+    })
+}
+
 fn entity_json(entity: &pb::Entity) -> Json {
     let mut out = Map::new();
     out.insert("type".into(), Json::from(entity.r#type.as_str()));

@@ -16,6 +16,8 @@ pub(crate) enum Shape {
     /// `DecideRequest`: `principal` (1) and `resource` (3) are `Entity`s, `http` (4) an
     /// `HttpRequest`, `context` (5) a `Struct`.
     Request,
+    /// `PlanRequest`: `principal` (1) is an `Entity`, `context` (5) a `Struct`.
+    Plan,
     /// `Entity`: strings only.
     Entity,
     /// `HttpRequest`: `headers` (4) are map entries.
@@ -37,9 +39,9 @@ impl Shape {
     fn child(self, number: u32) -> Option<Shape> {
         match (self, number) {
             (Shape::Batch, 1) => Some(Shape::Request),
-            (Shape::Request, 1 | 3) => Some(Shape::Entity),
+            (Shape::Request, 1 | 3) | (Shape::Plan, 1) => Some(Shape::Entity),
             (Shape::Request, 4) => Some(Shape::Http),
-            (Shape::Request, 5) | (Shape::Value, 5) => Some(Shape::Struct),
+            (Shape::Request | Shape::Plan | Shape::Value, 5) => Some(Shape::Struct),
             (Shape::Http, 4) => Some(Shape::HeaderEntry),
             (Shape::Struct, 1) => Some(Shape::StructEntry),
             (Shape::StructEntry, 2) | (Shape::List, 1) => Some(Shape::Value),
