@@ -470,3 +470,33 @@ async fn api_keys_and_unplannable_policies_as_at_decide() {
         "{status:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_message_of_too_many_fields_is_refused_before_it_is_decoded() {
+    let sidecar = Sidecar::start(&payments(), &[]);
+    let mut grpc = client(&sidecar).await;
+    let mut request = plan_message(&alice_reads());
+    let empty = prost_types::Value { kind: None };
+    let list = prost_types::Value {
+        kind: Some(prost_types::value::Kind::ListValue(
+            prost_types::ListValue {
+                values: vec![empty; 70_000],
+            },
+        )),
+    };
+    request
+        .context
+        .get_or_insert_with(prost_types::Struct::default)
+        .fields
+        .insert("padding".into(), list);
+    let status = grpc.plan(request).await.expect_err("no plan");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("`Plan` message"), "{status:?}");
+    // The listener keeps serving.
+    let response = grpc
+        .plan(plan_message(&alice_reads()))
+        .await
+        .expect("a plan")
+        .into_inner();
+    assert_eq!(response.decision(), PlanDecision::Conditional);
+}

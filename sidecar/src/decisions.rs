@@ -138,6 +138,7 @@ impl decisions_server::Decisions for DecisionApi {
                         Status::failed_precondition(message)
                     }
                     PlanFailure::Internal(_) => Status::internal(message),
+                    PlanFailure::Unavailable(_) => Status::unavailable(message),
                 }
             })?;
         convert::plan_message(&planned.json, &planned.revision)

@@ -77,7 +77,8 @@ pub const REVISION_HEADER: &str = "x-rampart-revision";
 
 /// `POST /v1/plan`: plan request JSON in, plan JSON out (200), or `{"error": …}`: 400 for
 /// a request that cannot be read, 422 for one that cannot be planned (with `rule` and
-/// `construct`, or `nodes`), 500 for an internal failure. A bearer token or API key in the
+/// `construct`, or `nodes`), 500 for an internal failure, 503 while a required decision log
+/// cannot be written. A bearer token or API key in the
 /// call's own headers fills `context.auth` when it verifies (see [`plans::authenticate`]).
 async fn plan(
     Shared(state): Shared<Arc<State>>,
@@ -127,6 +128,9 @@ fn plan_failure_response(failure: &PlanFailure) -> Response {
             StatusCode::INTERNAL_SERVER_ERROR,
             json!({ "error": message }),
         ),
+        PlanFailure::Unavailable(message) => {
+            (StatusCode::SERVICE_UNAVAILABLE, json!({ "error": message }))
+        }
     };
     json_response(status, body.to_string())
 }

@@ -106,6 +106,9 @@ pub enum PlanFailure {
     TooLarge { message: String, nodes: usize },
     /// Planning failed inside the sidecar (500, `INTERNAL`).
     Internal(String),
+    /// A required decision log cannot be written, so decisions are denied: plans are
+    /// refused as well (503, `UNAVAILABLE`).
+    Unavailable(String),
 }
 
 impl PlanFailure {
@@ -114,6 +117,7 @@ impl PlanFailure {
         match self {
             PlanFailure::Invalid(message)
             | PlanFailure::Internal(message)
+            | PlanFailure::Unavailable(message)
             | PlanFailure::Unsupported { message, .. }
             | PlanFailure::TooLarge { message, .. } => message,
         }
@@ -137,6 +141,10 @@ impl From<PlanError> for PlanFailure {
 
 /// The message of a plan that failed inside the sidecar.
 const INTERNAL: &str = "internal error while planning";
+
+/// The message of a plan refused while the required decision log cannot be written.
+const LOG_UNWRITABLE: &str = "the decision log cannot be written: plans are refused, as \
+                              decisions are denied, until it can (--decision-log-required)";
 
 /// Fills `context.auth` of a plan request from the bearer token (or, without one, the API
 /// key) among `headers`, the plan call's own headers or metadata, when it verifies
@@ -184,6 +192,9 @@ pub fn refused(state: &State, door: PlanDoor) {
 }
 
 async fn plan_uncounted(state: &State, request: Json) -> Result<Planned, PlanFailure> {
+    if state.log_refuses_decisions() {
+        return Err(PlanFailure::Unavailable(LOG_UNWRITABLE.into()));
+    }
     // The semaphore is never closed; an error would be a failure like any other.
     let _permit = state
         .plan_permits()
