@@ -233,3 +233,42 @@ fn plan_on(policy: &Policy, request: &Json) -> Result<(Json, Outcome), PlanFailu
     };
     Ok((plan.to_json(engine), outcome))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_errors_keep_the_rule_and_the_construct() {
+        let unsupported = PlanError::Unsupported {
+            item: "rule",
+            id: "audit".into(),
+            conjunct: "resource.owner.department == \"x\"".into(),
+            construct: "an attribute of an entity the resource refers to".into(),
+        };
+        let message = unsupported.to_string();
+        assert_eq!(
+            PlanFailure::from(unsupported),
+            PlanFailure::Unsupported {
+                message,
+                rule: "audit".into(),
+                construct: "an attribute of an entity the resource refers to".into(),
+            }
+        );
+        let large = PlanFailure::from(PlanError::TooLarge { nodes: 20_001 });
+        assert!(matches!(large, PlanFailure::TooLarge { nodes: 20_001, .. }));
+        assert!(large.message().contains("20001"), "{}", large.message());
+    }
+
+    #[test]
+    fn labels_are_in_index_order() {
+        for (index, outcome) in Outcome::ALL.into_iter().enumerate() {
+            assert_eq!(outcome.index(), index);
+        }
+        for (index, door) in PlanDoor::ALL.into_iter().enumerate() {
+            assert_eq!(door.index(), index);
+        }
+        let labels: Vec<&str> = Outcome::ALL.iter().map(|o| o.label()).collect();
+        assert_eq!(labels, ["always", "never", "conditional", "error"]);
+    }
+}

@@ -282,6 +282,66 @@ mod tests {
     use prost_types::ListValue;
     use serde_json::json;
 
+    #[test]
+    fn a_plan_request_becomes_plan_request_json() {
+        let request = pb::PlanRequest {
+            principal: Some(pb::Entity {
+                r#type: "User".into(),
+                id: "alice".into(),
+            }),
+            action: "payments:read".into(),
+            resource_type: "Account".into(),
+            context: Some(Struct {
+                fields: [("n".to_owned(), number(3.0))].into_iter().collect(),
+            }),
+            package: String::new(),
+        };
+        assert_eq!(
+            plan_request_json(&request).ok(),
+            Some(json!({"principal": {"type": "User", "id": "alice"},
+                        "action": "payments:read", "resource": {"type": "Account"},
+                        "context": {"n": 3}}))
+        );
+        // No type: no `resource`, which the engine refuses.
+        let untyped = pb::PlanRequest::default();
+        assert_eq!(plan_request_json(&untyped).ok(), Some(json!({})));
+    }
+
+    #[test]
+    fn a_plan_is_typed_only_when_it_is_the_plan_json() {
+        let plan = json!({"decision": "conditional", "resource_type": "Account",
+            "principal": {"type": "User", "id": "alice"}, "rules": ["r"], "obligations": [],
+            "controls": ["c"], "condition": {"op": "==", "path": ["n"],
+            "value": 9_007_199_254_740_993_i64}, "text": "resource.n == 9007199254740993"});
+        let message = plan_message(&plan, "rev").expect("a plan");
+        assert_eq!(message.decision(), pb::PlanDecision::Conditional);
+        // Integers past 2^53 stay exact.
+        assert_eq!(
+            message.condition_json,
+            r#"{"op":"==","path":["n"],"value":9007199254740993}"#
+        );
+        assert_eq!(message.bundle_revision, "rev");
+        let never = json!({"decision": "never", "resource_type": "Account", "principal": null,
+            "rules": [], "obligations": [], "controls": []});
+        let message = plan_message(&never, "rev").expect("a plan");
+        assert_eq!(message.decision(), pb::PlanDecision::Never);
+        assert_eq!(
+            (message.condition_json.as_str(), message.principal),
+            ("", None)
+        );
+        // Anything else is no plan (the door answers INTERNAL), never a guess.
+        for broken in [
+            json!({"decision": "maybe", "resource_type": "A", "rules": [], "obligations": [],
+                   "controls": []}),
+            json!({"decision": "conditional", "resource_type": "A", "rules": [],
+                   "obligations": [], "controls": [], "text": "t"}),
+            json!({"decision": "always", "resource_type": "A", "rules": [1],
+                   "obligations": [], "controls": []}),
+        ] {
+            assert_eq!(plan_message(&broken, "rev"), None, "{broken}");
+        }
+    }
+
     fn number(n: f64) -> PbValue {
         PbValue {
             kind: Some(Kind::NumberValue(n)),
