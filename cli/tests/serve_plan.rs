@@ -500,3 +500,42 @@ async fn a_plan_message_of_too_many_fields_is_refused_before_it_is_decoded() {
         .into_inner();
     assert_eq!(response.decision(), PlanDecision::Conditional);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_condition_whose_plan_would_explode_is_refused_through_both_doors() {
+    // ((((a and b) or c) and b) or c) …: about 2^25 nodes, refused at 20,000.
+    let mut condition = String::from("resource.level > 1");
+    for status in ["draft", "open", "closed"].iter().cycle().take(25) {
+        condition =
+            format!("(({condition} and resource.public) or resource.status == \"{status}\")");
+    }
+    let policy_text = format!(
+        "package deep\n\nschema {{\n  entity User\n  entity Doc {{ level: Int, public: Bool, \
+         status: String }}\n  action \"read\" on Doc for User\n}}\n\n@id(\"deep\")\n\
+         allow \"read\" on Doc for User when {condition}\n"
+    );
+    let scratch = Scratch::new("plan-deep");
+    std::fs::write(scratch.0.join("deep.rampart"), policy_text).expect("write the policy");
+    let sidecar = Sidecar::start(&scratch.0, &[]);
+    let request = json!({"principal": {"type": "User", "id": "u"}, "action": "read",
+                         "resource": {"type": "Doc"}});
+    let started = std::time::Instant::now();
+    let reply = plan(&sidecar, &request, &[]);
+    assert_eq!(reply.status, 422, "{}", reply.text());
+    let refusal = reply.json();
+    assert_eq!(refusal["rule"], "deep", "{refusal}");
+    assert!(
+        refusal["construct"]
+            .as_str()
+            .is_some_and(|c| c.contains("20,000 nodes")),
+        "{refusal}"
+    );
+    let status = client(&sidecar)
+        .await
+        .plan(plan_message(&request))
+        .await
+        .expect_err("no plan");
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(status.message().contains("20,000 nodes"), "{status:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
