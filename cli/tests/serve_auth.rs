@@ -1,6 +1,7 @@
 //! `rampart serve --jwks`: bearer tokens verified into `context.auth`, and `rate_limit`
 //! obligations enforced with 429 and `retry-after`, through forward-auth, Envoy ext_authz
-//! and the decision API. Tokens are signed with the test-only keys of `fixtures/jwt`.
+//! and the decision API; the token of a query plan call names its caller. Tokens are signed
+//! with the test-only keys of `fixtures/jwt`.
 
 mod serve_support;
 
@@ -212,6 +213,75 @@ fn verified_tokens_fill_context_auth_through_forward_auth() {
         let line = format!("rampart_jwt_invalid_total{{reason=\"{reason}\"}} ");
         assert_eq!(metric(&sidecar, &line), count, "{reason}");
     }
+}
+
+/// A query plan's caller is named by the bearer token of the plan call itself (HTTP
+/// header, gRPC metadata), verified as at every door; a token that does not verify plans
+/// for an unauthenticated caller, as `/v1/decide` decides for one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verified_tokens_name_the_caller_of_a_plan() {
+    use rampart_sidecar::proto::rampart::v1::decisions_client::DecisionsClient;
+    use rampart_sidecar::proto::rampart::v1::{PlanDecision, PlanRequest};
+
+    let sidecar = start(&[]);
+    let read_plan = json!({"action": "docs:read", "resource": {"type": "Doc"}});
+    let plan = |authorization: Option<&str>| -> Value {
+        let headers: Vec<(&str, &str)> = authorization
+            .map(|value| ("Authorization", value))
+            .into_iter()
+            .collect();
+        let reply = sidecar.http(
+            "POST",
+            "/v1/plan",
+            &headers,
+            read_plan.to_string().as_bytes(),
+        );
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.json()
+    };
+    let eve = bearer(&token(Algorithm::EdDSA, &claims("eve", "docs:read")));
+    let planned = plan(Some(&eve));
+    assert_eq!(planned["decision"], "always", "{planned}");
+    assert_eq!(planned["principal"], json!({"type": "User", "id": "eve"}));
+    assert_eq!(planned["rules"], json!(["read"]));
+    // The same token in the body of /v1/decide allows.
+    let request = json!({"http": {"method": "GET", "path": "/docs/d1",
+                                  "headers": {"Authorization": eve}}});
+    let reply = sidecar.http("POST", "/v1/decide", &[], request.to_string().as_bytes());
+    assert_eq!(reply.json()["decision"], "allow");
+
+    let invalid_before = metric(&sidecar, "rampart_jwt_invalid_total{reason=\"malformed\"}");
+    for authorization in [None, Some("Bearer x.y.z")] {
+        let planned = plan(authorization);
+        assert_eq!(planned["decision"], "never", "{authorization:?}: {planned}");
+        // No mapping applies: the engine's anonymous principal.
+        assert_eq!(planned["principal"]["type"], "Anonymous", "{planned}");
+    }
+    assert_eq!(
+        metric(&sidecar, "rampart_jwt_invalid_total{reason=\"malformed\"}"),
+        invalid_before + 1
+    );
+
+    // Over gRPC the token is in the call's metadata.
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", sidecar.grpc))
+        .expect("a valid URI")
+        .connect()
+        .await
+        .expect("connect to the gRPC listener");
+    let mut client = DecisionsClient::new(channel);
+    let message = PlanRequest {
+        action: "docs:read".into(),
+        resource_type: "Doc".into(),
+        ..PlanRequest::default()
+    };
+    let mut call = tonic::Request::new(message.clone());
+    call.metadata_mut()
+        .insert("authorization", eve.parse().expect("ASCII"));
+    let response = client.plan(call).await.expect("a plan").into_inner();
+    assert_eq!(response.decision(), PlanDecision::Always);
+    assert_eq!(response.principal.map(|p| p.id).as_deref(), Some("eve"));
+    let response = client.plan(message).await.expect("a plan").into_inner();
+    assert_eq!(response.decision(), PlanDecision::Never);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -355,7 +355,7 @@ async fn reflection_v1_and_v1alpha_describe_the_decision_api() {
         .find(|s| s.name() == "Decisions")
         .expect("the Decisions service");
     let methods: Vec<&str> = service.method.iter().map(|m| m.name()).collect();
-    assert_eq!(methods, vec!["Decide", "DecideBatch"]);
+    assert_eq!(methods, vec!["Decide", "DecideBatch", "Plan"]);
 }
 
 /// A codec that sends and receives bytes as they are: to send what no client would.

@@ -1,10 +1,11 @@
-//! Rampart's own gRPC door: `rampart.v1.Decisions/Decide` and `DecideBatch`.
+//! Rampart's own gRPC door: `rampart.v1.Decisions/Decide`, `DecideBatch` and `Plan`.
 //!
 //! A `DecideRequest` is the request JSON in typed form: it is turned back into exactly that
 //! JSON (`convert`), its bearer token is verified, and it is decided by
 //! [`State::decide_on`] like every other door, so metrics, the decision log, rate limits
 //! and fail-closed handling are the same. The decision goes back typed, with its id and
-//! the revision of the bundle that decided.
+//! the revision of the bundle that decided. A `PlanRequest` becomes the plan request JSON
+//! of `POST /v1/plan` and is planned by [`crate::plans`]; the plan JSON goes back typed.
 
 pub(crate) mod codec;
 mod convert;
@@ -15,11 +16,12 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
+use crate::plans::{self, PlanDoor, PlanFailure};
 use crate::proto::rampart::v1::decide_batch_result::Outcome;
 use crate::proto::rampart::v1::decisions_server;
 use crate::proto::rampart::v1::{
     DecideBatchRequest, DecideBatchResponse, DecideBatchResult, DecideRequest, DecideResponse,
-    ItemError,
+    ItemError, PlanRequest, PlanResponse,
 };
 use crate::state::{Door, State};
 
@@ -113,6 +115,35 @@ impl decisions_server::Decisions for DecisionApi {
             });
         }
         Ok(Response::new(DecideBatchResponse { results }))
+    }
+
+    async fn plan(&self, request: Request<PlanRequest>) -> Result<Response<PlanResponse>, Status> {
+        let mut json = convert::plan_request_json(request.get_ref()).map_err(|error| {
+            plans::refused(&self.state, PlanDoor::Grpc);
+            Status::invalid_argument(error.to_string())
+        })?;
+        // A bearer token or API key in the call's metadata fills `context.auth`.
+        let metadata = request.metadata().clone().into_headers();
+        let pairs = metadata
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
+        plans::authenticate(&self.state, &mut json, pairs);
+        let planned = plans::plan(&self.state, PlanDoor::Grpc, json)
+            .await
+            .map_err(|failure| {
+                let message = failure.message();
+                match &failure {
+                    PlanFailure::Invalid(_) => Status::invalid_argument(message),
+                    PlanFailure::Unsupported { .. } | PlanFailure::TooLarge { .. } => {
+                        Status::failed_precondition(message)
+                    }
+                    PlanFailure::Internal(_) => Status::internal(message),
+                    PlanFailure::Unavailable(_) => Status::unavailable(message),
+                }
+            })?;
+        convert::plan_message(&planned.json, &planned.revision)
+            .map(Response::new)
+            .ok_or_else(|| Status::internal("internal error while planning"))
     }
 }
 

@@ -1,5 +1,5 @@
-//! The HTTP doors (axum over hyper, HTTP/1.1): the decision API, forward-auth, the
-//! OPA-compatible data API, health, readiness and metrics.
+//! The HTTP doors (axum over hyper, HTTP/1.1): the decision API, query plans, forward-auth,
+//! the OPA-compatible data API, health, readiness and metrics.
 
 use std::sync::Arc;
 
@@ -13,13 +13,15 @@ use axum::Router;
 use serde_json::{json, Value as Json};
 
 use crate::enforce::DECISION_ID_HEADER;
+use crate::plans::{PlanDoor, PlanFailure};
 use crate::state::{Door, State};
-use crate::{forward_auth, opa, MAX_BODY_BYTES};
+use crate::{forward_auth, opa, plans, MAX_BODY_BYTES};
 
 /// The router of every HTTP endpoint.
 pub fn router(state: Arc<State>) -> Router {
     Router::new()
         .route("/v1/decide", post(decide))
+        .route("/v1/plan", post(plan))
         .route("/v1/reload", post(crate::reload::reload_endpoint))
         .route("/v1/authz", any(authorize))
         .route("/v1/authz/{*target}", any(authorize))
@@ -69,8 +71,69 @@ async fn decide(
     response
 }
 
-/// The response header of `POST /v1/decide` naming the bundle revision that decided.
+/// The response header of `POST /v1/decide` and `POST /v1/plan` naming the bundle
+/// revision that decided or planned.
 pub const REVISION_HEADER: &str = "x-rampart-revision";
+
+/// `POST /v1/plan`: plan request JSON in, plan JSON out (200), or `{"error": …}`: 400 for
+/// a request that cannot be read, 422 for one that cannot be planned (with `rule` and
+/// `construct`, or `nodes`), 500 for an internal failure, 503 while a required decision log
+/// cannot be written. A bearer token or API key in the
+/// call's own headers fills `context.auth` when it verifies (see [`plans::authenticate`]).
+async fn plan(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let mut request = match read_body(body) {
+        Ok(request) => request,
+        Err(error) => {
+            plans::refused(&state, PlanDoor::Http);
+            return error.into_response();
+        }
+    };
+    let pairs = headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
+    plans::authenticate(&state, &mut request, pairs);
+    match plans::plan(&state, PlanDoor::Http, request).await {
+        Ok(planned) => {
+            let mut response = json_response(StatusCode::OK, planned.json.to_string());
+            if let Ok(revision) = HeaderValue::from_str(&planned.revision) {
+                response.headers_mut().insert(REVISION_HEADER, revision);
+            }
+            response
+        }
+        Err(failure) => plan_failure_response(&failure),
+    }
+}
+
+/// The answer to a plan request that has no plan.
+fn plan_failure_response(failure: &PlanFailure) -> Response {
+    let (status, body) = match failure {
+        PlanFailure::Invalid(message) => (StatusCode::BAD_REQUEST, json!({ "error": message })),
+        PlanFailure::Unsupported {
+            message,
+            rule,
+            construct,
+        } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({ "error": message, "rule": rule, "construct": construct }),
+        ),
+        PlanFailure::TooLarge { message, nodes } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({ "error": message, "nodes": nodes }),
+        ),
+        PlanFailure::Internal(message) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({ "error": message }),
+        ),
+        PlanFailure::Unavailable(message) => {
+            (StatusCode::SERVICE_UNAVAILABLE, json!({ "error": message }))
+        }
+    };
+    json_response(status, body.to_string())
+}
 
 /// Forward-auth (NGINX `auth_request`, Traefik/APISIX forward-auth, Envoy HTTP mode).
 async fn authorize(
@@ -181,8 +244,12 @@ fn read_json(
     door: Door,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json, BodyError> {
+    read_body(body).inspect_err(|_| state.metrics.bad_request(door))
+}
+
+/// [`read_json`] without counting.
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Json, BodyError> {
     let bytes = body.map_err(|rejection| {
-        state.metrics.bad_request(door);
         let status = rejection.status();
         let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
             format!("request body larger than {MAX_BODY_BYTES} bytes")
@@ -191,12 +258,9 @@ fn read_json(
         };
         BodyError { status, message }
     })?;
-    rampart_engine::strict_json::from_slice(&bytes).map_err(|e| {
-        state.metrics.bad_request(door);
-        BodyError {
-            status: StatusCode::BAD_REQUEST,
-            message: format!("invalid JSON: {e}"),
-        }
+    rampart_engine::strict_json::from_slice(&bytes).map_err(|e| BodyError {
+        status: StatusCode::BAD_REQUEST,
+        message: format!("invalid JSON: {e}"),
     })
 }
 

@@ -11,6 +11,7 @@ use rampart_engine::Decision;
 
 use crate::auth::Rejection;
 use crate::decision_log::{GapReason, LogStatus};
+use crate::plans::{Outcome as PlanOutcome, PlanDoor};
 use crate::state::Door;
 use std::sync::Arc;
 
@@ -62,6 +63,8 @@ pub struct Metrics {
     jwt_invalid: [AtomicU64; Rejection::ALL.len()],
     /// Requests denied by an exhausted `rate_limit` obligation, per door.
     rate_limited: [AtomicU64; DOORS],
+    /// Query plans, per plan door and outcome.
+    plans: [[AtomicU64; PlanOutcome::ALL.len()]; PlanDoor::ALL.len()],
     /// Key-set fetches from the identity provider and API keys (`crate::auth`).
     pub auth: Arc<crate::auth::AuthMetrics>,
     /// The listeners' TLS, whose reloads are counted (`--tls-cert`).
@@ -137,6 +140,11 @@ impl Metrics {
     /// Counts a request denied because a `rate_limit` obligation was exhausted.
     pub fn rate_limited(&self, door: Door) {
         self.rate_limited[door.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a plan request by how it ended.
+    pub fn planned(&self, door: PlanDoor, outcome: PlanOutcome) {
+        self.plans[door.index()][outcome.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     fn error(&self, door: Door, kind: ErrorKind) {
@@ -251,6 +259,24 @@ impl Metrics {
             get(&self.latency_count)
         );
 
+        out.push_str(
+            "# HELP rampart_plans_total Query plans (POST /v1/plan, rampart.v1 Plan), by door \
+             and outcome: always, never, conditional, or error (no plan: unreadable, \
+             unplannable, too large, internal).\n",
+        );
+        out.push_str("# TYPE rampart_plans_total counter\n");
+        for door in PlanDoor::ALL {
+            for outcome in PlanOutcome::ALL {
+                let n = get(&self.plans[door.index()][outcome.index()]);
+                let _ = writeln!(
+                    out,
+                    "rampart_plans_total{{door=\"{}\",outcome=\"{}\"}} {n}",
+                    door.label(),
+                    outcome.label()
+                );
+            }
+        }
+
         self.render_log(&mut out);
 
         out.push_str("# HELP rampart_jwt_verified_total Bearer tokens that verified.\n");
@@ -350,5 +376,9 @@ mod tests {
         assert!(text.contains("rampart_decision_duration_seconds_bucket{le=\"+Inf\"} 2"));
         assert!(text.contains("rampart_decision_duration_seconds_count 2"));
         assert!(text.contains("rampart_bundle_info{revision=\"r\\\"1\",digest=\"\"} 1"));
+        metrics.planned(PlanDoor::Grpc, PlanOutcome::Conditional);
+        let text = metrics.render("r");
+        assert!(text.contains("rampart_plans_total{door=\"grpc\",outcome=\"conditional\"} 1"));
+        assert!(text.contains("rampart_plans_total{door=\"http\",outcome=\"error\"} 0"));
     }
 }

@@ -106,6 +106,8 @@ pub struct State {
     /// whatever the engine said: an answer that late is one the gateway may have given up
     /// on, and input that makes deciding slow is an attack until shown otherwise.
     decision_timeout: Duration,
+    /// Plans computed at once (`crate::plans`).
+    plan_permits: tokio::sync::Semaphore,
 }
 
 impl State {
@@ -121,7 +123,14 @@ impl State {
             reloader: None,
             forward_auth: ForwardAuth::default(),
             decision_timeout: DEFAULT_DECISION_TIMEOUT,
+            plan_permits: tokio::sync::Semaphore::new(crate::plans::MAX_CONCURRENT_PLANS),
         }
+    }
+
+    /// The permits of plans computed at once: at most
+    /// [`MAX_CONCURRENT_PLANS`](crate::plans::MAX_CONCURRENT_PLANS).
+    pub fn plan_permits(&self) -> &tokio::sync::Semaphore {
+        &self.plan_permits
     }
 
     /// Denies decisions that take longer than `timeout`.

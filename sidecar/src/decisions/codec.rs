@@ -15,7 +15,8 @@ use tonic_prost::ProstEncoder;
 use super::wire::{self, Exceeded, Limits, Shape};
 use super::{MAX_BATCH_MESSAGE_BYTES, MAX_BATCH_REQUESTS, MAX_MESSAGE_FIELDS};
 use crate::proto::rampart::v1::{
-    DecideBatchRequest, DecideBatchResponse, DecideRequest, DecideResponse,
+    DecideBatchRequest, DecideBatchResponse, DecideRequest, DecideResponse, PlanRequest,
+    PlanResponse,
 };
 
 /// A message the codec decodes, with the bounds of its bytes (none for the responses a
@@ -47,6 +48,22 @@ impl Bounded for DecideBatchRequest {
             max_items: MAX_BATCH_REQUESTS,
         },
     ));
+}
+
+impl Bounded for PlanRequest {
+    const BOUNDS: Option<(&'static str, Shape, Limits)> = Some((
+        "Plan",
+        Shape::Plan,
+        Limits {
+            max_bytes: crate::MAX_GRPC_MESSAGE_BYTES,
+            max_fields: MAX_MESSAGE_FIELDS,
+            max_items: usize::MAX,
+        },
+    ));
+}
+
+impl Bounded for PlanResponse {
+    const BOUNDS: Option<(&'static str, Shape, Limits)> = None;
 }
 
 impl Bounded for DecideResponse {

@@ -50,6 +50,76 @@ pub fn request_json(request: &pb::DecideRequest) -> Result<Json, ConvertError> {
     Ok(Json::Object(out))
 }
 
+/// The plan request JSON of a `PlanRequest`: the request JSON with `resource` as
+/// `{"type": resource_type}` (absent when `resource_type` is empty, which the engine
+/// refuses).
+pub fn plan_request_json(request: &pb::PlanRequest) -> Result<Json, ConvertError> {
+    let mut out = Map::new();
+    if let Some(principal) = &request.principal {
+        out.insert("principal".into(), entity_json(principal));
+    }
+    if !request.action.is_empty() {
+        out.insert("action".into(), Json::from(request.action.as_str()));
+    }
+    if !request.resource_type.is_empty() {
+        let mut resource = Map::new();
+        resource.insert("type".into(), Json::from(request.resource_type.as_str()));
+        out.insert("resource".into(), Json::Object(resource));
+    }
+    if let Some(context) = &request.context {
+        let mut path = String::from("context");
+        out.insert("context".into(), struct_json(context, &mut path)?);
+    }
+    if !request.package.is_empty() {
+        out.insert("package".into(), Json::from(request.package.as_str()));
+    }
+    Ok(Json::Object(out))
+}
+
+/// The typed form of the plan JSON (`Plan::to_json`), or `None` when it is not that
+/// shape: the caller answers an error, never a plan it could not read.
+pub fn plan_message(plan: &Json, revision: &str) -> Option<pb::PlanResponse> {
+    let decision = match plan.get("decision")?.as_str()? {
+        "always" => pb::PlanDecision::Always,
+        "never" => pb::PlanDecision::Never,
+        "conditional" => pb::PlanDecision::Conditional,
+        _ => return None,
+    };
+    let strings = |field: &str| -> Option<Vec<String>> {
+        plan.get(field)?
+            .as_array()?
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect()
+    };
+    let (condition_json, text) = if decision == pb::PlanDecision::Conditional {
+        (
+            serde_json::to_string(plan.get("condition")?).ok()?,
+            plan.get("text")?.as_str()?.to_owned(),
+        )
+    } else {
+        (String::new(), String::new())
+    };
+    let principal = match plan.get("principal") {
+        None | Some(Json::Null) => None,
+        Some(principal) => Some(pb::Entity {
+            r#type: principal.get("type")?.as_str()?.to_owned(),
+            id: principal.get("id")?.as_str()?.to_owned(),
+        }),
+    };
+    Some(pb::PlanResponse {
+        decision: decision as i32,
+        condition_json,
+        text,
+        rules: strings("rules")?,
+        obligations: strings("obligations")?,
+        controls: strings("controls")?,
+        bundle_revision: revision.to_owned(),
+        resource_type: plan.get("resource_type")?.as_str()?.to_owned(),
+        principal,
+    })
+}
+
 fn entity_json(entity: &pb::Entity) -> Json {
     let mut out = Map::new();
     out.insert("type".into(), Json::from(entity.r#type.as_str()));
@@ -211,6 +281,66 @@ mod tests {
     use super::*;
     use prost_types::ListValue;
     use serde_json::json;
+
+    #[test]
+    fn a_plan_request_becomes_plan_request_json() {
+        let request = pb::PlanRequest {
+            principal: Some(pb::Entity {
+                r#type: "User".into(),
+                id: "alice".into(),
+            }),
+            action: "payments:read".into(),
+            resource_type: "Account".into(),
+            context: Some(Struct {
+                fields: [("n".to_owned(), number(3.0))].into_iter().collect(),
+            }),
+            package: String::new(),
+        };
+        assert_eq!(
+            plan_request_json(&request).ok(),
+            Some(json!({"principal": {"type": "User", "id": "alice"},
+                        "action": "payments:read", "resource": {"type": "Account"},
+                        "context": {"n": 3}}))
+        );
+        // No type: no `resource`, which the engine refuses.
+        let untyped = pb::PlanRequest::default();
+        assert_eq!(plan_request_json(&untyped).ok(), Some(json!({})));
+    }
+
+    #[test]
+    fn a_plan_is_typed_only_when_it_is_the_plan_json() {
+        let plan = json!({"decision": "conditional", "resource_type": "Account",
+            "principal": {"type": "User", "id": "alice"}, "rules": ["r"], "obligations": [],
+            "controls": ["c"], "condition": {"op": "==", "path": ["n"],
+            "value": 9_007_199_254_740_993_i64}, "text": "resource.n == 9007199254740993"});
+        let message = plan_message(&plan, "rev").expect("a plan");
+        assert_eq!(message.decision(), pb::PlanDecision::Conditional);
+        // Integers past 2^53 stay exact.
+        assert_eq!(
+            message.condition_json,
+            r#"{"op":"==","path":["n"],"value":9007199254740993}"#
+        );
+        assert_eq!(message.bundle_revision, "rev");
+        let never = json!({"decision": "never", "resource_type": "Account", "principal": null,
+            "rules": [], "obligations": [], "controls": []});
+        let message = plan_message(&never, "rev").expect("a plan");
+        assert_eq!(message.decision(), pb::PlanDecision::Never);
+        assert_eq!(
+            (message.condition_json.as_str(), message.principal),
+            ("", None)
+        );
+        // Anything else is no plan (the door answers INTERNAL), never a guess.
+        for broken in [
+            json!({"decision": "maybe", "resource_type": "A", "rules": [], "obligations": [],
+                   "controls": []}),
+            json!({"decision": "conditional", "resource_type": "A", "rules": [],
+                   "obligations": [], "controls": [], "text": "t"}),
+            json!({"decision": "always", "resource_type": "A", "rules": [1],
+                   "obligations": [], "controls": []}),
+        ] {
+            assert_eq!(plan_message(&broken, "rev"), None, "{broken}");
+        }
+    }
 
     fn number(n: f64) -> PbValue {
         PbValue {

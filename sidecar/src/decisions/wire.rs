@@ -16,6 +16,8 @@ pub(crate) enum Shape {
     /// `DecideRequest`: `principal` (1) and `resource` (3) are `Entity`s, `http` (4) an
     /// `HttpRequest`, `context` (5) a `Struct`.
     Request,
+    /// `PlanRequest`: `principal` (1) is an `Entity`, `context` (5) a `Struct`.
+    Plan,
     /// `Entity`: strings only.
     Entity,
     /// `HttpRequest`: `headers` (4) are map entries.
@@ -37,9 +39,9 @@ impl Shape {
     fn child(self, number: u32) -> Option<Shape> {
         match (self, number) {
             (Shape::Batch, 1) => Some(Shape::Request),
-            (Shape::Request, 1 | 3) => Some(Shape::Entity),
+            (Shape::Request, 1 | 3) | (Shape::Plan, 1) => Some(Shape::Entity),
             (Shape::Request, 4) => Some(Shape::Http),
-            (Shape::Request, 5) | (Shape::Value, 5) => Some(Shape::Struct),
+            (Shape::Request | Shape::Plan | Shape::Value, 5) => Some(Shape::Struct),
             (Shape::Http, 4) => Some(Shape::HeaderEntry),
             (Shape::Struct, 1) => Some(Shape::StructEntry),
             (Shape::StructEntry, 2) | (Shape::List, 1) => Some(Shape::Value),
@@ -195,7 +197,9 @@ mod tests {
     use prost::Message;
 
     use super::{check, Exceeded, Limits, Shape};
-    use crate::proto::rampart::v1::{DecideBatchRequest, DecideRequest, Entity, HttpRequest};
+    use crate::proto::rampart::v1::{
+        DecideBatchRequest, DecideRequest, Entity, HttpRequest, PlanRequest,
+    };
 
     const LIMITS: Limits = Limits {
         max_bytes: 1 << 20,
@@ -267,6 +271,37 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_request_is_counted_like_a_decide_request() {
+        // Empty values in a context list, as for `Decide`: field 5 is the Struct.
+        let mut list = Vec::new();
+        for _ in 0..2000 {
+            list.extend([0x0a, 0x00]);
+        }
+        let value = [&[0x32_u8][..], &varint(list.len()), &list].concat();
+        let entry = [&[0x12_u8][..], &varint(value.len()), &value].concat();
+        let context = [&[0x0a_u8][..], &varint(entry.len()), &entry].concat();
+        let message = [&[0x2a_u8][..], &varint(context.len()), &context].concat();
+        assert!(PlanRequest::decode(message.as_slice()).is_ok());
+        assert_eq!(check(Shape::Plan, &message, LIMITS), Err(Exceeded::Fields));
+        // The principal is an entity: its strings count.
+        let plan = PlanRequest {
+            principal: Some(Entity {
+                r#type: "User".into(),
+                id: "alice".into(),
+            }),
+            resource_type: "Account".into(),
+            ..PlanRequest::default()
+        };
+        // principal, its type and id, resource_type: four fields.
+        let bytes = plan.encode_to_vec();
+        assert_eq!(check(Shape::Plan, &bytes, fields_at_most(4)), Ok(()));
+        assert_eq!(
+            check(Shape::Plan, &bytes, fields_at_most(3)),
+            Err(Exceeded::Fields)
+        );
+    }
+
+    #[test]
     fn bytes_are_bounded_and_unreadable_messages_are_left_to_the_decoder() {
         let big = vec![0; (1 << 20) + 1];
         assert_eq!(
@@ -276,6 +311,13 @@ mod tests {
         for bytes in [&[0x0a, 0x7f, 0x01][..], &[0xff; 11], &[0x4c], &[0x4b]] {
             assert_eq!(check(Shape::Request, bytes, LIMITS), Ok(()));
             assert!(DecideRequest::decode(bytes).is_err(), "{bytes:?}");
+        }
+    }
+
+    fn fields_at_most(max_fields: usize) -> Limits {
+        Limits {
+            max_fields,
+            ..LIMITS
         }
     }
 
