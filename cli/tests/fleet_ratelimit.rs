@@ -295,6 +295,14 @@ fn three_sidecars_share_one_limit_and_fall_back_when_redis_dies() {
     assert_eq!(allowed + denied, 1350);
     // Up to 200 through Redis before it died, then up to 200 per replica's own buckets.
     assert!((LIMIT..=4 * LIMIT).contains(&allowed), "{allowed}");
+    // A replica whose share of that load after the kill was all answered by the over-limit
+    // cache (the key spent before the kill reached it) has not asked the store since: one
+    // request with a fresh key each makes every replica meet the outage, and be allowed by
+    // its own buckets.
+    for (i, sidecar) in all.iter().enumerate() {
+        let reply = sidecar.decide("call", "x", &format!("probe-{i}"));
+        assert_eq!(reply.json()["decision"], "allow", "{}", reply.text());
+    }
     for sidecar in &all {
         assert_eq!(sidecar.metric("rampart_ratelimit_store_up"), 0.0);
         assert!(sidecar.metric("rampart_ratelimit_fallback_total") > 0.0);
