@@ -19,10 +19,9 @@ use std::time::Instant;
 
 use rampart_engine::plan::{Plan, PlanOutcome};
 use rampart_engine::Engine;
-use rampart_lang::diagnostics::SourceFile;
 use rampart_lang::{compile, PolicySet};
 use rampart_sql::{translate_plan, Dialect, Mapping, Param, Query};
-use rampart_tests::plan_gen::{generate, Case, ACTIONS};
+use rampart_tests::plan_gen::{engine_of, generate, Case, ACTIONS};
 use serde_json::json;
 
 /// Sets and the hierarchy as tables.
@@ -78,24 +77,6 @@ fn env_number(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn engine_of(policy: &str, seed: u64) -> Engine {
-    let file = SourceFile::new(
-        PathBuf::from("gen.rampart"),
-        "gen.rampart",
-        policy.to_string(),
-    );
-    let compiled = compile(&PolicySet::from_files(PathBuf::from("."), vec![file]));
-    let Some(bundle) = compiled.bundle else {
-        let text: String = compiled
-            .diagnostics
-            .iter()
-            .map(|d| d.render_plain())
-            .collect();
-        panic!("seed {seed}: the policy does not compile:\n{text}\n{policy}");
-    };
-    Engine::new(bundle).unwrap_or_else(|e| panic!("seed {seed}: {e}"))
 }
 
 /// A database the test loads cases into and runs queries on.

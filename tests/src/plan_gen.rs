@@ -6,6 +6,10 @@
 //! Generation is a function of a seed (SplitMix64), so a failing case is reproduced from
 //! the seed the test prints.
 
+use std::path::PathBuf;
+
+use rampart_engine::Engine;
+use rampart_lang::{compile, PolicySet, SourceFile};
 use serde_json::{json, Value as Json};
 
 /// The schema every generated policy set shares.
@@ -354,4 +358,24 @@ pub fn describe(doc: &DocRow) -> String {
         set(&doc.readers),
         set(&doc.tags)
     )
+}
+
+/// Compiles one policy file held in memory into an engine; panics with the rendered
+/// diagnostics (and `seed`, to reproduce) when it does not compile.
+pub fn engine_of(policy: &str, seed: u64) -> Engine {
+    let file = SourceFile::new(
+        PathBuf::from("gen.rampart"),
+        "gen.rampart",
+        policy.to_string(),
+    );
+    let compiled = compile(&PolicySet::from_files(PathBuf::from("."), vec![file]));
+    let Some(bundle) = compiled.bundle else {
+        let text: String = compiled
+            .diagnostics
+            .iter()
+            .map(|d| d.render_plain())
+            .collect();
+        panic!("seed {seed}: the policy does not compile:\n{text}\n{policy}");
+    };
+    Engine::new(bundle).unwrap_or_else(|e| panic!("seed {seed}: {e}"))
 }

@@ -7,12 +7,8 @@
 //! and decided for 4 users × 3 actions × 2 contexts over 12 documents); `RAMPART_PLAN_SEED`
 //! the first seed.
 
-use std::path::PathBuf;
-
 use rampart_engine::plan::{Plan, PlanError, PlanOutcome};
 use rampart_engine::Engine;
-use rampart_lang::diagnostics::SourceFile;
-use rampart_lang::{compile, PolicySet};
 use rampart_tests::plan_gen::{generate, Case, ACTIONS};
 use serde_json::json;
 
@@ -23,25 +19,8 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-pub fn engine_of(case: &Case) -> Engine {
-    let file = SourceFile::new(
-        PathBuf::from("gen.rampart"),
-        "gen.rampart",
-        case.policy.clone(),
-    );
-    let compiled = compile(&PolicySet::from_files(PathBuf::from("."), vec![file]));
-    let Some(bundle) = compiled.bundle else {
-        let text: String = compiled
-            .diagnostics
-            .iter()
-            .map(|d| d.render_plain())
-            .collect();
-        panic!(
-            "seed {}: the generated policy does not compile:\n{text}\n{}",
-            case.seed, case.policy
-        );
-    };
-    Engine::new(bundle).unwrap_or_else(|e| panic!("seed {}: {e}", case.seed))
+fn engine_of(case: &Case) -> Engine {
+    rampart_tests::plan_gen::engine_of(&case.policy, case.seed)
 }
 
 #[test]

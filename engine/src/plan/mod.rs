@@ -1152,69 +1152,42 @@ fn compare(op: CmpOp, path: AttrPath, value: Value) -> Cond {
 
 /// `a and b and …`, flattened, with constants folded and repeats dropped.
 pub(crate) fn and(items: Vec<Cond>) -> Cond {
-    let mut out: Vec<Cond> = Vec::new();
-    for item in items {
-        match item {
-            Cond::Const(true) => {}
-            Cond::Const(false) => return Cond::FALSE,
-            Cond::And(inner) => {
-                for c in inner {
-                    if !out.contains(&c) {
-                        out.push(c);
-                    }
-                }
-            }
-            c => {
-                if !out.contains(&c) {
-                    out.push(c);
-                }
-            }
-        }
-    }
-    // `x and not x`
-    if out
-        .iter()
-        .any(|c| matches!(c, Cond::Not(inner) if out.contains(inner)))
-    {
-        return Cond::FALSE;
-    }
-    match out.len() {
-        0 => Cond::TRUE,
-        1 => out.pop().unwrap_or(Cond::TRUE),
-        _ => Cond::And(out),
-    }
+    junction(items, true)
 }
 
 /// `a or b or …`, flattened, with constants folded and repeats dropped.
 pub(crate) fn or(items: Vec<Cond>) -> Cond {
+    junction(items, false)
+}
+
+/// `and` (`all`) or `or`: the constant `all` is the identity and `!all` absorbs; `x` with
+/// `not x` absorbs too.
+fn junction(items: Vec<Cond>, all: bool) -> Cond {
     let mut out: Vec<Cond> = Vec::new();
+    let keep = |c: Cond, out: &mut Vec<Cond>| {
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    };
     for item in items {
         match item {
-            Cond::Const(false) => {}
-            Cond::Const(true) => return Cond::TRUE,
-            Cond::Or(inner) => {
-                for c in inner {
-                    if !out.contains(&c) {
-                        out.push(c);
-                    }
-                }
-            }
-            c => {
-                if !out.contains(&c) {
-                    out.push(c);
-                }
-            }
+            Cond::Const(b) if b == all => {}
+            Cond::Const(_) => return Cond::Const(!all),
+            Cond::And(inner) if all => inner.into_iter().for_each(|c| keep(c, &mut out)),
+            Cond::Or(inner) if !all => inner.into_iter().for_each(|c| keep(c, &mut out)),
+            c => keep(c, &mut out),
         }
     }
     if out
         .iter()
         .any(|c| matches!(c, Cond::Not(inner) if out.contains(inner)))
     {
-        return Cond::TRUE;
+        return Cond::Const(!all);
     }
     match out.len() {
-        0 => Cond::FALSE,
-        1 => out.pop().unwrap_or(Cond::FALSE),
+        0 => Cond::Const(all),
+        1 => out.pop().unwrap_or(Cond::Const(all)),
+        _ if all => Cond::And(out),
         _ => Cond::Or(out),
     }
 }
