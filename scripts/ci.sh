@@ -53,6 +53,11 @@ for dir in examples/*/; do
   fi
 done
 
+step "Python: the rampart-policy wheel built with maturin, installed into a fresh venv, tested"
+# The corpus replayed through Python, bad input, threads, and docs/embedding.md's FastAPI
+# example under a real uvicorn (scripts/python-package.sh; PyPI for maturin and the example).
+sh scripts/python-package.sh
+
 step "end to end: a real Envoy 1.40, NGINX, grpcio and grpcurl against rampart serve; the proxy-wasm filter in Envoy"
 # Installs the peers into target/e2e/ (PyPI venv, Debian's nginx unpacked; idempotent).
 sh scripts/e2e-setup.sh

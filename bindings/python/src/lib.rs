@@ -50,66 +50,107 @@ create_exception!(
 /// conversion itself).
 const MAX_DEPTH: usize = 128;
 
-/// A Python value as JSON: `dict` (string keys), `list`/`tuple`, `str`, `int` (64-bit),
-/// `float` (finite), `bool`, `None`.
-fn to_json(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Json> {
-    if depth > MAX_DEPTH {
-        return Err(RequestError::new_err(format!(
-            "data nested deeper than {MAX_DEPTH} levels"
-        )));
-    }
-    if value.is_none() {
-        return Ok(Json::Null);
-    }
-    if value.is_instance_of::<PyBool>() {
-        return Ok(Json::Bool(value.extract::<bool>()?));
-    }
-    if value.is_instance_of::<PyInt>() {
-        return value
-            .extract::<i64>()
-            .map(Json::from)
-            .map_err(|_| RequestError::new_err("an integer out of the 64-bit range"));
-    }
-    if value.is_instance_of::<PyFloat>() {
-        let f = value.extract::<f64>()?;
-        return serde_json::Number::from_f64(f)
-            .map(Json::Number)
-            .ok_or_else(|| RequestError::new_err("a number that is NaN or infinite"));
-    }
-    if let Ok(text) = value.cast::<PyString>() {
-        return Ok(Json::String(text.to_cow()?.into_owned()));
-    }
-    if let Ok(dict) = value.cast::<PyDict>() {
-        let mut map = Map::with_capacity(dict.len());
-        for (key, item) in dict.iter() {
-            let Ok(key) = key.cast::<PyString>() else {
-                return Err(RequestError::new_err(format!(
-                    "object keys must be strings, found {}",
-                    key.get_type().name()?
-                )));
-            };
-            map.insert(key.to_cow()?.into_owned(), to_json(&item, depth + 1)?);
+/// Python data read as JSON, within a size budget counted as the JSON text would be (string
+/// and key bytes plus punctuation, scalars as a few bytes): a request passed as a `dict` is
+/// held to the same 1 MiB as one passed as text, before the engine sees it.
+struct Reader {
+    budget: usize,
+    limit: usize,
+    what: &'static str,
+}
+
+impl Reader {
+    fn new(what: &'static str, limit: usize) -> Self {
+        Reader {
+            budget: limit,
+            limit,
+            what,
         }
-        return Ok(Json::Object(map));
     }
-    if let Ok(list) = value.cast::<PyList>() {
-        return list
-            .iter()
-            .map(|item| to_json(&item, depth + 1))
-            .collect::<PyResult<Vec<_>>>()
-            .map(Json::Array);
+
+    fn spend(&mut self, bytes: usize) -> PyResult<()> {
+        match self.budget.checked_sub(bytes) {
+            Some(left) => {
+                self.budget = left;
+                Ok(())
+            }
+            None => Err(RequestError::new_err(format!(
+                "{} is too large: more than {} bytes of data",
+                self.what, self.limit
+            ))),
+        }
     }
-    if let Ok(tuple) = value.cast::<PyTuple>() {
-        return tuple
-            .iter()
-            .map(|item| to_json(&item, depth + 1))
-            .collect::<PyResult<Vec<_>>>()
-            .map(Json::Array);
+
+    /// A Python value as JSON: `dict` (string keys), `list`/`tuple`, `str`, `int` (64-bit),
+    /// `float` (finite), `bool`, `None`.
+    fn read(&mut self, value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Json> {
+        if depth > MAX_DEPTH {
+            return Err(RequestError::new_err(format!(
+                "data nested deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        if value.is_none() {
+            self.spend(4)?;
+            return Ok(Json::Null);
+        }
+        if value.is_instance_of::<PyBool>() {
+            self.spend(4)?;
+            return Ok(Json::Bool(value.extract::<bool>()?));
+        }
+        if value.is_instance_of::<PyInt>() {
+            self.spend(4)?;
+            return value
+                .extract::<i64>()
+                .map(Json::from)
+                .map_err(|_| RequestError::new_err("an integer out of the 64-bit range"));
+        }
+        if value.is_instance_of::<PyFloat>() {
+            self.spend(4)?;
+            let f = value.extract::<f64>()?;
+            return serde_json::Number::from_f64(f)
+                .map(Json::Number)
+                .ok_or_else(|| RequestError::new_err("a number that is NaN or infinite"));
+        }
+        if let Ok(text) = value.cast::<PyString>() {
+            let text = text.to_cow()?;
+            self.spend(text.len() + 2)?;
+            return Ok(Json::String(text.into_owned()));
+        }
+        if let Ok(dict) = value.cast::<PyDict>() {
+            self.spend(2)?;
+            let mut map = Map::new();
+            for (key, item) in dict.iter() {
+                let Ok(key) = key.cast::<PyString>() else {
+                    return Err(RequestError::new_err(format!(
+                        "object keys must be strings, found {}",
+                        key.get_type().name()?
+                    )));
+                };
+                let key = key.to_cow()?;
+                self.spend(key.len() + 4)?;
+                let item = self.read(&item, depth + 1)?;
+                map.insert(key.into_owned(), item);
+            }
+            return Ok(Json::Object(map));
+        }
+        let items = if let Ok(list) = value.cast::<PyList>() {
+            list.iter().collect::<Vec<_>>()
+        } else if let Ok(tuple) = value.cast::<PyTuple>() {
+            tuple.iter().collect::<Vec<_>>()
+        } else {
+            return Err(RequestError::new_err(format!(
+                "cannot read a {} as JSON data",
+                value.get_type().name()?
+            )));
+        };
+        self.spend(2)?;
+        let mut array = Vec::new();
+        for item in &items {
+            self.spend(1)?;
+            array.push(self.read(item, depth + 1)?);
+        }
+        Ok(Json::Array(array))
     }
-    Err(RequestError::new_err(format!(
-        "cannot read a {} as JSON data",
-        value.get_type().name()?
-    )))
 }
 
 /// JSON as Python objects.
@@ -140,20 +181,38 @@ fn to_py(py: Python<'_>, value: &Json) -> PyResult<Py<PyAny>> {
     })
 }
 
-/// Text (`str`) or data (`dict`/`list`) as JSON; text is parsed strictly (a repeated key
-/// is an error), as every door does.
-fn input_json(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Json> {
-    if let Ok(text) = value.cast::<PyString>() {
-        return rampart_engine::strict_json::from_str(&text.to_cow()?)
-            .map_err(|e| RequestError::new_err(format!("{what}: invalid JSON: {e}")));
-    }
-    if let Ok(bytes) = value.cast::<PyBytes>() {
+/// Text (`str`/`bytes`) or data (`dict`/`list`) as JSON, at most `limit` bytes of it;
+/// text is parsed strictly (a repeated key is an error), as every door does.
+fn input_json(value: &Bound<'_, PyAny>, what: &'static str, limit: usize) -> PyResult<Json> {
+    let text = if let Ok(text) = value.cast::<PyString>() {
+        text.to_cow()?
+    } else if let Ok(bytes) = value.cast::<PyBytes>() {
         let text = std::str::from_utf8(bytes.as_bytes())
             .map_err(|_| RequestError::new_err(format!("{what}: not UTF-8")))?;
-        return rampart_engine::strict_json::from_str(text)
-            .map_err(|e| RequestError::new_err(format!("{what}: invalid JSON: {e}")));
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        return Reader::new(what, limit).read(value, 0);
+    };
+    if text.len() > limit {
+        return Err(RequestError::new_err(format!(
+            "{what} is too large: {} bytes, the limit is {limit} bytes",
+            text.len()
+        )));
     }
-    to_json(value, 0)
+    rampart_engine::strict_json::from_str(&text)
+        .map_err(|e| RequestError::new_err(format!("{what}: invalid JSON: {e}")))
+}
+
+/// Requests are read up to 1 MiB, as at every other door.
+fn request_json(value: &Bound<'_, PyAny>) -> PyResult<Json> {
+    input_json(value, "request", rampart_engine::MAX_REQUEST_BYTES)
+}
+
+/// Entity data is the application's own: bounded only by what the conversion can count.
+fn entities_json(value: &Bound<'_, PyAny>) -> PyResult<Json> {
+    let py = value.py();
+    input_json(value, "entities", usize::MAX)
+        .map_err(|e| EntityError::new_err(e.value(py).to_string()))
 }
 
 fn now_ms() -> i64 {
@@ -406,7 +465,7 @@ impl Policy {
 
     fn entities(&self, data: &Bound<'_, PyAny>) -> PyResult<Entities> {
         let loaded = self.loaded()?;
-        let json = input_json(data, "entities").map_err(|e| EntityError::new_err(e.to_string()))?;
+        let json = entities_json(data)?;
         let items = match json {
             Json::Array(items) => items,
             _ => {
@@ -453,7 +512,7 @@ impl Policy {
             warnings: diagnostics,
         };
         let data = match entities {
-            Some(data) => Some(input_json(data, "entities")?),
+            Some(data) => Some(entities_json(data)?),
             None => match std::fs::read_to_string(dir.join("entities.json")) {
                 Ok(text) => Some(
                     rampart_engine::strict_json::from_str(&text)
@@ -495,7 +554,7 @@ impl Policy {
             warnings: Vec::new(),
         };
         if let Some(data) = entities {
-            policy.replace_entities(py, input_json(data, "entities")?)?;
+            policy.replace_entities(py, entities_json(data)?)?;
         }
         Ok(policy)
     }
@@ -525,7 +584,7 @@ impl Policy {
     ) -> PyResult<Decision> {
         let loaded = self.loaded()?;
         let store = Self::store(&loaded, entities)?;
-        let json = input_json(request, "request")?;
+        let json = request_json(request)?;
         let engine = &loaded.engine;
         let decided = py.detach(|| {
             let mut request = engine.request_from_value(&json)?;
@@ -552,7 +611,7 @@ impl Policy {
     ) -> PyResult<(Decision, Py<PyAny>)> {
         let loaded = self.loaded()?;
         let store = Self::store(&loaded, entities)?;
-        let json = input_json(request, "request")?;
+        let json = request_json(request)?;
         let engine = &loaded.engine;
         let explained = py.detach(|| {
             let mut request = engine.request_from_value(&json)?;
@@ -579,7 +638,7 @@ impl Policy {
     ) -> PyResult<Plan> {
         let loaded = self.loaded()?;
         let store = Self::store(&loaded, entities)?;
-        let json = input_json(request, "request")?;
+        let json = request_json(request)?;
         let engine = &loaded.engine;
         let planned = py.detach(|| {
             let mut request = engine

@@ -98,6 +98,15 @@ def test_bad_input_raises_typed_errors_never_crashes():
     for request in bad_requests:
         with pytest.raises(rampart.RequestError):
             policy.decide(request)
+    huge = alice_reads()
+    huge["context"]["note"] = "x" * (2 << 20)
+    for request in (huge, json.dumps(huge), json.dumps(huge).encode()):
+        with pytest.raises(rampart.RequestError, match="too large"):
+            policy.decide(request)
+    many = alice_reads()
+    many["context"]["items"] = [0] * 300_000
+    with pytest.raises(rampart.RequestError, match="too large"):
+        policy.plan(many)
     deep = current = {}
     for _ in range(10_000):
         current["a"] = {}
@@ -106,6 +115,8 @@ def test_bad_input_raises_typed_errors_never_crashes():
         policy.decide(deep)
     with pytest.raises(rampart.EntityError):
         policy.load_entities('{"not": "a list"}')
+    with pytest.raises(rampart.EntityError, match="invalid JSON"):
+        rampart.Policy.load(PAYMENTS, entities="[{")
     with pytest.raises(rampart.PolicyError) as error:
         rampart.Policy.from_bundle(b"\xff\xfe")
     assert isinstance(error.value, rampart.RampartError)
