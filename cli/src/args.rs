@@ -612,6 +612,11 @@ pub enum JwtMethod {
 fn parse_leeway(text: &str) -> Result<std::time::Duration, String> {
     let millis = rampart_engine::time::parse_duration(text)
         .ok_or_else(|| format!("expected a duration like `60s` or `2m`, found `{text}`"))?;
+    if millis < 0 {
+        return Err(format!(
+            "`{text}` is negative: this duration must be positive"
+        ));
+    }
     let leeway = std::time::Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX));
     if leeway > rampart_sidecar::MAX_LEEWAY {
         return Err(format!("`{text}` is more than the 5m allowed"));
@@ -624,6 +629,11 @@ fn parse_leeway(text: &str) -> Result<std::time::Duration, String> {
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
     let millis = rampart_engine::time::parse_duration(text)
         .ok_or_else(|| format!("expected a duration like `60s`, `5m` or `1h`, found `{text}`"))?;
+    if millis < 0 {
+        return Err(format!(
+            "`{text}` is negative: this duration must be positive"
+        ));
+    }
     let interval = std::time::Duration::from_millis(u64::try_from(millis).unwrap_or(0));
     if interval < std::time::Duration::from_secs(1) {
         return Err(format!("`{text}` is shorter than the 1s allowed"));

@@ -3,8 +3,9 @@
 //! A [`Reader`] walks a JSON value and a [`Ty`] together and keeps the path it is at
 //! (`context.tls.version`), so every error names the field. Accepted forms:
 //! entities `"User::\"alice\""`, `{"type", "id"}` or `{"__entity": {…}}`; IPs as strings
-//! or `{"__extn": {"fn": "ip", "arg": …}}`; durations `"1h30m"`; timestamps RFC 3339 or
-//! integer epoch seconds; TLS versions `"1.2"`, `"TLSv1.2"`, `"tls1.2"`; enum variants by
+//! or `{"__extn": {"fn": "ip", "arg": …}}`; durations `"1h30m"`, `"-5h"` or
+//! `{"__extn": {"fn": "duration", …}}`; timestamps RFC 3339, Cedar's `datetime` texts
+//! (`2024-10-10`, `…-0500`), `{"__extn": {"fn": "datetime", …}}` or integer epoch seconds; TLS versions `"1.2"`, `"TLSv1.2"`, `"tls1.2"`; enum variants by
 //! name; sets from arrays. Absent and `null` record fields take the schema default, are left
 //! out when optional, and are an error otherwise. Unknown fields are errors.
 
@@ -17,7 +18,7 @@ use crate::bundle::{RecordType, Ty, TypeId};
 use crate::display::{self, escape_into, truncate};
 use crate::engine::Engine;
 use crate::forms::{entity_parts, extension_arg, is_identifier, parse_ip};
-use crate::time::{parse_duration, parse_timestamp};
+use crate::time::{parse_data_timestamp, parse_duration};
 use crate::value::{EntityUid, Record, TlsVersion, Value};
 
 /// The deepest nesting of JSON data the engine reads.
@@ -119,11 +120,7 @@ impl<'e> Reader<'e> {
                 .map(Value::string)
                 .ok_or_else(|| self.expected("a string", json)),
             Ty::Ip => self.ip(json).map(Value::Ip),
-            Ty::Duration => json
-                .as_str()
-                .and_then(parse_duration)
-                .map(Value::Duration)
-                .ok_or_else(|| self.expected("a duration like `1h30m`", json)),
+            Ty::Duration => self.duration(json).map(Value::Duration),
             Ty::Timestamp => self.timestamp(json).map(Value::Timestamp),
             Ty::Tls => json
                 .as_str()
@@ -232,13 +229,65 @@ impl<'e> Reader<'e> {
             .ok_or_else(|| self.expected("an IP address or CIDR range", json))
     }
 
+    /// `"1h30m"`, `"-5h"`, or Cedar's `{"__extn": {"fn": "duration", "arg": "-5h"}}`.
+    fn duration(&self, json: &Json) -> Result<i64, ReadError> {
+        let text = match json {
+            Json::String(text) => Some(text.as_str()),
+            Json::Object(object) => extension_arg(object, "duration"),
+            _ => None,
+        };
+        text.and_then(parse_duration).ok_or_else(|| {
+            self.expected(
+                "a duration like `1h30m` or `-5h` (digits and a unit, d h m s or ms, per piece)",
+                json,
+            )
+        })
+    }
+
+    /// RFC 3339 text, Cedar's other `datetime` texts (`2024-10-10`, `…T10:00:00-0500`),
+    /// `{"__extn": {"fn": "datetime", "arg": …}}`, or integer epoch seconds.
     fn timestamp(&self, json: &Json) -> Result<i64, ReadError> {
         let ms = match json {
-            Json::String(text) => parse_timestamp(text),
+            Json::String(text) => parse_data_timestamp(text),
+            Json::Object(object) => {
+                extension_arg(object, "datetime").and_then(parse_data_timestamp)
+            }
             Json::Number(n) => n.as_i64().and_then(|seconds| seconds.checked_mul(1000)),
             _ => None,
         };
-        ms.ok_or_else(|| self.expected("an RFC 3339 timestamp or epoch seconds", json))
+        ms.ok_or_else(|| {
+            self.expected(
+                "a timestamp: RFC 3339 (`2026-01-01T10:00:00Z`), a date (`2026-01-01`) or epoch seconds",
+                json,
+            )
+        })
+    }
+
+    /// Cedar's extension values in untyped data: `ip`, `duration` and `datetime` read as
+    /// their Rampart types; any other function is named in the error.
+    fn extension(&self, json: &Json, object: &JsonMap<String, Json>) -> Result<Value, ReadError> {
+        let function = object
+            .get("__extn")
+            .and_then(Json::as_object)
+            .and_then(|inner| inner.get("fn"))
+            .and_then(Json::as_str);
+        match function {
+            Some("ip") => self.ip(json).map(Value::Ip),
+            Some("duration") => self.duration(json).map(Value::Duration),
+            Some("datetime") => self.timestamp(json).map(Value::Timestamp),
+            Some("decimal") => Err(self.error(
+                "Cedar's `decimal` values have no Rampart type: pass the number as an integer \
+                 of the smallest unit (cents, basis points) and declare the field `Int`",
+            )),
+            Some(other) => Err(self.error(format!(
+                "unknown extension function `{}`: Rampart reads `ip`, `duration` and `datetime`",
+                truncate(other, 40)
+            ))),
+            None => Err(self.expected(
+                "an extension value `{\"__extn\": {\"fn\": …, \"arg\": …}}`",
+                json,
+            )),
+        }
     }
 
     fn enum_variant(&self, json: &Json, id: u32) -> Result<Value, ReadError> {
@@ -358,7 +407,7 @@ impl<'e> Reader<'e> {
             Json::Object(object) if object.contains_key("__entity") => {
                 self.entity(json, None).map(Value::Entity)
             }
-            Json::Object(object) if object.contains_key("__extn") => self.ip(json).map(Value::Ip),
+            Json::Object(object) if object.contains_key("__extn") => self.extension(json, object),
             Json::Object(_) => self.map(json, &Ty::Any),
             Json::Null => Err(self.expected("a value", json)),
         }

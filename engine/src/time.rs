@@ -19,10 +19,19 @@ const DURATION_UNITS: [(&str, i64); 5] = [
     ("ms", 1),
 ];
 
-/// Reads a duration (`500ms`, `90s`, `1h30m`, `90d`) as milliseconds.
+/// Reads a duration (`500ms`, `90s`, `1h30m`, `90d`, `-5h`) as milliseconds.
 ///
-/// `None` for empty text, a piece without digits or unit, an unknown unit, or overflow.
+/// `None` for empty text, a piece without digits or unit, an unknown unit, or overflow. A
+/// leading `-` negates the whole duration (`-1h30m` is minus ninety minutes), as Cedar's
+/// `duration("-1h30m")`.
 pub fn parse_duration(text: &str) -> Option<i64> {
+    match text.strip_prefix('-') {
+        Some(magnitude) => parse_unsigned_duration(magnitude)?.checked_neg(),
+        None => parse_unsigned_duration(text),
+    }
+}
+
+fn parse_unsigned_duration(text: &str) -> Option<i64> {
     let mut rest = text;
     let mut total: i64 = 0;
     if rest.is_empty() {
@@ -149,6 +158,28 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     Some(seconds * MS_PER_SECOND + millis)
 }
 
+/// Reads a timestamp in request or entity data: RFC 3339 ([`parse_timestamp`]) or one of the
+/// other forms of Cedar's `datetime()`: a date alone (`2024-10-10`, midnight UTC) and a
+/// zone offset without a colon (`2024-10-10T10:00:00-0500`).
+pub fn parse_data_timestamp(text: &str) -> Option<i64> {
+    if let Some(ms) = parse_timestamp(text) {
+        return Some(ms);
+    }
+    let bytes = text.as_bytes();
+    if bytes.len() == 10 {
+        return parse_timestamp(&format!("{text}T00:00:00Z"));
+    }
+    // `…±hhmm`: the same offset as `…±hh:mm`.
+    let split = text.len().checked_sub(5)?;
+    let (head, zone) = (text.get(..split)?, text.get(split..)?);
+    let (sign, digits) = zone.split_at_checked(1)?;
+    if !matches!(sign, "+" | "-") || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (hours, minutes) = digits.split_at_checked(2)?;
+    parse_timestamp(&format!("{head}{sign}{hours}:{minutes}"))
+}
+
 /// Prints a timestamp as `YYYY-MM-DDTHH:MM:SSZ`, with `.mmm` when the milliseconds are not 0.
 pub fn format_timestamp(ms: i64) -> String {
     let days = ms.div_euclid(MS_PER_DAY);
@@ -229,13 +260,19 @@ mod tests {
         assert_eq!(parse_duration("1h30m"), Some(5_400_000));
         assert_eq!(parse_duration("90d"), Some(90 * MS_PER_DAY));
         assert_eq!(parse_duration("0s"), Some(0));
+        assert_eq!(parse_duration("-5h"), Some(-5 * MS_PER_HOUR));
+        assert_eq!(parse_duration("-1h30m"), Some(-5_400_000));
+        assert_eq!(parse_duration("-0ms"), Some(0));
         for bad in [
             "",
             "h",
             "1",
             "1x",
             "1h 30m",
-            "-1s",
+            "-",
+            "--1s",
+            "+1s",
+            "1s-",
             "99999999999999999999d",
             "1.5h",
         ] {
@@ -289,6 +326,38 @@ mod tests {
         // Extremes print something and never panic.
         assert!(!format_timestamp(i64::MAX).is_empty());
         assert!(!format_timestamp(i64::MIN).is_empty());
+    }
+
+    #[test]
+    fn data_timestamps_take_cedars_forms_too() {
+        let day = parse_timestamp("2024-10-10T00:00:00Z");
+        assert_eq!(parse_data_timestamp("2024-10-10"), day);
+        assert_eq!(
+            parse_data_timestamp("2024-10-10T10:00:00-0500"),
+            parse_timestamp("2024-10-10T15:00:00Z")
+        );
+        assert_eq!(
+            parse_data_timestamp("2024-10-10T10:00:00.500+0130"),
+            parse_timestamp("2024-10-10T08:30:00.500Z")
+        );
+        assert_eq!(
+            parse_data_timestamp("2024-10-10T10:00:00Z"),
+            parse_timestamp("2024-10-10T10:00:00Z")
+        );
+        for bad in [
+            "2024-13-10",
+            "2024-1-100",
+            "2024-10-10T10:00:00+05",
+            "2024-10-10T10:00:00+2400",
+            "2024-10-10T10:00:00*0500",
+            "2024-10-10T10:00:00+05a0",
+            "2024-10-10T10:00:00",
+            "é024-10-10",
+            "1-0500",
+            "",
+        ] {
+            assert_eq!(parse_data_timestamp(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -64,7 +64,7 @@ fn request_context_errors_name_the_field() {
         with_context(json!({"auth": {"scopes": [1]}})),
         "context.auth.scopes[0]: expected a string, found `1`"
     );
-    assert_eq!(with_context(json!({"auth": {"expires_at": "tomorrow"}})), "context.auth.expires_at: expected an RFC 3339 timestamp or epoch seconds, found `\"tomorrow\"`");
+    assert_eq!(with_context(json!({"auth": {"expires_at": "tomorrow"}})), "context.auth.expires_at: expected a timestamp: RFC 3339 (`2026-01-01T10:00:00Z`), a date (`2026-01-01`) or epoch seconds, found `\"tomorrow\"`");
     assert_eq!(
         with_context(json!({"auth": {"claims": {"x": 1.5}}})),
         "context.auth.claims.x: expected an integer, found `1.5`"
@@ -410,7 +410,7 @@ fn entities_of_optional_and_nested_types() {
         .unwrap_err();
     assert_eq!(
         error.to_string(),
-        "entity `Thing::\"t\"` attrs.d: expected a duration like `1h30m`, found `\"forever\"`"
+        "entity `Thing::\"t\"` attrs.d: expected a duration like `1h30m` or `-5h` (digits and a unit, d h m s or ms, per piece), found `\"forever\"`"
     );
 }
 
@@ -457,4 +457,81 @@ fn repeated_keys_are_refused_in_requests_and_entity_data() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("duplicate key `uid` at line 1"), "{error}");
+}
+
+/// Cedar's JSON forms of durations and datetimes, and negative durations, read as the same
+/// values as Rampart's own forms; what is still refused says why.
+#[test]
+fn cedar_extension_forms_and_negative_durations_read_as_rampart_values() {
+    let mut p = standard();
+    p.context_field("d", Ty::Duration, true);
+    p.context_field("t", Ty::Timestamp, true);
+    p.context_field("x", Ty::Any, true);
+    p.rule(R::allow("a"));
+    let engine = p.engine();
+    let symbol = |name: &str| {
+        engine
+            .bundle()
+            .symbols
+            .iter()
+            .position(|s| s == name)
+            .unwrap() as u32
+    };
+    let read = |field: &str, value: serde_json::Value| -> Result<Value, String> {
+        let request = engine
+            .request_from_value(&req("read", json!({ field: value })))
+            .map_err(|e| e.to_string())?;
+        Ok(request.context.get(symbol(field)).unwrap().clone())
+    };
+    let hour = 3_600_000;
+    assert_eq!(read("d", json!("-5h")), Ok(Value::Duration(-5 * hour)));
+    assert_eq!(
+        read("d", json!("-1h30m")),
+        Ok(Value::Duration(-3 * hour / 2))
+    );
+    let extn = |f: &str, arg: &str| json!({"__extn": {"fn": f, "arg": arg}});
+    assert_eq!(
+        read("d", extn("duration", "-5h")),
+        Ok(Value::Duration(-5 * hour))
+    );
+    let day = read("t", json!("2024-10-10T00:00:00Z")).unwrap();
+    assert_eq!(read("t", json!("2024-10-10")), Ok(day.clone()));
+    assert_eq!(read("t", extn("datetime", "2024-10-10")), Ok(day));
+    assert_eq!(
+        read("t", extn("datetime", "2024-10-10T10:00:00-0500")),
+        read("t", json!("2024-10-10T15:00:00Z"))
+    );
+    // Untyped data (claims) takes every extension Rampart has a type for.
+    assert_eq!(
+        read("x", extn("duration", "-5h")),
+        Ok(Value::Duration(-5 * hour))
+    );
+    assert_eq!(
+        read("x", extn("datetime", "2024-10-10")),
+        read("t", json!("2024-10-10"))
+    );
+    assert!(matches!(
+        read("x", extn("ip", "10.0.0.1")),
+        Ok(Value::Ip(_))
+    ));
+
+    // Refused, each with its reason.
+    let error = read("d", json!("5h-")).unwrap_err();
+    assert!(error.contains("`-5h`"), "{error}");
+    assert!(
+        read("d", extn("datetime", "5h")).is_err(),
+        "the wrong function"
+    );
+    let error = read("x", extn("decimal", "1.25")).unwrap_err();
+    assert!(
+        error.contains("`decimal`") && error.contains("Int"),
+        "{error}"
+    );
+    let error = read("x", extn("unknownFn", "1")).unwrap_err();
+    assert!(
+        error.contains("unknown extension function `unknownFn`"),
+        "{error}"
+    );
+    let error = read("t", json!("2024-10-10T10:00:00+05")).unwrap_err();
+    assert!(error.contains("a date (`2026-01-01`)"), "{error}");
 }
