@@ -57,6 +57,55 @@ fn check_reports_every_error_with_exit_1() {
         .stderr(predicate::str::contains("did you mean"));
 }
 
+/// `check` reads `entities.json` as `eval` and `serve` would: data they would refuse is
+/// E025, pointing at the entity (or the syntax error), and a good file passes.
+#[test]
+fn check_loads_the_folders_entity_data_against_the_schema() {
+    let dir = scratch("entity-data");
+    let policy = "package p\nschema {\n  entity User { mfa: Bool }\n  entity Doc\n  action \"read\" on Doc for User\n}\n@allow_lint(\"L001\")\nallow \"read\" on Doc for User when principal.mfa\n";
+    std::fs::write(dir.join("p.rampart"), policy).unwrap_or_default();
+    let good = r#"[{"uid": {"type": "User", "id": "ana"}, "attrs": {"mfa": true}, "parents": []}]"#;
+    std::fs::write(dir.join("entities.json"), good).unwrap_or_default();
+    rampart().arg("check").arg(&dir).assert().success();
+
+    let bad = "[\n  {\"uid\": {\"type\": \"User\", \"id\": \"ana\"}, \"attrs\": {\"mfa\": true}, \"parents\": []},\n  {\"uid\": {\"type\": \"User\", \"id\": \"ben\"}, \"attrs\": {\"mfa\": \"yes\"}, \"parents\": []}\n]\n";
+    std::fs::write(dir.join("entities.json"), bad).unwrap_or_default();
+    let out = rampart()
+        .args(["check", "--format", "json"])
+        .arg(&dir)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
+    let diagnostic = &report["diagnostics"][0];
+    assert_eq!(diagnostic["code"], "E025", "{report}");
+    let message = diagnostic["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("User::\"ben\"") && message.contains("attrs.mfa"),
+        "{message}"
+    );
+    assert_eq!(
+        diagnostic["line"], 3,
+        "the label is on ben's line: {report}"
+    );
+    rampart()
+        .arg("check")
+        .arg(&dir)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("E025").and(predicate::str::contains("entities.json")));
+
+    std::fs::write(dir.join("entities.json"), "[{\"uid\": ").unwrap_or_default();
+    rampart()
+        .arg("check")
+        .arg(&dir)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("E025").and(predicate::str::contains("not valid JSON")));
+}
+
 #[test]
 fn check_json_lists_codes_and_positions() {
     let dir = scratch("broken-json");

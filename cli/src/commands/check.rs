@@ -7,7 +7,10 @@
 
 mod sarif;
 
-use rampart_lang::Diagnostic;
+use std::path::Path;
+
+use rampart_lang::ast::Span;
+use rampart_lang::{Compiled, Diagnostic, SourceFile};
 
 use crate::args::{CheckArgs, CheckFormat};
 use crate::exit::{CliError, FAILURE, OK};
@@ -38,7 +41,9 @@ fn run_as(args: CheckArgs, mode: Mode) -> Result<u8, CliError> {
     for dir in &args.dirs {
         let (set, compiled) = policy::compile_dir(dir)?;
         files += set.files.len();
+        let entity_data = entity_data_diagnostic(dir, &compiled)?;
         all.extend(compiled.diagnostics);
+        all.extend(entity_data);
     }
     if mode == Mode::Lint {
         all.retain(|d| d.is_error() || is_lint(d));
@@ -64,6 +69,62 @@ fn run_as(args: CheckArgs, mode: Mode) -> Result<u8, CliError> {
     }
     let failed = errors > 0 || (args.deny_warnings && warnings > 0);
     Ok(if failed { FAILURE } else { OK })
+}
+
+/// `entities.json` beside the policies, read against the compiled schema as `eval`, `serve`
+/// and `build --target wasm` read it: `E025` when it does not load. Only a folder that
+/// compiled is checked (its schema is known); an unreadable file is an input error (exit 2).
+fn entity_data_diagnostic(dir: &Path, compiled: &Compiled) -> Result<Option<Diagnostic>, CliError> {
+    let path = dir.join("entities.json");
+    let Some(bundle) = compiled.bundle.as_ref() else {
+        return Ok(None);
+    };
+    if !dir.is_dir() || !path.is_file() {
+        return Ok(None);
+    }
+    let text = crate::input::read(&path, crate::input::Input::Entities)?;
+    let Ok(engine) = rampart_engine::Engine::new(bundle.clone()) else {
+        return Ok(None);
+    };
+    let Err(error) = engine.load_entities(&text) else {
+        return Ok(None);
+    };
+    let span = entity_span(&engine, &text);
+    let source = SourceFile::new(&path, path.display().to_string(), text);
+    Ok(Some(
+        Diagnostic::error("E025", format!("`entities.json` does not load: {error}"))
+            .with_label(span, "here")
+            .with_help("`rampart eval` and `rampart serve` would refuse this folder's entity data; see `rampart explain E025`")
+            .in_file(&source),
+    ))
+}
+
+/// Where entity data goes wrong: the JSON syntax error, else the first entity that does not
+/// load on its own, else the start of the file (a duplicate or a parent cycle is between
+/// entities).
+fn entity_span(engine: &rampart_engine::Engine, text: &str) -> Span {
+    let items: Vec<&serde_json::value::RawValue> = match serde_json::from_str(text) {
+        Ok(items) => items,
+        Err(error) => {
+            let offset = text
+                .split_inclusive('\n')
+                .take(error.line().saturating_sub(1))
+                .map(str::len)
+                .sum::<usize>()
+                .saturating_add(error.column().saturating_sub(1))
+                .min(text.len());
+            return Span::new(offset, offset);
+        }
+    };
+    for raw in items {
+        let item = raw.get();
+        let alone = format!("[{item}]");
+        if engine.load_entities(&alone).is_err() {
+            let start = (item.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+            return Span::new(start, start.saturating_add(item.len()).min(text.len()));
+        }
+    }
+    Span::new(0, 0)
 }
 
 /// A security lint finding (`L0xx`).

@@ -26,6 +26,7 @@ pub const ERROR_DOCS: &[(&str, &str)] = &[
     ("E022", "unknown control\n\nA `@control(\"framework/id\")` reference, a `frameworks` entry or a waiver of `rampart.toml` names a compliance framework or a control that the builtin catalogs (`stdlib/controls/`) do not know, or is not of the form `framework/id`. Frameworks are named by slug or alias (`pci-dss-4.0`, `pci-dss`); control ids are written as the framework publishes them (`8.3.1`, `164.312(e)(1)`, `Art. 32(1)(a)`, `A.8.24`, `API1`) or by an alias (`art32`, `8.24`, `tenet-2`); case and white space do not matter. `rampart compliance --list` prints every framework and id.\n\nExample:\n\n    @control(\"pci-dss-4.0/8.3.10\")   // `8.3.10` is not a control of `pci-dss-4.0`\n    @control(\"pcidss4/8.3.1\")       // unknown compliance framework"),
     ("E023", "invalid project file\n\n`rampart.toml` at the root of the policy folder does not parse, has a key it does not take, or has a waiver without a reason. It takes one table, `[compliance]`, with `frameworks = [\"…\"]` (the frameworks the policies answer to) and `[[compliance.waiver]]` entries, each with `control = \"framework/id\"` and a non-empty `reason` (reports show the control as not applicable, with this reason).\n\nExample:\n\n    [[compliance.waiver]]\n    control = \"pci-dss-4.0/3.5.1\"   // no `reason`: why does the control not apply?"),
     ("E024", "invalid import parameter\n\n`import PACKAGE with { name: value }` sets a `const` of the imported package for the whole policy set (a package is compiled once per set, so every rule of the package sees the new value). Each name must be a const the package declares, given once; the value must be constant (literals, operators and consts, no request or entity data) and of the const's type (the type of its default value); two imports of the same package must not give one const different values.\n\nExample:\n\n    import std.zerotrust with { max_token_lifetim: 1h }   // did you mean `max_token_lifetime`?\n    import std.zerotrust with { min_tls: \"1.3\" }         // `min_tls` is TlsVersion: write `tls1.3`"),
+    ("E025", "entity data does not load\n\n`entities.json` beside the policies is the entity data `rampart eval`, `rampart serve` and `rampart build --target wasm` use for the folder; `rampart check` reads it against the compiled schema exactly as they do. It must be a JSON array of Cedar-format entities (`{\"uid\", \"attrs\", \"parents\"}`) whose types, attributes and parents the schema declares, with no entity twice and no cycle among parents. The message names the entity and the field; the label points at the entity (or at the JSON syntax error).\n\nExample:\n\n    [{\"uid\": {\"type\": \"User\", \"id\": \"ana\"}, \"attrs\": {\"mfa\": \"yes\"}, \"parents\": []}]\n    // attrs.mfa: expected a boolean, found `\"yes\"`"),
 ];
 
 /// The documentation of an error code (`E005`): its title, then what it means.
@@ -42,7 +43,7 @@ mod tests {
 
     #[test]
     fn every_code_of_the_spec_is_documented_once() {
-        for n in 1..=24 {
+        for n in 1..=25 {
             let code = format!("E{n:03}");
             assert_eq!(
                 ERROR_DOCS.iter().filter(|(c, _)| *c == code).count(),
