@@ -116,7 +116,29 @@ impl ExprCx<'_> {
                 .copied()
                 .filter(|i| !lacking.contains(i))
                 .collect();
-            let having = self.describe(&Type::Entity(having));
+            // The scope is written the way the rule writes it: `on A, B` for the resource,
+            // `for A, B` for the principal.
+            let names: Vec<&str> = having
+                .iter()
+                .filter_map(|id| self.schema.entity(*id).map(|e| e.name.as_str()))
+                .collect();
+            let scope_types = names.join(", ");
+            let owners = match names.split_last() {
+                Some((last, [])) => format!("only `{last}` has it"),
+                Some((last, rest)) => format!("only `{}` and `{last}` have it", rest.join("`, `")),
+                None => String::from("no type has it"),
+            };
+            let help = match what.split('.').next() {
+                Some("resource") => format!(
+                    "{owners}: narrow the rule's resource scope, e.g. `on {scope_types}`"
+                ),
+                Some("principal") => format!(
+                    "{owners}: narrow the rule's principal scope, e.g. `for {scope_types}`"
+                ),
+                _ => format!(
+                    "{owners}: narrow the rule's scope (`on` for the resource, `for` for the principal)"
+                ),
+            };
             let diag = Diagnostic::error(
                 "E005",
                 format!("`{lacking_name}` has no attribute `{}`", name.name),
@@ -125,9 +147,7 @@ impl ExprCx<'_> {
                 name.span,
                 format!("`{what}` may be of type `{lacking_name}` here"),
             )
-            .with_help(format!(
-                "only `{having}` has it: narrow the rule's scope, e.g. `for {having}`"
-            ));
+            .with_help(help);
             self.report(diag);
             return Typed::error();
         }
