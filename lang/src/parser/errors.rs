@@ -77,7 +77,9 @@ pub(super) fn syntax_error(text: &str, error: &Error<Rule>) -> Diagnostic {
     };
     let mut diagnostic =
         Diagnostic::error("E001", format!("unexpected {found_text}")).with_label(span, label);
-    if let Some(help) = help_for(&expected, &found) {
+    if let Some(help) =
+        cedar_habit(text, pos, &expected, &found).or_else(|| help_for(&expected, &found))
+    {
         diagnostic = diagnostic.with_help(help);
     }
     diagnostic
@@ -169,6 +171,100 @@ fn one_of(items: &[String]) -> String {
         [one] => one.clone(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
+}
+
+/// The word (identifier characters) that ends at `end`, after skipping white space back.
+fn word_before(text: &str, end: usize) -> (&str, usize) {
+    let head = text.get(..end).unwrap_or("").trim_end();
+    let start = head
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_alphanumeric() || *c == '_')
+        .last()
+        .map_or(head.len(), |(i, _)| i);
+    (head.get(start..).unwrap_or(""), start)
+}
+
+/// Help for a Cedar form written in Rampart, pointing at the Rampart form: Cedar users'
+/// habits are the commonest syntax errors of teams moving over.
+fn cedar_habit(text: &str, pos: usize, expected: &[String], found: &str) -> Option<String> {
+    let has = |s: &str| expected.iter().any(|e| e == s);
+    match found {
+        "permit" | "forbid" => {
+            return Some(format!(
+                "Cedar's `{found}(principal, action, resource) when {{ … }};` is written `{} \"ACTION\" on RESOURCE_TYPE for PRINCIPAL_TYPE when …` here",
+                if found == "permit" { "allow" } else { "deny" }
+            ));
+        }
+        "is" => {
+            return Some(
+                "Rampart has no `is` test: select the type with the rule's scope, `on TYPE` for the resource or `for TYPE` for the principal".to_owned(),
+            );
+        }
+        "when" if has("`unless`") => {
+            return Some(
+                "a rule has one `when`: join the conditions with `and` (`when a and b`)".to_owned(),
+            );
+        }
+        "unless" if has("`reason`") => {
+            return Some(
+                "a rule has one `unless`: join the conditions with `or` (`unless a or b`)"
+                    .to_owned(),
+            );
+        }
+        _ => {}
+    }
+    if found == "(" {
+        let (function, _) = word_before(text, pos);
+        let help = match function {
+            "duration" => "durations are literals: write `1h30m`, not `duration(\"1h30m\")`",
+            "datetime" => "timestamps are literals: write `2026-01-01T00:00:00Z`, not `datetime(\"…\")`",
+            "ip" => "IP addresses and ranges are literals: write `10.0.0.0/8`, not `ip(\"10.0.0.0/8\")`",
+            "decimal" => "Rampart has no decimals: compare integers of the smallest unit (cents, basis points)",
+            "containsAll" => "write `SET contains_all [a, b]` (or `.contains_all([a, b])`)",
+            "containsAny" => "write `SET contains_any [a, b]` (or `.contains_any([a, b])`)",
+            "isInRange" => "write `ADDRESS in RANGE`: `context.source.ip in 10.0.0.0/8`",
+            "isIpv4" | "isIpv6" | "isLoopback" | "isMulticast" => {
+                "test an address against a range literal: `context.source.ip in 127.0.0.0/8`"
+            }
+            "lessThan" | "lessThanOrEqual" | "greaterThan" | "greaterThanOrEqual" => {
+                "compare with `<`, `<=`, `>` and `>=`"
+            }
+            "toDate" | "toTime" | "toDays" | "toHours" | "toMinutes" | "toSeconds"
+            | "toMilliseconds" | "offset" | "durationSince" => {
+                "timestamps and durations are compared and subtracted with operators: `now - context.auth.issued_at <= 1h`"
+            }
+            "isEmpty" => "compare with the empty set: `SET == []`",
+            _ => return None,
+        };
+        return Some(help.to_owned());
+    }
+    // `App::User::"x"`: the word before is a type name followed by `::`.
+    let before = text.get(..pos).unwrap_or("").trim_end();
+    if let Some(head) = before.strip_suffix("::") {
+        let (namespace, _) = word_before(text, head.len());
+        if !namespace.is_empty() && found.chars().next().is_some_and(char::is_alphabetic) {
+            return Some(format!(
+                "entity types have no namespace prefix: write `{found}::\"…\"` (types are those of the policy's own schema; Cedar's `{namespace}::` namespace is the package)"
+            ));
+        }
+    }
+    // `when if a then b else c`: the `if` is read as a name, and the error comes after it.
+    let clause = text.get(..pos).unwrap_or("");
+    let clause = clause
+        .rfind("when")
+        .or_else(|| clause.rfind("unless"))
+        .and_then(|at| clause.get(at..))
+        .unwrap_or("");
+    if clause
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .any(|w| w == "if")
+    {
+        return Some(
+            "Rampart has no `if … then … else`: write `(c and a) or (not c and b)`, or split it into rules".to_owned(),
+        );
+    }
+    None
 }
 
 fn help_for(expected: &[String], found: &str) -> Option<String> {
