@@ -77,9 +77,7 @@ pub(super) fn syntax_error(text: &str, error: &Error<Rule>) -> Diagnostic {
     };
     let mut diagnostic =
         Diagnostic::error("E001", format!("unexpected {found_text}")).with_label(span, label);
-    if let Some(help) =
-        cedar_habit(text, pos, &expected, &found).or_else(|| help_for(&expected, &found))
-    {
+    if let Some(help) = cedar_habit(text, pos, &found).or_else(|| help_for(&expected, &found)) {
         diagnostic = diagnostic.with_help(help);
     }
     diagnostic
@@ -187,8 +185,7 @@ fn word_before(text: &str, end: usize) -> (&str, usize) {
 
 /// Help for a Cedar form written in Rampart, pointing at the Rampart form: Cedar users'
 /// habits are the commonest syntax errors of teams moving over.
-fn cedar_habit(text: &str, pos: usize, expected: &[String], found: &str) -> Option<String> {
-    let has = |s: &str| expected.iter().any(|e| e == s);
+fn cedar_habit(text: &str, pos: usize, found: &str) -> Option<String> {
     match found {
         "permit" | "forbid" => {
             return Some(format!(
@@ -199,17 +196,6 @@ fn cedar_habit(text: &str, pos: usize, expected: &[String], found: &str) -> Opti
         "is" => {
             return Some(
                 "Rampart has no `is` test: select the type with the rule's scope, `on TYPE` for the resource or `for TYPE` for the principal".to_owned(),
-            );
-        }
-        "when" if has("`unless`") => {
-            return Some(
-                "a rule has one `when`: join the conditions with `and` (`when a and b`)".to_owned(),
-            );
-        }
-        "unless" if has("`reason`") => {
-            return Some(
-                "a rule has one `unless`: join the conditions with `or` (`unless a or b`)"
-                    .to_owned(),
             );
         }
         _ => {}
@@ -338,7 +324,7 @@ fn friendly(rule: Rule) -> Option<&'static str> {
         on_types | obligation_actions | kw_on => "`on`",
         for_types | kw_for => "`for`",
         any_star => "`*`",
-        when_clause | kw_when => "`when`",
+        when_clause | kw_when | condition_clause => "`when`",
         unless_clause | kw_unless => "`unless`",
         reason_clause | kw_reason => "`reason`",
         mask_kind | rate_limit_kind | request_header_kind | response_header_kind

@@ -153,8 +153,12 @@ impl Builder<'_> {
                         ..Scope::default()
                     };
                 }
-                Rule::when_clause => rule.when = Some(self.clause_expr(part)?),
-                Rule::unless_clause => rule.unless = Some(self.clause_expr(part)?),
+                Rule::when_clause => {
+                    rule.when = Some(join(rule.when, self.clause_expr(part)?, BinOp::And));
+                }
+                Rule::unless_clause => {
+                    rule.unless = Some(join(rule.unless, self.clause_expr(part)?, BinOp::Or));
+                }
                 Rule::reason_clause => {
                     rule.reason = Some(self.string(self.last(part, "a reason")?)?)
                 }
@@ -219,8 +223,10 @@ impl Builder<'_> {
             match part.as_rule() {
                 Rule::kw_obligation => {}
                 Rule::obligation_scope => scope = self.obligation_scope(part)?,
-                Rule::when_clause => when = Some(self.clause_expr(part)?),
-                Rule::unless_clause => unless = Some(self.clause_expr(part)?),
+                Rule::when_clause => when = Some(join(when, self.clause_expr(part)?, BinOp::And)),
+                Rule::unless_clause => {
+                    unless = Some(join(unless, self.clause_expr(part)?, BinOp::Or));
+                }
                 _ => kind = Some(self.obligation_kind(part)?),
             }
         }
@@ -306,5 +312,17 @@ impl Builder<'_> {
             }
         }
         Ok(scope)
+    }
+}
+
+/// Several `when` clauses are one condition joined with `and`; several `unless` clauses,
+/// with `or` (any of them refuses). The formatter writes the joined condition as one clause.
+fn join(earlier: Option<Expr>, next: Expr, op: BinOp) -> Expr {
+    match earlier {
+        None => next,
+        Some(earlier) => Expr {
+            span: earlier.span.to(next.span),
+            kind: ExprKind::Binary(op, Box::new(earlier), Box::new(next)),
+        },
     }
 }
