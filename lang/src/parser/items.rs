@@ -228,6 +228,21 @@ impl Builder<'_> {
             for part in attr.into_inner() {
                 match part.as_rule() {
                     Rule::ident_any => name = Some(self.ident(part)),
+                    Rule::string => {
+                        let quoted = self.string(part)?;
+                        if quoted.value.is_empty() {
+                            return Err(Diagnostic::error(
+                                "E001",
+                                "an attribute name cannot be empty",
+                            )
+                            .with_label(quoted.span, "empty name")
+                            .with_help("name the attribute: `\"Role-A\": Bool`"));
+                        }
+                        name = Some(Ident {
+                            name: quoted.value,
+                            span: quoted.span,
+                        });
+                    }
                     Rule::optional_mark => optional = true,
                     Rule::type_expr => ty = Some(self.type_expr(part, depth)?),
                     _ => return Err(self.internal(&part)),
