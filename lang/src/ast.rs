@@ -210,6 +210,16 @@ pub enum SchemaDecl {
     Enum(EnumDecl),
     Action(ActionDecl),
     Context(ContextDecl),
+    Type(TypeDecl),
+}
+
+/// `type Address = { street: String, city?: String }`: a name for a type, used wherever a
+/// type is written (the schema's types are the expanded ones).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TypeDecl {
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub span: Span,
 }
 
 /// `entity User { roles: Set<String>, mfa?: Bool } in [Group]`

@@ -204,5 +204,6 @@ fn decl_span(decl: &crate::ast::SchemaDecl) -> Span {
         SchemaDecl::Enum(d) => d.span,
         SchemaDecl::Action(d) => d.span,
         SchemaDecl::Context(d) => d.span,
+        SchemaDecl::Type(d) => d.span,
     }
 }

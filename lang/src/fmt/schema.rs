@@ -60,6 +60,10 @@ pub(super) fn decl_lines(decl: &SchemaDecl, width: usize) -> Vec<String> {
             Doc::Concat(parts)
         }
         SchemaDecl::Context(c) => braced("context", attr_items(&c.attrs), ""),
+        SchemaDecl::Type(t) => Doc::Concat(vec![
+            text(format!("type {} = ", t.name.name)),
+            type_expr(&t.ty),
+        ]),
     };
     vec![doc.render(width)]
 }

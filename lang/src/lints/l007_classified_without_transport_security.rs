@@ -170,7 +170,7 @@ impl<'a> SchemaView<'a> {
                         action_resources.push((name.value.as_str(), a.resources.as_slice()));
                     }
                 }
-                SchemaDecl::Entity(_) | SchemaDecl::Context(_) => {}
+                SchemaDecl::Entity(_) | SchemaDecl::Context(_) | SchemaDecl::Type(_) => {}
             }
         }
         let mut classified = HashMap::new();

@@ -311,7 +311,9 @@ fn friendly(rule: Rule) -> Option<&'static str> {
             "an item"
         }
         string_list => "a string",
-        entity_decl | enum_decl | action_decl | context_decl => "a schema declaration",
+        entity_decl | enum_decl | action_decl | context_decl | type_decl | kw_type => {
+            "a schema declaration"
+        }
         action_names => "action names",
         action_context => "`context`",
         type_names | type_list | principal_only => "a type name",

@@ -101,6 +101,19 @@ impl Builder<'_> {
                 Rule::kw_schema => {}
                 Rule::entity_decl => decls.push(SchemaDecl::Entity(self.entity_decl(part)?)),
                 Rule::enum_decl => decls.push(SchemaDecl::Enum(self.enum_decl(part))),
+                Rule::type_decl => {
+                    let span = self.span(&part);
+                    let mut inner = part.into_inner();
+                    let name = inner
+                        .find(|p| p.as_rule() == Rule::ident)
+                        .map(|p| self.ident(p))
+                        .ok_or_else(|| self.missing(span, "a type name"))?;
+                    let ty = inner
+                        .find(|p| p.as_rule() == Rule::type_expr)
+                        .ok_or_else(|| self.missing(span, "a type"))?;
+                    let ty = self.type_expr(ty, 1)?;
+                    decls.push(SchemaDecl::Type(TypeDecl { name, ty, span }));
+                }
                 Rule::action_decl => self.action_decl(part, &mut decls)?,
                 Rule::context_decl => {
                     let span = self.span(&part);

@@ -61,6 +61,11 @@ struct Builder<'p> {
     /// resolve pass walks the declarations in the same order).
     slots: Vec<Vec<u32>>,
     next_slot: usize,
+    /// `type NAME = …` declarations, their expansions once resolved, and the names being
+    /// expanded (a name met again while expanding it is a cycle).
+    aliases: HashMap<String, (FileId, &'p TypeExpr)>,
+    alias_types: HashMap<String, Type>,
+    expanding: Vec<String>,
 }
 
 impl<'p> Builder<'p> {
@@ -96,6 +101,9 @@ impl<'p> Builder<'p> {
             context_locs: HashMap::new(),
             slots: Vec::new(),
             next_slot: 0,
+            aliases: HashMap::new(),
+            alias_types: HashMap::new(),
+            expanding: Vec::new(),
         }
     }
 
@@ -104,8 +112,14 @@ impl<'p> Builder<'p> {
     }
 
     /// Pass 1: names.
-    fn declare(&mut self, file: FileId, decl: &ast::SchemaDecl) {
+    fn declare(&mut self, file: FileId, decl: &'p ast::SchemaDecl) {
         match decl {
+            ast::SchemaDecl::Type(t) => {
+                if self.declare_type_name(file, &t.name) {
+                    self.aliases.insert(t.name.name.clone(), (file, &t.ty));
+                }
+                self.slots.push(Vec::new());
+            }
             ast::SchemaDecl::Entity(e) => {
                 if self.declare_type_name(file, &e.name) {
                     let id = to_u32(self.schema.entities.len());
@@ -241,6 +255,12 @@ impl<'p> Builder<'p> {
         let ids = self.slots.get(self.next_slot).cloned().unwrap_or_default();
         self.next_slot += 1;
         match decl {
+            ast::SchemaDecl::Type(t) => {
+                // Expanded here too, so an alias no declaration uses is still checked.
+                if self.aliases.contains_key(&t.name.name) {
+                    self.resolve_alias(file, &t.name);
+                }
+            }
             ast::SchemaDecl::Entity(e) => {
                 let attrs = Rc::new(self.resolve_attrs(file, &e.attrs, "attribute"));
                 let parents = self.resolve_entity_list(file, &e.parents);
@@ -363,6 +383,9 @@ impl<'p> Builder<'p> {
                 if let Some(id) = self.schema.enum_id(&name.name) {
                     return Type::Enum(id);
                 }
+                if self.aliases.contains_key(&name.name) {
+                    return self.resolve_alias(file, name);
+                }
                 let diag = if matches!(name.name.as_str(), "Set" | "Map") {
                     Diagnostic::error("E004", format!("`{}` needs an element type", name.name))
                         .with_label(name.span, "missing `<T>`")
@@ -387,6 +410,40 @@ impl<'p> Builder<'p> {
                 Type::Error
             }
         }
+    }
+
+    /// The type a `type` declaration names, expanded once; a declaration that reaches
+    /// itself is E004 (reported where the cycle closes) and expands to an error.
+    fn resolve_alias(&mut self, use_file: FileId, name: &ast::Ident) -> Type {
+        if let Some(ty) = self.alias_types.get(&name.name) {
+            return ty.clone();
+        }
+        let Some(&(file, ty)) = self.aliases.get(&name.name) else {
+            return Type::Error;
+        };
+        if self.expanding.contains(&name.name) {
+            let mut cycle = self.expanding.clone();
+            cycle.push(name.name.clone());
+            let diag = Diagnostic::error(
+                "E004",
+                format!("type `{}` is defined in terms of itself", name.name),
+            )
+            .with_label(name.span, "refers back to the type being defined")
+            .with_help(format!(
+                "a type cannot contain itself ({}); an entity type can: `entity Node {{ next?: Node }}`",
+                cycle.join(" → ")
+            ));
+            self.error(use_file, diag);
+            self.alias_types.insert(name.name.clone(), Type::Error);
+            return Type::Error;
+        }
+        self.expanding.push(name.name.clone());
+        let resolved = self.resolve_type(file, ty);
+        self.expanding.pop();
+        self.alias_types
+            .entry(name.name.clone())
+            .or_insert(resolved)
+            .clone()
     }
 
     fn finish(mut self, diags: &mut Vec<Diagnostic>) -> SchemaInfo {
