@@ -49,6 +49,9 @@ pub struct Engine {
     /// `Anonymous::""`, the principal of requests no mapping names.
     pub(crate) anonymous: Value,
     pub(crate) anonymous_id: Arc<str>,
+    /// For each entity type, the types its entities may have as parents: the declared
+    /// parent types and their ancestors (sorted), as Cedar accepts data.
+    pub(crate) parent_types: Vec<Vec<TypeId>>,
 }
 
 /// A table from names to ids, read on every request (foldhash: seeded per process, much
@@ -223,7 +226,9 @@ impl Engine {
             .map(|a| Value::string(&a.name))
             .collect();
         let anonymous_id: Arc<str> = Arc::from("");
+        let parent_types = ancestor_types(&bundle.schema.entity_types);
         Ok(Engine {
+            parent_types,
             names,
             program,
             rules,
@@ -439,6 +444,26 @@ fn package_closure(bundle: &Bundle) -> Vec<Vec<bool>> {
                 stack.extend(imports.iter().filter_map(|i| usize::try_from(*i).ok()));
             }
             reached
+        })
+        .collect()
+}
+
+/// Every type reachable from each type's declared parent types (the type graph may have
+/// cycles: `entity Team in Team`), sorted for a binary search.
+fn ancestor_types(entities: &[crate::bundle::EntityType]) -> Vec<Vec<TypeId>> {
+    entities
+        .iter()
+        .map(|entity| {
+            let mut seen: std::collections::BTreeSet<TypeId> = std::collections::BTreeSet::new();
+            let mut stack: Vec<TypeId> = entity.parents.clone();
+            while let Some(ty) = stack.pop() {
+                if seen.insert(ty) {
+                    if let Some(next) = usize::try_from(ty).ok().and_then(|i| entities.get(i)) {
+                        stack.extend(next.parents.iter().copied());
+                    }
+                }
+            }
+            seen.into_iter().collect()
         })
         .collect()
 }

@@ -295,10 +295,27 @@ impl Engine {
                 for (i, parent) in items.iter().enumerate() {
                     let mut element = Reader::new(self, &format!("parents[{i}]"));
                     let parent = element.entity(parent, None).map_err(in_entity)?;
-                    if !entity_type.parents.contains(&parent.ty) {
+                    let allowed = usize::try_from(uid.ty)
+                        .ok()
+                        .and_then(|i| self.parent_types.get(i))
+                        .is_some_and(|types| types.binary_search(&parent.ty).is_ok());
+                    if !allowed {
                         element = Reader::new(self, &format!("parents[{i}]"));
+                        let allowed: Vec<String> = entity_type
+                            .parents
+                            .iter()
+                            .map(|t| format!("`{}`", type_name(schema, *t)))
+                            .collect();
+                        let allowed = if allowed.is_empty() {
+                            String::from("the schema declares no parent types for it")
+                        } else {
+                            format!(
+                                "the schema allows {} and their ancestor types",
+                                allowed.join(", ")
+                            )
+                        };
                         return Err(in_entity(element.error(format!(
-                            "an entity of type `{}` cannot have a parent of type `{}`",
+                            "an entity of type `{}` cannot have a parent of type `{}`: {allowed}",
                             entity_type.name,
                             type_name(schema, parent.ty)
                         ))));

@@ -316,7 +316,7 @@ fn entity_errors_name_the_entity_and_field() {
     with_parent[0]["parents"] = json!(["Account::\"a\""]);
     assert_eq!(
         entity_error(with_parent).to_string(),
-        "entity `User::\"u\"` parents[0]: an entity of type `User` cannot have a parent of type `Account`"
+        "entity `User::\"u\"` parents[0]: an entity of type `User` cannot have a parent of type `Account`: the schema allows `Group` and their ancestor types"
     );
     let mut bad_parents = user(full);
     bad_parents[0]["parents"] = json!("Group::\"g\"");
