@@ -273,6 +273,8 @@ pub struct EnumDecl {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActionDecl {
     pub names: Vec<StrLit>,
+    /// `in "group", …`: the action groups these actions belong to.
+    pub groups: Vec<StrLit>,
     /// Empty: any resource type.
     pub resources: Vec<Ident>,
     /// Empty: any principal type.

@@ -40,6 +40,11 @@ pub struct ActionInfo {
     /// `None`: any principal type.
     pub principals: Option<Vec<TypeId>>,
     pub context: Rc<RecordTy>,
+    /// The groups this action is directly in (`action "view" in "read-only"`).
+    pub groups: Vec<ActionId>,
+    /// Every action in this group, directly or through other groups (empty for an action
+    /// that is no group): what a rule naming the group covers besides the group itself.
+    pub members: Vec<ActionId>,
 }
 
 /// The schema of the whole program.

@@ -47,8 +47,17 @@ pub fn resolve(
             let mut ids = Vec::new();
             for name in names {
                 match schema.action_id(&name.value) {
-                    Some(id) if !ids.contains(&id) => ids.push(id),
-                    Some(_) => {}
+                    Some(id) => {
+                        // A group covers itself and every action in it (Cedar's
+                        // `action in Action::"group"`), as index keys.
+                        let members = schema.action(id).map(|a| a.members.as_slice());
+                        for id in std::iter::once(id).chain(members.into_iter().flatten().copied())
+                        {
+                            if !ids.contains(&id) {
+                                ids.push(id);
+                            }
+                        }
+                    }
                     None => {
                         diags.push(unknown_action(schema, &name.value, name.span));
                         poisoned = true;

@@ -2,7 +2,7 @@
 //! one attribute per line with a trailing comma; record types inside break the same way.
 
 use super::doc::{bracketed, text, Doc};
-use super::expr::record_key;
+use super::expr::{quote, record_key};
 use super::items::{names, string_list};
 use super::WIDTH;
 use crate::ast::*;
@@ -44,6 +44,15 @@ pub(super) fn decl_lines(decl: &SchemaDecl, width: usize) -> Vec<String> {
         }
         SchemaDecl::Action(a) => {
             let mut head = String::new();
+            if !a.groups.is_empty() {
+                let groups: Vec<String> = a.groups.iter().map(|g| quote(&g.value)).collect();
+                head.push_str(" in ");
+                if groups.len() > 1 {
+                    head.push_str(&format!("[{}]", groups.join(", ")));
+                } else {
+                    head.push_str(&groups.join(", "));
+                }
+            }
             if !a.resources.is_empty() {
                 head.push_str(" on ");
                 head.push_str(&names(&a.resources));

@@ -315,6 +315,7 @@ fn friendly(rule: Rule) -> Option<&'static str> {
             "a schema declaration"
         }
         action_names => "action names",
+        action_groups => "action group names",
         action_context => "`context`",
         type_names | type_list | principal_only => "a type name",
         attr_block => "`{`",

@@ -175,6 +175,7 @@ impl Builder<'_> {
         let span = self.span(&pair);
         let mut decl = ActionDecl {
             names: Vec::new(),
+            groups: Vec::new(),
             resources: Vec::new(),
             principals: Vec::new(),
             context: Vec::new(),
@@ -190,6 +191,7 @@ impl Builder<'_> {
                 Rule::kw_on => after_on = true,
                 Rule::kw_for => after_on = false,
                 Rule::action_names => decl.names = self.strings(part)?,
+                Rule::action_groups => decl.groups = self.strings(part)?,
                 Rule::type_names if after_on => decl.resources = self.type_names(part),
                 Rule::type_names => decl.principals = self.type_names(part),
                 Rule::action_context => {

@@ -422,17 +422,28 @@ fn schema_decl() -> impl Strategy<Value = SchemaDecl> + Clone {
                 variants,
                 span: Span::default()
             })),
-        (strings(3), names.clone(), names, attrs_of(type_expr())).prop_map(
-            |(names, resources, principals, context)| {
+        (
+            strings(3),
+            proptest::collection::vec(text().prop_map(str_of), 0..=2),
+            names.clone(),
+            names,
+            attrs_of(type_expr())
+        )
+            .prop_map(|(names, groups, resources, principals, context)| {
                 SchemaDecl::Action(ActionDecl {
                     names,
+                    groups,
                     resources,
                     principals,
                     context,
                     span: Span::default(),
                 })
-            }
-        ),
+            }),
+        (type_name(), type_expr()).prop_map(|(name, ty)| SchemaDecl::Type(TypeDecl {
+            name,
+            ty,
+            span: Span::default()
+        })),
         attrs_of(type_expr()).prop_map(|attrs| SchemaDecl::Context(ContextDecl {
             attrs,
             span: Span::default()

@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 
-use rampart_engine::bundle::TypeId;
+use rampart_engine::bundle::{ActionId, TypeId};
 
-use super::{unknown_entity_type, ActionInfo, EntityInfo, EnumInfo, SchemaInfo};
+use super::{unknown_action, unknown_entity_type, ActionInfo, EntityInfo, EnumInfo, SchemaInfo};
 use crate::ast::{self, AttrDecl, TypeExpr, TypeExprKind};
 use crate::check::builtins::{
     self, ANONYMOUS, ANONYMOUS_NAME, AUTH_METHOD, AUTH_METHOD_NAME, AUTH_METHOD_VARIANTS,
@@ -169,6 +169,8 @@ impl<'p> Builder<'p> {
                         resources: None,
                         principals: None,
                         context: Rc::default(),
+                        groups: Vec::new(),
+                        members: Vec::new(),
                     });
                     ids.push(id);
                 }
@@ -312,11 +314,29 @@ impl<'p> Builder<'p> {
                     }
                 }
                 let context = Rc::new(own);
+                let mut groups = Vec::new();
+                for group in &a.groups {
+                    match self.schema.action_id(&group.value) {
+                        Some(id) if !groups.contains(&id) => groups.push(id),
+                        Some(_) => {}
+                        None => {
+                            let mut diag = unknown_action(&self.schema, &group.value, group.span);
+                            if diag.help_text().is_none() {
+                                diag = diag.with_help(format!(
+                                    "declare the group as an action: `action \"{}\"`",
+                                    group.value
+                                ));
+                            }
+                            self.error(file, diag);
+                        }
+                    }
+                }
                 for id in ids {
                     if let Some(info) = self.schema.actions.get_mut(id as usize) {
                         info.resources = resources.clone();
                         info.principals = principals.clone();
                         info.context = context.clone();
+                        info.groups = groups.clone();
                     }
                 }
             }
@@ -412,6 +432,52 @@ impl<'p> Builder<'p> {
         }
     }
 
+    /// The members of every action group, transitively; a group that contains itself is
+    /// E010, reported once per cycle at the declaration that closes it.
+    fn compute_group_members(&mut self) {
+        let count = self.schema.actions.len();
+        let mut members: Vec<Vec<ActionId>> = vec![Vec::new(); count];
+        for (action, info) in self.schema.actions.iter().enumerate() {
+            let Ok(action) = ActionId::try_from(action) else {
+                continue;
+            };
+            // Every group above `action`: each gets it as a member.
+            let mut seen = BTreeSet::new();
+            let mut stack = info.groups.clone();
+            while let Some(group) = stack.pop() {
+                if !seen.insert(group) {
+                    continue;
+                }
+                if let Some(above) = self.schema.actions.get(group as usize) {
+                    stack.extend(above.groups.iter().copied());
+                }
+            }
+            if seen.contains(&action) {
+                let loc = self.action_locs.get(&info.name).copied();
+                let diag = Diagnostic::error(
+                    "E010",
+                    format!("action `{}` is in a group that contains it", info.name),
+                )
+                .with_help("action groups form a hierarchy: an action cannot be in itself, directly or through other groups");
+                self.diags.push(match loc {
+                    Some(loc) => self
+                        .program
+                        .in_file(loc.file, diag.with_label(loc.span, "in a cycle of groups")),
+                    None => diag,
+                });
+                continue;
+            }
+            for group in seen {
+                if let Some(list) = members.get_mut(group as usize) {
+                    list.push(action);
+                }
+            }
+        }
+        for (info, list) in self.schema.actions.iter_mut().zip(members) {
+            info.members = list;
+        }
+    }
+
     /// The type a `type` declaration names, expanded once; a declaration that reaches
     /// itself is E004 (reported where the cycle closes) and expands to an error.
     fn resolve_alias(&mut self, use_file: FileId, name: &ast::Ident) -> Type {
@@ -448,6 +514,7 @@ impl<'p> Builder<'p> {
 
     fn finish(mut self, diags: &mut Vec<Diagnostic>) -> SchemaInfo {
         compute_ancestors(&mut self.schema);
+        self.compute_group_members();
         diags.append(&mut self.diags);
         self.schema
     }
