@@ -2,9 +2,13 @@
 //! report. Exit codes: 0 done, 1 a failure (an engine disagreed, a workload did not load),
 //! 2 usage error.
 //!
-//! `rampart-bench emit NAME DIR` writes a workload's policies (every language) and data to
-//! `DIR`, for timing `rampart build` on them, and ten of its requests as Rampart request
-//! JSON, one a line (`DIR/rampart-requests.jsonl`: `scripts/sidecar-load.sh` sends one).
+//! `rampart-bench emit NAME DIR [--requests N]` writes a workload's policies (every
+//! language) and data to `DIR`, for timing `rampart build` on them, and the first N (10)
+//! requests of its stream twice, one a line: as Rampart request JSON
+//! (`DIR/rampart-requests.jsonl`: `scripts/sidecar-load.sh` sends one) and, line for line
+//! the same requests, in Cedar's JSON request form (`DIR/cedar-requests.jsonl`: uids as
+//! `{"type", "id"}`, the context as Cedar context JSON; `scripts/bench-python.sh` gives
+//! both to the Python benchmark).
 //!
 //! `rampart-bench plan DIR REQUEST…` times `Engine::plan` (docs/plan.md) on a policy folder
 //! (its `entities.json`) for each plan request file: wall-clock and thread-CPU medians and
@@ -26,7 +30,7 @@ use rampart_bench::BenchError;
 static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 const USAGE: &str = "usage: rampart-bench report [--quick] [--json FILE] [--workload NAME]...
-       rampart-bench emit NAME DIR
+       rampart-bench emit NAME DIR [--requests N]
        rampart-bench plan DIR REQUEST...";
 
 fn main() -> ExitCode {
@@ -47,9 +51,9 @@ fn main() -> ExitCode {
             },
             _ => usage("probe-memory takes a workload name, a folder and an engine"),
         },
-        Some("emit") => match args.get(1..) {
-            Some([name, dir]) => finish(emit(name, Path::new(dir))),
-            _ => usage("emit takes a workload name and a folder"),
+        Some("emit") => match parse_emit_args(args.get(1..).unwrap_or_default()) {
+            Ok((name, dir, requests)) => finish(emit(name, Path::new(dir), requests)),
+            Err(message) => usage(&message),
         },
         Some("plan") => match args.get(1..) {
             Some([dir, requests @ ..]) if !requests.is_empty() => {
@@ -131,24 +135,56 @@ fn run_report(options: &Options, json: Option<&Path>) -> Result<(), BenchError> 
     Ok(())
 }
 
-/// Writes the named workload's files to `dir`, and its first ten requests as Rampart
-/// request JSON (the timed stream is not written).
-fn emit(name: &str, dir: &Path) -> Result<(), BenchError> {
-    let workload = rampart_bench::gen::generate(name, 10)
+/// `NAME DIR [--requests N]`: the workload, the folder and how many requests to write.
+fn parse_emit_args(args: &[String]) -> Result<(&str, &str, usize), String> {
+    let mut positional = Vec::new();
+    let mut requests = 10;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        if arg == "--requests" {
+            let n = rest.next().ok_or("`--requests` needs a number")?;
+            requests = n
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("`--requests` takes a positive number, not `{n}`"))?;
+        } else if arg.starts_with("--") {
+            return Err(format!("unknown option `{arg}`"));
+        } else {
+            positional.push(arg.as_str());
+        }
+    }
+    match positional[..] {
+        [name, dir] => Ok((name, dir, requests)),
+        _ => Err("emit takes a workload name and a folder".into()),
+    }
+}
+
+/// Writes the named workload's files to `dir`, and the first `requests` requests of its
+/// stream as Rampart request JSON and, the same requests in the same order, as Cedar
+/// request JSON (the timed stream of the report is not written).
+fn emit(name: &str, dir: &Path, requests: usize) -> Result<(), BenchError> {
+    let workload = rampart_bench::gen::generate(name, requests)
         .ok_or_else(|| BenchError::new(format!("unknown workload `{name}`")))?;
     let cannot =
         |e: std::io::Error| BenchError::new(format!("cannot write `{}`: {e}", dir.display()));
     workload.write_to(dir).map_err(cannot)?;
-    let requests: String = workload
-        .requests
-        .iter()
-        .map(|spec| format!("{}\n", rampart_bench::gen::rampart::request_json(spec)))
-        .collect();
-    std::fs::write(dir.join("rampart-requests.jsonl"), requests).map_err(cannot)?;
+    let lines = |line: &dyn Fn(&rampart_bench::gen::RequestSpec) -> String| -> String {
+        workload
+            .requests
+            .iter()
+            .map(|spec| format!("{}\n", line(spec)))
+            .collect()
+    };
+    let rampart = lines(&|spec| rampart_bench::gen::rampart::request_json(spec).to_string());
+    let cedar = lines(&rampart_bench::engines::cedar::request_text);
+    std::fs::write(dir.join("rampart-requests.jsonl"), rampart).map_err(cannot)?;
+    std::fs::write(dir.join("cedar-requests.jsonl"), cedar).map_err(cannot)?;
     println!(
-        "wrote {} ({} rules) to {}",
+        "wrote {} ({} rules, {} requests) to {}",
         name,
         workload.rules,
+        workload.requests.len(),
         dir.display()
     );
     Ok(())
@@ -236,4 +272,29 @@ fn plan(dir: &Path, requests: &[String]) -> Result<(), BenchError> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_emit_args;
+
+    fn args(words: &[&str]) -> Vec<String> {
+        words.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn emit_takes_a_request_count_anywhere() {
+        assert_eq!(
+            parse_emit_args(&args(&["small", "out"])),
+            Ok(("small", "out", 10))
+        );
+        assert_eq!(
+            parse_emit_args(&args(&["small", "--requests", "500", "out"])),
+            Ok(("small", "out", 500))
+        );
+        assert!(parse_emit_args(&args(&["small", "out", "--requests", "0"])).is_err());
+        assert!(parse_emit_args(&args(&["small", "out", "--requests"])).is_err());
+        assert!(parse_emit_args(&args(&["small"])).is_err());
+        assert!(parse_emit_args(&args(&["small", "out", "--quick"])).is_err());
+    }
 }
