@@ -292,6 +292,8 @@ pub enum Expr {
     Index(Box<Expr>, String),
     /// `e has name`.
     Has(Box<Expr>, String),
+    /// `e is Type`: whether the entity `e` is of the entity type.
+    Is(Box<Expr>, TypeId),
     /// `Type::{e}`
     EntityCtor(TypeId, Box<Expr>),
     /// A set with at least one non-constant element.

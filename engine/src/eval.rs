@@ -280,6 +280,13 @@ impl<'a> EvalContext<'a> {
                 self.context_record()
                     .map(|record| sym.is_some_and(|sym| record.get(sym).is_some()))
             }
+            Node::Is(inner, ty) => self.eval(inner).and_then(|value| match &*value {
+                Value::Entity(uid) => Ok(uid.ty == ty),
+                other => Err(EvalError::new(format!(
+                    "`is` needs an entity, found {}",
+                    other.kind()
+                ))),
+            }),
             Node::Like(inner, glob) => {
                 let glob = program.glob(glob)?;
                 self.eval(inner).and_then(|text| match &*text {
@@ -412,6 +419,7 @@ impl<'a> EvalContext<'a> {
             | Node::Has(..)
             | Node::ContextHas(_)
             | Node::Like(..)
+            | Node::Is(..)
             | Node::Matches(..) => self
                 .boolean_node(node)
                 .unwrap_or(Err(EvalError::Static(MALFORMED)))

@@ -381,6 +381,10 @@ impl Checker {
             Expr::Index(inner, _) | Expr::Has(inner, _) | Expr::Not(inner) | Expr::Neg(inner) => {
                 self.expr(inner, deeper, params)?;
             }
+            Expr::Is(inner, ty) => {
+                self.index(*ty, self.types, "entity type")?;
+                self.expr(inner, deeper, params)?;
+            }
             Expr::EntityCtor(ty, inner) => {
                 self.index(*ty, self.types, "entity type")?;
                 self.expr(inner, deeper, params)?;

@@ -102,6 +102,8 @@ pub(crate) enum Node {
     Like(NodeId, u32),
     /// Index into [`Program::regexes`].
     Matches(NodeId, u32),
+    /// `e is Type`
+    Is(NodeId, TypeId),
 }
 
 /// A key written as text (`e["key"]`, `e has key`), with its symbol when the bundle has one.
@@ -186,6 +188,7 @@ impl Program {
             | Node::Neg(inner)
             | Node::BinaryConst(_, inner, _)
             | Node::Like(inner, _)
+            | Node::Is(inner, _)
             | Node::Matches(inner, _) => self.reads_resource(inner),
             Node::And(left, right) | Node::Or(left, right) | Node::Binary(_, left, right) => {
                 self.reads_resource(left) || self.reads_resource(right)
@@ -507,6 +510,7 @@ impl<'s> Compiler<'s> {
                 }
                 _ => Node::Binary(*op, self.expr(left)?, self.expr(right)?),
             },
+            Expr::Is(inner, ty) => Node::Is(self.expr(inner)?, *ty),
             Expr::Like(inner, glob) => {
                 let target = self.expr(inner)?;
                 Node::Like(target, push(&mut self.program.globs, glob.clone())?)

@@ -787,6 +787,11 @@ impl Planner<'_> {
                 let right = Partial::Known(program.constant(constant).cloned().ok_or(()));
                 self.binary(op, left, right)
             }
+            // The resource's type is the plan's: `resource is T` is known.
+            Node::Is(inner, ty) => match self.partial(inner)? {
+                Partial::Resource => Ok(Partial::Known(Ok(Value::Bool(ty == self.resource_type)))),
+                _ => Err(Unsupported("`is` on an entity read from resource data")),
+            },
             Node::Like(inner, glob) => match (self.partial(inner)?, program.glob(glob)) {
                 (
                     Partial::Path {

@@ -123,6 +123,8 @@ impl ExprCx<'_> {
                 .filter_map(|id| self.schema.entity(*id).map(|e| e.name.as_str()))
                 .collect();
             let scope_types = names.join(", ");
+            let first = names.first().copied().unwrap_or("T");
+            let attr = &name.name;
             let owners = match names.split_last() {
                 Some((last, [])) => format!("only `{last}` has it"),
                 Some((last, rest)) => format!("only `{}` and `{last}` have it", rest.join("`, `")),
@@ -130,10 +132,10 @@ impl ExprCx<'_> {
             };
             let help = match what.split('.').next() {
                 Some("resource") => format!(
-                    "{owners}: narrow the rule's resource scope, e.g. `on {scope_types}`"
+                    "{owners}: narrow the rule's resource scope, e.g. `on {scope_types}`, or test the type first: `resource is {first} and {what}.{attr}`"
                 ),
                 Some("principal") => format!(
-                    "{owners}: narrow the rule's principal scope, e.g. `for {scope_types}`"
+                    "{owners}: narrow the rule's principal scope, e.g. `for {scope_types}`, or test the type first: `principal is {first} and {what}.{attr}`"
                 ),
                 _ => format!(
                     "{owners}: narrow the rule's scope (`on` for the resource, `for` for the principal)"

@@ -118,6 +118,9 @@ pub struct ExprCx<'a> {
     pub symbols: &'a mut Symbols,
     pub diags: &'a mut Vec<Diagnostic>,
     pub env: &'a Env,
+    /// The types of `principal` and `resource` narrowed by `is` in an `and` chain (over
+    /// the environment's).
+    pub(super) narrowed: (Option<Type>, Option<Type>),
     depth: usize,
     too_deep: bool,
 }
@@ -146,6 +149,7 @@ impl<'a> ExprCx<'a> {
             symbols,
             diags,
             env,
+            narrowed: (None, None),
             depth: 0,
             too_deep: false,
         }
@@ -242,6 +246,7 @@ impl<'a> ExprCx<'a> {
             ExprKind::Record(fields) => self.record(e, fields, expected),
             ExprKind::Unary(op, x) => self.unary(*op, x),
             ExprKind::Binary(op, l, r) => self.binary(*op, l, r),
+            ExprKind::Is(x, ty) => self.is_type(x, ty),
             ExprKind::Like(x, pattern) => self.like(x, pattern),
             ExprKind::Matches(x, pattern) => self.matches(x, pattern),
         }
@@ -270,6 +275,76 @@ impl<'a> ExprCx<'a> {
             ExprKind::Var(id) => !self.is_value_name(&id.name),
             ExprKind::Set(items) => items.iter().all(|i| self.needs_hint(i)),
             _ => false,
+        }
+    }
+
+    /// `x is T`: `x` is an entity, `T` an entity type it may be (E006 when it never is).
+    fn is_type(&mut self, x: &ast::Expr, ty: &Ident) -> Typed {
+        let typed = self.check(x, None);
+        let Some(t) = self.entity_type(ty) else {
+            return Typed::error();
+        };
+        match &typed.ty {
+            Type::Entity(ids) if !ids.is_empty() && !ids.contains(&t) => {
+                let found = self.describe(&typed.ty);
+                let diag = Diagnostic::error(
+                    "E006",
+                    format!("type mismatch: `{found}` is never a `{}`", ty.name),
+                )
+                .with_label(
+                    ty.span,
+                    format!("`{}` is not among the types of this value", ty.name),
+                )
+                .with_help(format!(
+                    "here the value is `{found}`; widen the rule's scope if `{}` should be covered",
+                    ty.name
+                ));
+                self.report(diag);
+                Typed::error()
+            }
+            Type::Entity(_) => Typed::new(Type::Bool, Expr::Is(Box::new(typed.ir), t)),
+            Type::Error => Typed::error(),
+            other => {
+                let other = other.clone();
+                self.mismatch(x.span, "an entity", &other, None);
+                Typed::error()
+            }
+        }
+    }
+
+    /// After `principal is T` or `resource is T` in an `and` chain, the rest of the chain
+    /// sees that variable as a `T` (its attributes are those of `T`).
+    pub(super) fn narrow_after(&mut self, e: &ast::Expr) {
+        let ExprKind::Is(target, ty) = &e.kind else {
+            return;
+        };
+        let ExprKind::Var(var) = &target.kind else {
+            return;
+        };
+        let Some(t) = self.schema.entity_id(&ty.name) else {
+            return;
+        };
+        let (current, slot) = match var.name.as_str() {
+            "principal" => (
+                self.narrowed
+                    .0
+                    .clone()
+                    .or_else(|| self.env.principal.clone()),
+                &mut self.narrowed.0,
+            ),
+            "resource" => (
+                self.narrowed
+                    .1
+                    .clone()
+                    .or_else(|| self.env.resource.clone()),
+                &mut self.narrowed.1,
+            ),
+            _ => return,
+        };
+        if let Some(Type::Entity(ids)) = current {
+            if ids.is_empty() || ids.contains(&t) {
+                *slot = Some(Type::entity(t));
+            }
         }
     }
 

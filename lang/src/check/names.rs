@@ -21,9 +21,21 @@ impl ExprCx<'_> {
         }
         match name {
             "principal" => {
-                return self.request_var(id, self.env.principal.clone(), Expr::Principal)
+                let ty = self
+                    .narrowed
+                    .0
+                    .clone()
+                    .or_else(|| self.env.principal.clone());
+                return self.request_var(id, ty, Expr::Principal);
             }
-            "resource" => return self.request_var(id, self.env.resource.clone(), Expr::Resource),
+            "resource" => {
+                let ty = self
+                    .narrowed
+                    .1
+                    .clone()
+                    .or_else(|| self.env.resource.clone());
+                return self.request_var(id, ty, Expr::Resource);
+            }
             "context" => return self.request_var(id, self.env.context.clone(), Expr::Context),
             "action" => {
                 let ty = self.env.has_request().then_some(Type::String);

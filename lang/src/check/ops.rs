@@ -83,10 +83,17 @@ impl ExprCx<'_> {
                 // may be thousands long) and lowered to a balanced tree, so its length never
                 // becomes recursion depth in the checker or the engine. `and`/`or` are
                 // associative under left-to-right short-circuit evaluation, errors included.
-                let operands: Vec<Expr> = chain_operands(op, l, r)
-                    .into_iter()
-                    .map(|e| self.condition(e))
-                    .collect();
+                // In an `and` chain, `principal is T` narrows `principal` for the operands
+                // after it (the chain stops at the first false, so they only run for a `T`).
+                let saved = self.narrowed.clone();
+                let mut operands = Vec::new();
+                for e in chain_operands(op, l, r) {
+                    operands.push(self.condition(e));
+                    if op == BinOp::And {
+                        self.narrow_after(e);
+                    }
+                }
+                self.narrowed = saved;
                 Typed::new(Type::Bool, balanced(op, operands))
             }
             BinOp::Eq | BinOp::Ne => self.equality(op, l, r, span),

@@ -7,7 +7,7 @@ pub fn children(e: &Expr) -> Vec<&Expr> {
     match &e.kind {
         ExprKind::Lit(_) | ExprKind::Var(_) | ExprKind::EntityRef { .. } => Vec::new(),
         ExprKind::Attr(base, _) | ExprKind::Index(base, _) => vec![base],
-        ExprKind::Has { expr, .. } => vec![expr],
+        ExprKind::Has { expr, .. } | ExprKind::Is(expr, _) => vec![expr],
         ExprKind::EntityCtor { id, .. } => vec![id],
         ExprKind::Set(items) => items.iter().collect(),
         ExprKind::Record(fields) => fields.iter().map(|(_, v)| v).collect(),

@@ -33,7 +33,9 @@ fn strength(e: &Expr) -> u8 {
         },
         ExprKind::Unary(UnOp::Not, _) => prec::NOT,
         ExprKind::Unary(UnOp::Neg, _) => prec::NEG,
-        ExprKind::Has { .. } | ExprKind::Like(..) | ExprKind::Matches(..) => prec::COMPARE,
+        ExprKind::Has { .. } | ExprKind::Is(..) | ExprKind::Like(..) | ExprKind::Matches(..) => {
+            prec::COMPARE
+        }
         ExprKind::Attr(..) | ExprKind::Index(..) => prec::POSTFIX,
         ExprKind::Lit(Literal::Int(n) | Literal::Duration(n)) if *n < 0 => prec::NEG,
         // `5.x`, `10.0.0.1.x` and `tls1.2.x` would read as one malformed literal: these
@@ -99,6 +101,10 @@ fn plain_doc(e: &Expr) -> Doc {
                 text(format!(" has {name}")),
             ])
         }
+        ExprKind::Is(expr, ty) => Doc::Concat(vec![
+            expr_doc(expr, prec::ADD),
+            text(format!(" is {}", ty.name)),
+        ]),
         ExprKind::EntityRef { ty, id } => text(format!("{}::{}", ty.name, quote(&id.value))),
         ExprKind::EntityCtor { ty, id } => Doc::Concat(vec![
             text(format!("{}::{{", ty.name)),

@@ -193,11 +193,6 @@ fn cedar_habit(text: &str, pos: usize, found: &str) -> Option<String> {
                 if found == "permit" { "allow" } else { "deny" }
             ));
         }
-        "is" => {
-            return Some(
-                "Rampart has no `is` test: select the type with the rule's scope, `on TYPE` for the resource or `for TYPE` for the principal".to_owned(),
-            );
-        }
         _ => {}
     }
     if found == "(" {
@@ -348,7 +343,7 @@ fn friendly(rule: Rule) -> Option<&'static str> {
         expr | term | postfix_expr | named | entity_id | paren | set_lit | record_lit
         | timestamp | bad_timestamp | ipv6 | ipv4 | duration | tls | int | bad_number
         | bool_lit => "an expression",
-        binary_tail | has_tail | like_tail | matches_tail => "an operator",
+        binary_tail | has_tail | is_tail | like_tail | matches_tail => "an operator",
         method_call | method_name => "a method",
         method_arg => "`(`",
         attr_access => "an attribute",
@@ -382,7 +377,7 @@ fn friendly(rule: Rule) -> Option<&'static str> {
         kw_map => "`Map`",
         op_or | op_and | op_eq | op_ne | op_le | op_ge | op_lt | op_gt | op_contains
         | op_contains_any | op_contains_all | op_has_scope | op_add | op_sub | op_mul | op_has
-        | op_like | op_matches => "an operator",
+        | op_like | op_matches | op_is => "an operator",
         op_not | op_neg => "an expression",
         file | file_head | file_item | WHITESPACE | COMMENT | item | binary_op | primary
         | literal | date | ipv6_addr | ipv4_addr | ident_char => return None,

@@ -11,7 +11,7 @@ use super::lexical::{too_deep, MAX_DEPTH};
 /// The most operands one `and`/`or` chain may have.
 pub const MAX_CHAIN: usize = 1024;
 use super::{literals, Builder};
-use crate::ast::{BinOp, Expr, ExprKind, Literal, Span, StrLit, UnOp};
+use crate::ast::{BinOp, Expr, ExprKind, Ident, Literal, Span, StrLit, UnOp};
 use crate::diagnostics::Diagnostic;
 
 /// An expression with the depth of its tree (a leaf has depth 1).
@@ -52,6 +52,7 @@ enum Token {
     Operand(Node),
     Binary(BinOp, Span),
     Has { attr: StrLit, quoted: bool },
+    Is(Ident),
     Like(StrLit),
     Matches(StrLit),
 }
@@ -96,6 +97,7 @@ impl Builder<'_> {
                 };
                 tokens.push(Token::Has { attr, quoted });
             }
+            Rule::is_tail => tokens.push(Token::Is(self.ident(self.last(part, "a type name")?))),
             Rule::like_tail => {
                 tokens.push(Token::Like(self.string(self.last(part, "a pattern")?)?))
             }
@@ -412,7 +414,7 @@ impl<I: Iterator<Item = Token>> Climb<I> {
                 let right = self.additive()?;
                 Self::binary(op, left, right)?
             }
-            Some(Token::Has { .. } | Token::Like(_) | Token::Matches(_)) => {
+            Some(Token::Has { .. } | Token::Is(_) | Token::Like(_) | Token::Matches(_)) => {
                 let Some(token) = self.tokens.next() else {
                     return Ok(left);
                 };
@@ -428,6 +430,10 @@ impl<I: Iterator<Item = Token>> Climb<I> {
                             },
                             span,
                         )
+                    }
+                    Token::Is(ty) => {
+                        let span = target.span.to(ty.span);
+                        (ExprKind::Is(target, ty), span)
                     }
                     Token::Like(pattern) => {
                         let span = target.span.to(pattern.span);
@@ -445,9 +451,9 @@ impl<I: Iterator<Item = Token>> Climb<I> {
         };
         match self.tokens.peek() {
             Some(Token::Binary(op, span)) if op.precedence() == 3 => Err(chained(*span)),
-            Some(token @ (Token::Has { .. } | Token::Like(_) | Token::Matches(_))) => {
-                Err(chained(token_span(token)))
-            }
+            Some(
+                token @ (Token::Has { .. } | Token::Is(_) | Token::Like(_) | Token::Matches(_)),
+            ) => Err(chained(token_span(token))),
             _ => Ok(node),
         }
     }
@@ -508,6 +514,7 @@ fn token_span(token: &Token) -> Span {
         Token::Not(s) | Token::Neg(s) | Token::Binary(_, s) => *s,
         Token::Operand(n) => n.expr.span,
         Token::Has { attr, .. } => attr.span,
+        Token::Is(ty) => ty.span,
         Token::Like(p) | Token::Matches(p) => p.span,
     }
 }
