@@ -292,6 +292,8 @@ pub enum Expr {
     Index(Box<Expr>, String),
     /// `e has name`.
     Has(Box<Expr>, String),
+    /// `if c then a else b`
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
     /// `e is Type`: whether the entity `e` is of the entity type.
     Is(Box<Expr>, TypeId),
     /// `Type::{e}`

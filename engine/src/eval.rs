@@ -315,6 +315,17 @@ impl<'a> EvalContext<'a> {
     fn eval_node(&self, node: Node) -> EvalResult<Val<'_>> {
         let program = &self.engine.program;
         match node {
+            // Only the branch chosen is evaluated (its errors only count when chosen).
+            Node::If(c, branches) => {
+                let Some((a, b)) = program.branches(branches) else {
+                    return Err(EvalError::Static(MALFORMED));
+                };
+                if self.boolean(c, BoolUse::Operand("if"))? {
+                    self.eval(a)
+                } else {
+                    self.eval(b)
+                }
+            }
             Node::Const(index) => match program.constant(index) {
                 Some(value) => Ok(Val::Ref(value)),
                 None => Err(EvalError::Static(MALFORMED)),

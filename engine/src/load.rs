@@ -381,6 +381,11 @@ impl Checker {
             Expr::Index(inner, _) | Expr::Has(inner, _) | Expr::Not(inner) | Expr::Neg(inner) => {
                 self.expr(inner, deeper, params)?;
             }
+            Expr::If(c, a, b) => {
+                self.expr(c, deeper, params)?;
+                self.expr(a, deeper, params)?;
+                self.expr(b, deeper, params)?;
+            }
             Expr::Is(inner, ty) => {
                 self.index(*ty, self.types, "entity type")?;
                 self.expr(inner, deeper, params)?;

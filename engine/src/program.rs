@@ -104,6 +104,9 @@ pub(crate) enum Node {
     Matches(NodeId, u32),
     /// `e is Type`
     Is(NodeId, TypeId),
+    /// `if c then a else b`: the condition, and where `[a, b]` start in the lists (a node
+    /// stays 12 bytes).
+    If(NodeId, u32),
 }
 
 /// A key written as text (`e["key"]`, `e has key`), with its symbol when the bundle has one.
@@ -158,6 +161,15 @@ impl Program {
         self.lists.get(span.range()).unwrap_or_default()
     }
 
+    /// The `then` and `else` nodes of an [`Node::If`].
+    pub(crate) fn branches(&self, start: u32) -> Option<(NodeId, NodeId)> {
+        let start = usize::try_from(start).ok()?;
+        match self.lists.get(start..start.checked_add(2)?)? {
+            [a, b] => Some((*a, *b)),
+            _ => None,
+        }
+    }
+
     pub(crate) fn record_fields(&self, span: Span) -> &[(Sym, NodeId)] {
         self.fields.get(span.range()).unwrap_or_default()
     }
@@ -192,6 +204,12 @@ impl Program {
             | Node::Matches(inner, _) => self.reads_resource(inner),
             Node::And(left, right) | Node::Or(left, right) | Node::Binary(_, left, right) => {
                 self.reads_resource(left) || self.reads_resource(right)
+            }
+            Node::If(c, branches) => {
+                self.reads_resource(c)
+                    || self
+                        .branches(branches)
+                        .is_none_or(|(a, b)| self.reads_resource(a) || self.reads_resource(b))
             }
             Node::Set(span) => self
                 .list(span)
@@ -511,6 +529,13 @@ impl<'s> Compiler<'s> {
                 _ => Node::Binary(*op, self.expr(left)?, self.expr(right)?),
             },
             Expr::Is(inner, ty) => Node::Is(self.expr(inner)?, *ty),
+            Expr::If(c, a, b) => {
+                let condition = self.expr(c)?;
+                let branches = [self.expr(a)?, self.expr(b)?];
+                let start = u32::try_from(self.program.lists.len()).map_err(|_| too_large())?;
+                self.program.lists.extend(branches);
+                Node::If(condition, start)
+            }
             Expr::Like(inner, glob) => {
                 let target = self.expr(inner)?;
                 Node::Like(target, push(&mut self.program.globs, glob.clone())?)

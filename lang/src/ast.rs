@@ -519,6 +519,8 @@ pub enum ExprKind {
     Record(Vec<(StrLit, Expr)>),
     Unary(UnOp, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// `if c then a else b`
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
     /// `e is Type`: whether the entity `e` is of the entity type `Type`.
     Is(Box<Expr>, Ident),
     /// `e like "glob*"`

@@ -120,7 +120,12 @@ fn resource_atom(rng: &mut Rng, case: &Case) -> String {
     let status = *rng.pick(&STATUSES);
     let tag = *rng.pick(&TAGS);
     let n = rng.below(5);
-    match rng.below(27) {
+    match rng.below(30) {
+        27 => "resource is Doc".into(),
+        28 => format!(
+            "(if resource.public then resource.level > {n} else resource.status == {status})"
+        ),
+        29 => format!("(if principal.level > {n} then resource.public else not resource.public)"),
         0 => "resource.owner == principal".into(),
         1 => format!("resource.owner == User::{user:?}"),
         2 => format!("resource.status == {status}"),
@@ -158,7 +163,8 @@ fn resource_atom(rng: &mut Rng, case: &Case) -> String {
 fn known_atom(rng: &mut Rng, case: &Case) -> String {
     let group = rng.pick(&case.groups).clone();
     let n = rng.below(5);
-    match rng.below(7) {
+    match rng.below(8) {
+        7 => format!("(if principal.level > {n} then context.level > {n} else true)"),
         0 => format!("principal in Group::{group:?}"),
         1 => format!("principal.level > {n}"),
         2 => format!("principal.dept == {:?}", rng.pick(&DEPTS)),

@@ -611,6 +611,36 @@ impl Planner<'_> {
     }
 
     /// Where a conjunct is true and where false.
+    /// `if c then a else b`: the chosen branch when `c` is known; when `c` reads the
+    /// resource, both branches must be booleans: `(c and a) or (not c and b)` as residuals.
+    fn if_partial(&self, c: NodeId, a: NodeId, b: NodeId) -> Result<Partial, Unsupported> {
+        match self.partial(c)? {
+            Partial::Known(Ok(Value::Bool(true))) => self.partial(a),
+            Partial::Known(Ok(Value::Bool(false))) => self.partial(b),
+            Partial::Known(_) => Ok(Partial::Known(Err(()))),
+            condition => {
+                // The condition reads the resource: both branches must be booleans,
+                // `(c and a) or (not c and b)` as residuals.
+                let boolean = |p: &Partial| {
+                    matches!(p, Partial::Bool { .. } | Partial::Known(Ok(Value::Bool(_))))
+                };
+                let (then, otherwise) = (self.partial(a)?, self.partial(b)?);
+                if !boolean(&then) || !boolean(&otherwise) {
+                    return Err(Unsupported(
+                        "`if` on resource data choosing a non-boolean value",
+                    ));
+                }
+                let (ct, cf) = self.truth_of(condition)?;
+                let (at, af) = self.truth_of(then)?;
+                let (bt, bf) = self.truth_of(otherwise)?;
+                Ok(Partial::Bool {
+                    t: or(vec![and(vec![ct.clone(), at]), and(vec![cf.clone(), bt])]),
+                    f: or(vec![and(vec![ct, af]), and(vec![cf, bf])]),
+                })
+            }
+        }
+    }
+
     fn truth(&self, node: NodeId) -> Result<(Cond, Cond), Unsupported> {
         let partial = self.partial(node)?;
         let (t, f) = self.truth_of(partial)?;
@@ -786,6 +816,12 @@ impl Planner<'_> {
                 let left = self.partial(left)?;
                 let right = Partial::Known(program.constant(constant).cloned().ok_or(()));
                 self.binary(op, left, right)
+            }
+            Node::If(c, branches) => {
+                let Some((a, b)) = program.branches(branches) else {
+                    return Ok(Partial::Known(Err(())));
+                };
+                self.if_partial(c, a, b)
             }
             // The resource's type is the plan's: `resource is T` is known.
             Node::Is(inner, ty) => match self.partial(inner)? {

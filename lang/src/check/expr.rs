@@ -11,7 +11,7 @@ use super::consts::ConstTable;
 use super::fold;
 use super::schema::{unknown_entity_type, SchemaInfo};
 use super::symbols::Symbols;
-use super::types::{conforms, Type};
+use super::types::{conforms, join, Type};
 use super::{FileId, Program};
 use crate::ast::{self, ExprKind, Ident, Literal, Span, StrLit};
 use crate::diagnostics::Diagnostic;
@@ -247,6 +247,7 @@ impl<'a> ExprCx<'a> {
             ExprKind::Unary(op, x) => self.unary(*op, x),
             ExprKind::Binary(op, l, r) => self.binary(*op, l, r),
             ExprKind::Is(x, ty) => self.is_type(x, ty),
+            ExprKind::If(c, a, b) => self.if_then_else(c, a, b, expected),
             ExprKind::Like(x, pattern) => self.like(x, pattern),
             ExprKind::Matches(x, pattern) => self.matches(x, pattern),
         }
@@ -275,6 +276,56 @@ impl<'a> ExprCx<'a> {
             ExprKind::Var(id) => !self.is_value_name(&id.name),
             ExprKind::Set(items) => items.iter().all(|i| self.needs_hint(i)),
             _ => false,
+        }
+    }
+
+    /// `if c then a else b`: `c` a condition, the branches of one type (the result's). In
+    /// the `then` branch, `principal is T` or `resource is T` in `c` narrows the variable.
+    fn if_then_else(
+        &mut self,
+        c: &ast::Expr,
+        a: &ast::Expr,
+        b: &ast::Expr,
+        expected: Option<&Type>,
+    ) -> Typed {
+        let condition = self.condition(c);
+        let saved = self.narrowed.clone();
+        let conjuncts = match &c.kind {
+            ExprKind::Binary(ast::BinOp::And, l, r) => {
+                super::ops::chain_operands(ast::BinOp::And, l, r)
+            }
+            _ => vec![c],
+        };
+        for conjunct in conjuncts {
+            self.narrow_after(conjunct);
+        }
+        let then = self.check(a, expected);
+        self.narrowed = saved;
+        let otherwise = self.check(b, expected.or(Some(&then.ty)));
+        let ty = match join(&then.ty, &otherwise.ty) {
+            Some(ty) => ty,
+            None => {
+                let want = self.describe(&then.ty);
+                self.mismatch(
+                    b.span,
+                    &want,
+                    &otherwise.ty,
+                    Some("both branches of `if … then … else` have one type"),
+                );
+                Type::Error
+            }
+        };
+        match condition {
+            Expr::Const(Value::Bool(true)) => Typed::new(ty, then.ir),
+            Expr::Const(Value::Bool(false)) => Typed::new(ty, otherwise.ir),
+            condition => Typed::new(
+                ty,
+                Expr::If(
+                    Box::new(condition),
+                    Box::new(then.ir),
+                    Box::new(otherwise.ir),
+                ),
+            ),
         }
     }
 

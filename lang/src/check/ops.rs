@@ -417,7 +417,11 @@ impl ExprCx<'_> {
 }
 
 /// The operands of the chain `l op r` of one associative operator, left to right.
-fn chain_operands<'e>(op: BinOp, l: &'e ast::Expr, r: &'e ast::Expr) -> Vec<&'e ast::Expr> {
+pub(super) fn chain_operands<'e>(
+    op: BinOp,
+    l: &'e ast::Expr,
+    r: &'e ast::Expr,
+) -> Vec<&'e ast::Expr> {
     let mut out = Vec::new();
     let mut stack = vec![r, l];
     while let Some(e) = stack.pop() {

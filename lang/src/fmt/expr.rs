@@ -37,6 +37,8 @@ fn strength(e: &Expr) -> u8 {
             prec::COMPARE
         }
         ExprKind::Attr(..) | ExprKind::Index(..) => prec::POSTFIX,
+        // Its `else` branch would take whatever follows: parenthesised in any operand slot.
+        ExprKind::If(..) => prec::OR - 1,
         ExprKind::Lit(Literal::Int(n) | Literal::Duration(n)) if *n < 0 => prec::NEG,
         // `5.x`, `10.0.0.1.x` and `tls1.2.x` would read as one malformed literal: these
         // literals need parentheses before a postfix operator, like a negation.
@@ -101,6 +103,14 @@ fn plain_doc(e: &Expr) -> Doc {
                 text(format!(" has {name}")),
             ])
         }
+        ExprKind::If(c, a, b) => Doc::Concat(vec![
+            text("if "),
+            expr_doc(c, 0),
+            text(" then "),
+            expr_doc(a, 0),
+            text(" else "),
+            expr_doc(b, 0),
+        ]),
         ExprKind::Is(expr, ty) => Doc::Concat(vec![
             expr_doc(expr, prec::ADD),
             text(format!(" is {}", ty.name)),

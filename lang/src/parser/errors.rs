@@ -230,21 +230,6 @@ fn cedar_habit(text: &str, pos: usize, found: &str) -> Option<String> {
             ));
         }
     }
-    // `when if a then b else c`: the `if` is read as a name, and the error comes after it.
-    let clause = text.get(..pos).unwrap_or("");
-    let clause = clause
-        .rfind("when")
-        .or_else(|| clause.rfind("unless"))
-        .and_then(|at| clause.get(at..))
-        .unwrap_or("");
-    if clause
-        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .any(|w| w == "if")
-    {
-        return Some(
-            "Rampart has no `if … then … else`: write `(c and a) or (not c and b)`, or split it into rules".to_owned(),
-        );
-    }
     None
 }
 
@@ -323,6 +308,9 @@ fn friendly(rule: Rule) -> Option<&'static str> {
         for_types | kw_for => "`for`",
         any_star => "`*`",
         when_clause | kw_when | condition_clause => "`when`",
+        if_expr | kw_if => "an expression",
+        kw_then => "`then`",
+        kw_else => "`else`",
         unless_clause | kw_unless => "`unless`",
         reason_clause | kw_reason => "`reason`",
         mask_kind | rate_limit_kind | request_header_kind | response_header_kind

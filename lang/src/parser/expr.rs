@@ -166,11 +166,34 @@ impl Builder<'_> {
     fn primary(&self, pair: Pair<'_, Rule>) -> Result<Node, Diagnostic> {
         match pair.as_rule() {
             Rule::paren => self.paren(pair),
+            Rule::if_expr => self.if_expr(pair),
             Rule::named => self.named(pair),
             Rule::set_lit => self.set(pair),
             Rule::record_lit => self.record(pair),
             _ => self.leaf(pair),
         }
+    }
+
+    fn if_expr(&self, pair: Pair<'_, Rule>) -> Result<Node, Diagnostic> {
+        let span = self.span(&pair);
+        let parts: Vec<Pair<'_, Rule>> = pair
+            .clone()
+            .into_inner()
+            .filter(|p| p.as_rule() == Rule::expr)
+            .collect();
+        let [cond, then, otherwise] =
+            <[Pair<'_, Rule>; 3]>::try_from(parts).map_err(|_| self.internal(&pair))?;
+        let (cond, then, otherwise) = (self.expr(cond)?, self.expr(then)?, self.expr(otherwise)?);
+        let depth = cond.depth.max(then.depth).max(otherwise.depth);
+        Node::over(
+            ExprKind::If(
+                Box::new(cond.expr),
+                Box::new(then.expr),
+                Box::new(otherwise.expr),
+            ),
+            span,
+            depth,
+        )
     }
 
     fn paren(&self, pair: Pair<'_, Rule>) -> Result<Node, Diagnostic> {

@@ -222,6 +222,8 @@ pub fn expr() -> impl Strategy<Value = Expr> + Clone {
                 quoted: true
             })),
             (boxed.clone(), type_name()).prop_map(|(e, ty)| expr_of(ExprKind::Is(e, ty))),
+            (boxed.clone(), boxed.clone(), boxed.clone())
+                .prop_map(|(c, a, b)| expr_of(ExprKind::If(c, a, b))),
             (boxed.clone(), text()).prop_map(|(e, p)| expr_of(ExprKind::Like(e, str_of(p)))),
             (boxed.clone(), text()).prop_map(|(e, p)| expr_of(ExprKind::Matches(e, str_of(p)))),
             (type_name(), boxed).prop_map(|(ty, id)| expr_of(ExprKind::EntityCtor { ty, id })),
