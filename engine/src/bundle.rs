@@ -294,6 +294,8 @@ pub enum Expr {
     Has(Box<Expr>, String),
     /// `if c then a else b`
     If(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// A part of a timestamp or duration: `now.time_of_day`, `d.hours`.
+    TimePart(Box<Expr>, TimePart),
     /// `e is Type`: whether the entity `e` is of the entity type.
     Is(Box<Expr>, TypeId),
     /// `Type::{e}`
@@ -310,6 +312,92 @@ pub enum Expr {
     Like(Box<Expr>, Glob),
     /// The pattern is compiled when the bundle is loaded.
     Matches(Box<Expr>, String),
+}
+
+/// What `.name` reads from a timestamp or a duration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimePart {
+    /// Timestamp → Duration since midnight UTC (Cedar's `toTime()`).
+    TimeOfDay,
+    /// Timestamp → the Timestamp of that day's midnight UTC (Cedar's `toDate()`).
+    Date,
+    /// Timestamp → Int, the ISO weekday in UTC: 1 Monday … 7 Sunday.
+    Weekday,
+    /// Duration → Int, whole days, hours, minutes, seconds or milliseconds, truncated
+    /// toward zero (Cedar's `toDays()` … `toMilliseconds()`).
+    Days,
+    Hours,
+    Minutes,
+    Seconds,
+    Milliseconds,
+}
+
+impl TimePart {
+    /// The part named `name` of a timestamp (`timestamp: true`) or a duration.
+    pub fn named(name: &str, timestamp: bool) -> Option<TimePart> {
+        Some(match (name, timestamp) {
+            ("time_of_day", true) => TimePart::TimeOfDay,
+            ("date", true) => TimePart::Date,
+            ("weekday", true) => TimePart::Weekday,
+            ("days", false) => TimePart::Days,
+            ("hours", false) => TimePart::Hours,
+            ("minutes", false) => TimePart::Minutes,
+            ("seconds", false) => TimePart::Seconds,
+            ("milliseconds", false) => TimePart::Milliseconds,
+            _ => return None,
+        })
+    }
+
+    /// The name written after the `.`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TimePart::TimeOfDay => "time_of_day",
+            TimePart::Date => "date",
+            TimePart::Weekday => "weekday",
+            TimePart::Days => "days",
+            TimePart::Hours => "hours",
+            TimePart::Minutes => "minutes",
+            TimePart::Seconds => "seconds",
+            TimePart::Milliseconds => "milliseconds",
+        }
+    }
+
+    /// The parts of a timestamp or of a duration, for messages.
+    pub fn names(timestamp: bool) -> &'static [&'static str] {
+        if timestamp {
+            &["time_of_day", "date", "weekday"]
+        } else {
+            &["days", "hours", "minutes", "seconds", "milliseconds"]
+        }
+    }
+
+    /// The part of `value`; `None` when it is not of the part's kind.
+    pub fn of(self, value: &crate::Value) -> Option<crate::Value> {
+        use crate::Value;
+        const DAY: i64 = 86_400_000;
+        match (self, value) {
+            (TimePart::TimeOfDay, Value::Timestamp(ms)) => {
+                Some(Value::Duration(ms.rem_euclid(DAY)))
+            }
+            (TimePart::Date, Value::Timestamp(ms)) => {
+                Some(Value::Timestamp(ms.div_euclid(DAY).saturating_mul(DAY)))
+            }
+            // 1970-01-01 was a Thursday (ISO weekday 4).
+            (TimePart::Weekday, Value::Timestamp(ms)) => Some(Value::Int(
+                ms.div_euclid(DAY)
+                    .saturating_add(3)
+                    .rem_euclid(7)
+                    .saturating_add(1),
+            )),
+            (TimePart::Days, Value::Duration(ms)) => Some(Value::Int(ms / DAY)),
+            (TimePart::Hours, Value::Duration(ms)) => Some(Value::Int(ms / 3_600_000)),
+            (TimePart::Minutes, Value::Duration(ms)) => Some(Value::Int(ms / 60_000)),
+            (TimePart::Seconds, Value::Duration(ms)) => Some(Value::Int(ms / 1_000)),
+            (TimePart::Milliseconds, Value::Duration(ms)) => Some(Value::Int(*ms)),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -337,4 +425,47 @@ pub enum BinaryOp {
 pub struct Glob {
     /// The text between wildcards; `pieces.len() == stars + 1`.
     pub pieces: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TimePart;
+    use crate::Value;
+
+    #[test]
+    fn time_parts_at_the_edges() {
+        let day = 86_400_000;
+        // Before the epoch: 1969-12-31T23:00:00Z, a Wednesday.
+        let t = Value::Timestamp(-3_600_000);
+        assert_eq!(
+            TimePart::TimeOfDay.of(&t),
+            Some(Value::Duration(23 * 3_600_000))
+        );
+        assert_eq!(TimePart::Date.of(&t), Some(Value::Timestamp(-day)));
+        assert_eq!(TimePart::Weekday.of(&t), Some(Value::Int(3)));
+        assert_eq!(
+            TimePart::Weekday.of(&Value::Timestamp(0)),
+            Some(Value::Int(4))
+        );
+        // Truncated toward zero, as Cedar's toHours().
+        let d = Value::Duration(-90 * 60_000);
+        assert_eq!(TimePart::Hours.of(&d), Some(Value::Int(-1)));
+        assert_eq!(TimePart::Minutes.of(&d), Some(Value::Int(-90)));
+        assert_eq!(
+            TimePart::Days.of(&Value::Duration(i64::MIN)),
+            Some(Value::Int(i64::MIN / day))
+        );
+        // Extremes never overflow.
+        assert!(TimePart::Date.of(&Value::Timestamp(i64::MIN)).is_some());
+        assert!(TimePart::Weekday.of(&Value::Timestamp(i64::MAX)).is_some());
+        // The wrong kind is no part.
+        assert_eq!(TimePart::Hours.of(&t), None);
+        assert_eq!(TimePart::Date.of(&Value::Int(1)), None);
+        for timestamp in [true, false] {
+            for name in TimePart::names(timestamp) {
+                let part = TimePart::named(name, timestamp);
+                assert_eq!(part.map(TimePart::name), Some(*name));
+            }
+        }
+    }
 }

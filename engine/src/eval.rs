@@ -315,6 +315,15 @@ impl<'a> EvalContext<'a> {
     fn eval_node(&self, node: Node) -> EvalResult<Val<'_>> {
         let program = &self.engine.program;
         match node {
+            Node::TimePart(inner, part) => self.eval(inner).and_then(|value| {
+                part.of(&value).map(Val::Owned).ok_or_else(|| {
+                    EvalError::new(format!(
+                        "`.{}` needs a timestamp or a duration, found {}",
+                        part.name(),
+                        value.kind()
+                    ))
+                })
+            }),
             // Only the branch chosen is evaluated (its errors only count when chosen).
             Node::If(c, branches) => {
                 let Some((a, b)) = program.branches(branches) else {

@@ -381,6 +381,7 @@ impl Checker {
             Expr::Index(inner, _) | Expr::Has(inner, _) | Expr::Not(inner) | Expr::Neg(inner) => {
                 self.expr(inner, deeper, params)?;
             }
+            Expr::TimePart(inner, _) => self.expr(inner, deeper, params)?,
             Expr::If(c, a, b) => {
                 self.expr(c, deeper, params)?;
                 self.expr(a, deeper, params)?;

@@ -104,6 +104,8 @@ pub(crate) enum Node {
     Matches(NodeId, u32),
     /// `e is Type`
     Is(NodeId, TypeId),
+    /// `e.time_of_day`, `d.hours`, …
+    TimePart(NodeId, crate::bundle::TimePart),
     /// `if c then a else b`: the condition, and where `[a, b]` start in the lists (a node
     /// stays 12 bytes).
     If(NodeId, u32),
@@ -201,6 +203,7 @@ impl Program {
             | Node::BinaryConst(_, inner, _)
             | Node::Like(inner, _)
             | Node::Is(inner, _)
+            | Node::TimePart(inner, _)
             | Node::Matches(inner, _) => self.reads_resource(inner),
             Node::And(left, right) | Node::Or(left, right) | Node::Binary(_, left, right) => {
                 self.reads_resource(left) || self.reads_resource(right)
@@ -529,6 +532,7 @@ impl<'s> Compiler<'s> {
                 _ => Node::Binary(*op, self.expr(left)?, self.expr(right)?),
             },
             Expr::Is(inner, ty) => Node::Is(self.expr(inner)?, *ty),
+            Expr::TimePart(inner, part) => Node::TimePart(self.expr(inner)?, *part),
             Expr::If(c, a, b) => {
                 let condition = self.expr(c)?;
                 let branches = [self.expr(a)?, self.expr(b)?];

@@ -817,6 +817,9 @@ impl Planner<'_> {
                 let right = Partial::Known(program.constant(constant).cloned().ok_or(()));
                 self.binary(op, left, right)
             }
+            Node::TimePart(..) => Err(Unsupported(
+                "a part of a timestamp or duration of resource data",
+            )),
             Node::If(c, branches) => {
                 let Some((a, b)) = program.branches(branches) else {
                     return Ok(Partial::Known(Err(())));

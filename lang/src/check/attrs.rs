@@ -42,6 +42,45 @@ impl ExprCx<'_> {
                 }
             },
             Type::Entity(ids) => self.entity_attr(base_expr, base.ir, &ids.clone(), name),
+            Type::Timestamp | Type::Duration => {
+                use rampart_engine::bundle::TimePart;
+                let timestamp = base.ty == Type::Timestamp;
+                match TimePart::named(&name.name, timestamp) {
+                    Some(part) => {
+                        let ty = match part {
+                            TimePart::TimeOfDay => Type::Duration,
+                            TimePart::Date => Type::Timestamp,
+                            _ => Type::Int,
+                        };
+                        Typed::new(ty, fold::time_part(base.ir, part))
+                    }
+                    None => {
+                        let kind = if timestamp { "Timestamp" } else { "Duration" };
+                        let parts = TimePart::names(timestamp);
+                        let base_diag = Diagnostic::error(
+                            "E005",
+                            format!("unknown attribute `{}` of a {kind}", name.name),
+                        )
+                        .with_label(name.span, format!("a {kind} has no such part"));
+                        let listed = format!(
+                            "a {kind} has: {}",
+                            parts
+                                .iter()
+                                .map(|p| format!("`.{p}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
+                        let diag = with_suggestion(
+                            base_diag,
+                            &name.name,
+                            parts.iter().copied(),
+                            Some(listed),
+                        );
+                        self.report(diag);
+                        Typed::error()
+                    }
+                }
+            }
             other => {
                 let other = other.clone();
                 self.mismatch(

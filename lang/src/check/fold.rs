@@ -137,6 +137,16 @@ pub fn entity_ctor(ty: u32, id: Expr) -> Expr {
     Expr::EntityCtor(ty, Box::new(id))
 }
 
+/// `t.time_of_day`, `d.hours`, …: folded when `base` is constant.
+pub fn time_part(base: Expr, part: rampart_engine::bundle::TimePart) -> Expr {
+    if let Expr::Const(value) = &base {
+        if let Some(v) = part.of(value) {
+            return Expr::Const(v);
+        }
+    }
+    Expr::TimePart(Box::new(base), part)
+}
+
 pub fn like(x: Expr, glob: Glob) -> Expr {
     if let Expr::Const(Value::String(s)) = &x {
         return Expr::Const(Value::Bool(glob_matches(&glob, s)));
