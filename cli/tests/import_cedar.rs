@@ -445,3 +445,45 @@ fn a_json_schema_gives_the_same_translation() {
         read(&from_text.join("policies.rampart"))
     );
 }
+
+#[test]
+fn hostile_input_is_refused_without_a_crash() {
+    // Brackets nested past any translatable depth: refused before parsing (exit 2).
+    let deep = format!(
+        "permit (principal, action, resource) when {{ {}true{} }};",
+        "(".repeat(5000),
+        ")".repeat(5000)
+    );
+    let (assert, _) = import_text("deep", &deep, PLAIN_SCHEMA);
+    assert.code(2).stderr(predicate::str::contains(
+        "nests brackets more than 256 deep",
+    ));
+    // Thousands of conjuncts parse (on the importer's own stack) and meet Rampart's limit
+    // of 1024 operands in one `and` chain.
+    let conjuncts: Vec<String> = (0..3000)
+        .map(|i| format!("principal.level > {i}"))
+        .collect();
+    let wide = format!(
+        "permit (principal, action, resource) when {{ {} }};",
+        conjuncts.join(" && ")
+    );
+    let (assert, out) = import_text("wide", &wide, PLAIN_SCHEMA);
+    assert
+        .code(1)
+        .stderr(predicate::str::contains("E018"))
+        .stderr(predicate::str::contains("nothing was written"));
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_context_field_of_the_builtin_context_is_refused() {
+    let (assert, _) = import_text(
+        "builtin-context",
+        r#"permit (principal, action, resource) when { context.time > 0 && principal.level > 0 };"#,
+        "entity User { level: Long }; entity Doc;\n\
+         action read appliesTo { principal: [User], resource: [Doc], context: { time: Long } };",
+    );
+    assert.code(1).stderr(predicate::str::contains(
+        "schema: action `read`: context field `time` is a builtin field of Rampart's request context",
+    ));
+}

@@ -114,13 +114,19 @@ impl<'a> Translator<'a> {
             "in" => self.membership(arg, d),
             "&&" | "||" => {
                 let (word, prec) = if op == "&&" { ("and", AND) } else { ("or", OR) };
+                // A chain of one operator is one level, as in Rampart.
+                let level = |e: &Value| match single_entry(e) {
+                    Some((k, _)) if k == op => depth,
+                    _ => d,
+                };
                 let left_est = field_of(arg, "left")?;
-                let left = self.expr(left_est, true, d)?;
+                let left = self.expr(left_est, true, level(left_est))?;
                 let before = self.guards.len();
                 if op == "&&" {
                     has_tests(left_est, &mut self.guards);
                 }
-                let right = self.expr(field_of(arg, "right")?, true, d);
+                let right_est = field_of(arg, "right")?;
+                let right = self.expr(right_est, true, level(right_est));
                 self.guards.truncate(before);
                 let right = right?;
                 Ok(Out::new(

@@ -39,7 +39,28 @@ const FAIL_CLOSED: &str = "\
 // cedar: `forbid`) makes it apply and deny the request. An error in an `allow` (`permit`)
 // cedar: makes it not apply, as in Cedar. Each `deny` whose condition can error says so.";
 
+/// The stack of the thread that imports: cedar-policy parses, converts and drops
+/// expressions recursively, so a policy of a few thousand conjuncts needs more than the main
+/// thread's 8 MiB (in debug builds especially). Only touched pages are ever committed.
+const STACK_BYTES: usize = 512 * 1024 * 1024;
+
+/// How deeply brackets may nest in the Cedar text before it is refused unparsed (exit 2):
+/// Rampart's own limit is 64, so nothing deeper could be translated anyway.
+const MAX_BRACKET_DEPTH: usize = 256;
+
 pub fn run(args: &ImportCedarArgs) -> Result<u8, CliError> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("import-cedar".to_owned())
+            .stack_size(STACK_BYTES)
+            .spawn_scoped(scope, || import(args))
+            .map_err(|e| CliError::Input(format!("cannot start the import: {e}")))?
+            .join()
+            .map_err(|_| CliError::Input("the import failed unexpectedly".to_owned()))?
+    })
+}
+
+fn import(args: &ImportCedarArgs) -> Result<u8, CliError> {
     let policy_text = input::read(&args.policies, Input::Cedar)?;
     let schema_text = input::read(&args.schema, Input::Cedar)?;
     let entity_items = match &args.entities {
@@ -47,6 +68,14 @@ pub fn run(args: &ImportCedarArgs) -> Result<u8, CliError> {
         None => None,
     };
     check_out_dir(&args.out)?;
+    for (path, text) in [(&args.policies, &policy_text), (&args.schema, &schema_text)] {
+        if bracket_depth(text) > MAX_BRACKET_DEPTH {
+            return Err(CliError::Input(format!(
+                "`{}` nests brackets more than {MAX_BRACKET_DEPTH} deep: refused unparsed",
+                path.display()
+            )));
+        }
+    }
 
     let policies = cedar_policy::PolicySet::from_str(&policy_text).map_err(|errors| {
         CliError::Input(format!(
@@ -141,8 +170,7 @@ pub fn run(args: &ImportCedarArgs) -> Result<u8, CliError> {
             Err(diag) => {
                 output::print_human(&[diag]);
                 eprintln!(
-                    "error: the translation of `{}` does not parse (a bug in the importer)",
-                    args.policies.display()
+                    "error: the Rampart translation does not parse (above): it is beyond a limit of the language; nothing was written"
                 );
                 return Ok(FAILURE);
             }
@@ -154,7 +182,7 @@ pub fn run(args: &ImportCedarArgs) -> Result<u8, CliError> {
     if compiled.has_errors() {
         output::print_human(&compiled.diagnostics);
         eprintln!(
-            "error: the Rampart translation does not compile (above): the Cedar policies do not type-check against their schema the way Rampart checks them; nothing was written"
+            "error: the Rampart translation does not compile (above): Rampart checks types as Cedar's validator does, and this Cedar does not pass; nothing was written"
         );
         return Ok(FAILURE);
     }
@@ -263,6 +291,41 @@ fn schema_json(path: &Path, text: &str) -> Result<serde_json::Value, CliError> {
             .0
     };
     fragment.to_json_value().map_err(|e| invalid(e.to_string()))
+}
+
+/// The deepest nesting of `(`, `[` and `{` outside strings and comments.
+fn bracket_depth(text: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'/') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '(' | '[' | '{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
 }
 
 /// Refuses an output folder that exists and is not empty (exit 2): the import never mixes

@@ -16,6 +16,9 @@ use super::names::{self, Namespace};
 /// forbids cycles; this only bounds a malformed file).
 const MAX_TYPE_DEPTH: usize = 32;
 
+/// The fields of Rampart's builtin request context, which an action cannot declare again.
+const BUILTIN_CONTEXT: &[&str] = &["auth", "tls", "source", "request", "time"];
+
 /// The parts of a Cedar schema the translation needs.
 #[derive(Debug, Default)]
 pub struct CedarSchema {
@@ -214,6 +217,14 @@ impl CedarSchema {
                 let record = self
                     .resolve(ctx, 0)
                     .map_err(|e| format!("action `{action}`: context: {e}"))?;
+                let fields = record.get("attributes").and_then(Value::as_object);
+                for name in fields.into_iter().flat_map(|f| f.keys()) {
+                    if BUILTIN_CONTEXT.contains(&name.as_str()) {
+                        return Err(format!(
+                            "action `{action}`: context field `{name}` is a builtin field of Rampart's request context (`auth`, `tls`, `source`, `request`, `time`)"
+                        ));
+                    }
+                }
                 self.record_fields(record, 0)
                     .map_err(|e| format!("action `{action}`: context: {e}"))?
             }
