@@ -21,7 +21,39 @@ fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/cedar-import")
 }
 
-const EXAMPLES: &[&str] = &["photos", "documents", "network"];
+const EXAMPLES: &[&str] = &["photos", "documents", "network", "tasks"];
+
+/// The schema file of an example: Cedar schema text, or its JSON form.
+fn schema_file(src: &Path) -> PathBuf {
+    let json = src.join("schema.json");
+    if json.exists() {
+        json
+    } else {
+        src.join("schema.cedarschema")
+    }
+}
+
+/// `v` with every entity type written without the namespace prefix `ns` (as the import
+/// writes it).
+fn strip_namespace(v: &Value, ns: &str) -> Value {
+    match v {
+        Value::Array(items) => Value::Array(items.iter().map(|i| strip_namespace(i, ns)).collect()),
+        Value::Object(obj) => Value::Object(
+            obj.iter()
+                .map(|(k, v)| {
+                    let v = match (k.as_str(), v) {
+                        ("type", Value::String(t)) if !ns.is_empty() => {
+                            Value::String(t.strip_prefix(ns).unwrap_or(t).to_owned())
+                        }
+                        _ => strip_namespace(v, ns),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
 
 /// A fresh scratch folder (tests run in parallel: each call gets its own); the import
 /// writes `out` inside it.
@@ -47,7 +79,7 @@ fn import_example(name: &str) -> PathBuf {
         .args(["import", "cedar"])
         .arg(src.join("policies.cedar"))
         .arg("--schema")
-        .arg(src.join("schema.cedarschema"))
+        .arg(schema_file(&src))
         .arg("--entities")
         .arg(src.join("entities.json"))
         .arg("-o")
@@ -133,9 +165,15 @@ fn differential(name: &str) -> Counts {
     let out = import_example(name);
 
     // Cedar.
-    let (schema, _) =
-        cedar_policy::Schema::from_cedarschema_str(&read(&src.join("schema.cedarschema")))
-            .unwrap_or_else(|e| panic!("{name}: schema: {e}"));
+    let schema_path = schema_file(&src);
+    let schema = if schema_path.extension().is_some_and(|e| e == "json") {
+        cedar_policy::Schema::from_json_str(&read(&schema_path))
+            .unwrap_or_else(|e| panic!("{name}: schema: {e}"))
+    } else {
+        cedar_policy::Schema::from_cedarschema_str(&read(&schema_path))
+            .unwrap_or_else(|e| panic!("{name}: schema: {e}"))
+            .0
+    };
     let policies = cedar_policy::PolicySet::from_str(&read(&src.join("policies.cedar")))
         .unwrap_or_else(|e| panic!("{name}: policies: {e}"));
     let entities =
@@ -163,7 +201,23 @@ fn differential(name: &str) -> Counts {
         .entities_from_values(&items)
         .unwrap_or_else(|e| panic!("{name}: imported entities: {e}"));
 
-    let uids: Vec<cedar_policy::EntityUid> = entities.iter().map(|e| e.uid()).collect();
+    // Every entity of the data, and one entity of each type that the data lacks (no
+    // attributes, no parents: `has` is false, reading an attribute an error).
+    let mut uids: Vec<cedar_policy::EntityUid> = entities.iter().map(|e| e.uid()).collect();
+    let types: BTreeSet<String> = uids.iter().map(|u| u.type_name().to_string()).collect();
+    for ty in types {
+        let ghost = format!("{ty}::\"ghost\"");
+        uids.push(
+            cedar_policy::EntityUid::from_str(&ghost).unwrap_or_else(|e| panic!("{ghost}: {e}")),
+        );
+    }
+    // `PhotoApp::` when the example has a namespace.
+    let namespace = uids
+        .first()
+        .map(|u| u.type_name().namespace())
+        .filter(|ns| !ns.is_empty())
+        .map(|ns| format!("{ns}::"))
+        .unwrap_or_default();
     let mut counts = Counts::default();
     for action in schema.actions() {
         let principal_types: BTreeSet<String> = schema
@@ -218,7 +272,7 @@ fn differential(name: &str) -> Counts {
                         "principal": {"type": p.type_name().basename(), "id": p.id().unescaped()},
                         "action": action_name,
                         "resource": {"type": r.type_name().basename(), "id": r.id().unescaped()},
-                        "context": ctx,
+                        "context": strip_namespace(ctx, &namespace),
                     });
                     let decision = engine.decide_json(&rampart_request.to_string(), &store);
                     let rampart_allow = decision.is_allow();
