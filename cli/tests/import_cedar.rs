@@ -541,3 +541,54 @@ fn a_context_field_of_the_builtin_context_is_refused() {
         "schema: action `read`: context field `time` is a builtin field of Rampart's request context",
     ));
 }
+
+/// Imports the network example with the given entity data.
+fn import_network_with(test: &str, entities: &Value) -> (assert_cmd::assert::Assert, PathBuf) {
+    let src = examples().join("network");
+    let dir = scratch(test);
+    std::fs::write(dir.join("e.json"), entities.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.join("out");
+    let assert = rampart()
+        .args(["import", "cedar"])
+        .arg(src.join("policies.cedar"))
+        .arg("--schema")
+        .arg(src.join("schema.cedarschema"))
+        .arg("--entities")
+        .arg(dir.join("e.json"))
+        .arg("-o")
+        .arg(&out)
+        .assert();
+    (assert, out)
+}
+
+#[test]
+fn action_entities_are_dropped_and_bad_entity_data_is_refused() {
+    let (assert, out) = import_network_with(
+        "actions",
+        &json!([
+            {"uid": {"type": "Action", "id": "connect"}, "attrs": {}, "parents": []},
+            {"uid": {"type": "Operator", "id": "olga"}, "attrs": {"team": "ops"}, "parents": []}
+        ]),
+    );
+    assert
+        .success()
+        .stderr(predicate::str::contains("1 `Action` entities dropped"));
+    let written: Value =
+        serde_json::from_str(&read(&out.join("entities.json"))).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        written,
+        json!([{"uid": {"type": "Operator", "id": "olga"}, "attrs": {"team": "ops"}, "parents": []}])
+    );
+
+    let (assert, out) = import_network_with(
+        "bad-entities",
+        &json!([{"uid": {"type": "Operator", "id": "olga"}, "attrs": {"team": 7}, "parents": []}]),
+    );
+    assert
+        .code(1)
+        .stderr(predicate::str::contains(
+            "does not load against the imported schema",
+        ))
+        .stderr(predicate::str::contains("olga"));
+    assert!(!out.exists());
+}

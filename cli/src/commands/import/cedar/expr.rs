@@ -541,6 +541,86 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The Rampart text of a Cedar condition (no schema: no entity or action names).
+    fn rampart(cond: &str) -> Result<String, String> {
+        let text = format!("permit (principal, action, resource) when {{ {cond} }};");
+        let policy: cedar_policy::Policy = text.parse().map_err(|e| format!("{e}"))?;
+        let est = policy.to_json().map_err(|e| e.to_string())?;
+        let body = est
+            .get("conditions")
+            .and_then(|c| c.get(0))
+            .and_then(|c| c.get("body"))
+            .cloned()
+            .ok_or("no body")?;
+        let schema = CedarSchema::default();
+        Translator::new(&schema).condition(&body).map(|o| o.text)
+    }
+
+    #[test]
+    fn operands_are_parenthesised_exactly_where_rampart_needs_it() {
+        let cases = [
+            ("1 - (2 - 3) == 0", "1 - (2 - 3) == 0"),
+            ("(1 - 2) - 3 == 0", "1 - 2 - 3 == 0"),
+            ("2 * (3 + 4) > 0", "2 * (3 + 4) > 0"),
+            ("-(1 + 2) < 0", "-(1 + 2) < 0"),
+            ("!(true || false)", "not (true or false)"),
+            ("(true || false) && true", "(true or false) and true"),
+            ("true || false && true", "true or false and true"),
+            ("!(1 < 2)", "not 1 < 2"),
+            ("[1, 2].contains(1)", "[1, 2].contains(1)"),
+            ("context.a.containsAll([1])", "context.a.contains_all([1])"),
+            (r#""a*b" like "a\*b*""#, r#""a*b" like "a\\*b*""#),
+            (
+                "true || context has a.b",
+                "true or context has a and context.a has b",
+            ),
+            (
+                "!(context has a.b)",
+                "not (context has a and context.a has b)",
+            ),
+            (
+                r#"context["x-y"] == {"x-y": 1, a: [2]}"#,
+                // Cedar keeps record fields sorted.
+                r#"context["x-y"] == { a: [2], "x-y": 1 }"#,
+            ),
+            (
+                r#"ip("10.0.0.1").isInRange(ip("10.0.0.0/8"))"#,
+                "10.0.0.1 in 10.0.0.0/8",
+            ),
+            (
+                "if context.a then context.b else false",
+                "(context.a and context.b) or (not context.a and false)",
+            ),
+        ];
+        for (cedar, want) in cases {
+            assert_eq!(rampart(cedar).as_deref(), Ok(want), "{cedar}");
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_construct() {
+        let refused = |cedar: &str, part: &str| {
+            let err = rampart(cedar).err().unwrap_or_default();
+            assert!(err.contains(part), "{cedar}: {err}");
+        };
+        refused("principal is User", "`is User` inside a condition");
+        refused(
+            "(if context.a then 1 else 2) > 0",
+            "branches are not conditions",
+        );
+        refused(
+            r#"decimal("1.0").lessThan(decimal("2.0"))"#,
+            "`decimal` values have no Rampart type",
+        );
+        refused(r#"ip(context.s).isIpv4()"#, "of a computed string");
+        refused(
+            "context.t.toTime() > duration(\"1h\")",
+            "`.toTime()` has no Rampart form",
+        );
+        refused("principal.hasTag(\"x\")", "entity tags");
+        refused("action == context.a", "other than an action literal");
+    }
+
     #[test]
     fn like_patterns_escape_literal_stars() {
         let p = json!([{"Literal": "a*"}, "Wildcard", {"Literal": "b"}]);
