@@ -282,17 +282,7 @@ impl<'a> Translator<'a> {
         let left = field_of(arg, "left")?;
         let right = field_of(arg, "right")?;
         if is_action_var(left) {
-            let groups = match single_entry(right) {
-                Some(("Set", Value::Array(items))) => items
-                    .iter()
-                    .map(|i| self.action_literal(i))
-                    .collect::<Result<Vec<_>, _>>()?,
-                Some(("Value", Value::Array(items))) => items
-                    .iter()
-                    .map(|i| self.action_value(i))
-                    .collect::<Result<Vec<_>, _>>()?,
-                _ => vec![self.action_literal(right)?],
-            };
+            let groups = self.action_groups(right)?;
             let actions = self.expand(&groups)?;
             let list: Vec<String> = actions.iter().map(|a| string_literal(a)).collect();
             return Ok(Out::new(format!("action in [{}]", list.join(", ")), CMP));
@@ -380,6 +370,40 @@ impl<'a> Translator<'a> {
     fn read_cannot_fail(&self, receiver: &Value, attr: &str) -> bool {
         let guarded = self.guards.iter().any(|(r, a)| r == receiver && a == attr);
         guarded || (in_context(receiver) && !self.schema.context_field_may_be_absent(attr))
+    }
+
+    /// The actions that pass `e` when it is a test of the action (`action ==
+    /// Action::"a"`, `action in …`); `None` when it is not one.
+    pub fn action_test(&self, e: &Value) -> Option<Result<Vec<String>, String>> {
+        let (op, arg) = single_entry(e)?;
+        let (left, right) = (arg.get("left")?, arg.get("right")?);
+        if !is_action_var(left) {
+            return None;
+        }
+        match op {
+            "==" => Some(self.action_literal(right).and_then(|name| {
+                if self.schema.is_requestable(&name) {
+                    Ok(vec![name])
+                } else {
+                    Err(format!("the action `{name}`, which no request can name"))
+                }
+            })),
+            "in" => Some(self.action_groups(right).and_then(|g| self.expand(&g))),
+            _ => None,
+        }
+    }
+
+    /// The actions named on the right of `action in`: one literal or a set of them.
+    fn action_groups(&self, right: &Value) -> Result<Vec<String>, String> {
+        match single_entry(right) {
+            Some(("Set", Value::Array(items))) => {
+                items.iter().map(|i| self.action_literal(i)).collect()
+            }
+            Some(("Value", Value::Array(items))) => {
+                items.iter().map(|i| self.action_value(i)).collect()
+            }
+            _ => Ok(vec![self.action_literal(right)?]),
+        }
     }
 
     /// The action named by an `Action::"…"` literal.

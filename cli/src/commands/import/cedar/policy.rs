@@ -28,12 +28,12 @@ pub fn translate(est: &Value, id: &str, schema: &CedarSchema) -> Result<String, 
     };
     let mut when_parts: Vec<String> = Vec::new();
     let (for_types, principal_cond) = scope_var(est.get("principal"), "principal", schema)?;
-    let actions = action_scope(est.get("action"), &tr)?;
+    let mut actions = action_scope(est.get("action"), &tr)?;
     let (on_types, resource_cond) = scope_var(est.get("resource"), "resource", schema)?;
     when_parts.extend(principal_cond);
     when_parts.extend(resource_cond);
 
-    let mut conditions: Vec<(bool, String)> = Vec::new();
+    let mut clauses: Vec<(bool, Value)> = Vec::new();
     for cond in est
         .get("conditions")
         .and_then(Value::as_array)
@@ -48,7 +48,12 @@ pub fn translate(est: &Value, id: &str, schema: &CedarSchema) -> Result<String, 
         let body = cond
             .get("body")
             .ok_or_else(|| "a condition without a body".to_owned())?;
-        conditions.push((is_when, tr.condition(body)?.text));
+        clauses.push((is_when, body.clone()));
+    }
+    narrow_actions(&mut actions, &mut clauses, &tr);
+    let mut conditions: Vec<(bool, String)> = Vec::new();
+    for (is_when, body) in &clauses {
+        conditions.push((*is_when, tr.condition(body)?.text));
     }
     let unless_first = conditions
         .iter()
@@ -80,7 +85,13 @@ pub fn translate(est: &Value, id: &str, schema: &CedarSchema) -> Result<String, 
     out.push_str(&annotations(est, id)?);
     out.push_str(effect);
     out.push(' ');
-    out.push_str(&actions);
+    match &actions {
+        None => out.push('*'),
+        Some(list) => {
+            let list: Vec<String> = list.iter().map(|a| string_literal(a)).collect();
+            out.push_str(&list.join(", "));
+        }
+    }
     if let Some(types) = on_types {
         out.push_str(&format!(" on {types}"));
     }
@@ -101,6 +112,63 @@ pub fn translate(est: &Value, id: &str, schema: &CedarSchema) -> Result<String, 
     }
     out.push('\n');
     Ok(out)
+}
+
+/// Moves a test of the action that opens the first `when` (`when { action == Action::"a"
+/// && … }`, `action in …`) into the rule's action list, where Rampart's index selects by it.
+/// Exact: the test is evaluated first and cannot fail, so leaving it out of the condition
+/// and narrowing the scope to the actions that pass it decides the same requests. Nothing
+/// changes when no action would be left.
+fn narrow_actions(
+    actions: &mut Option<Vec<String>>,
+    clauses: &mut Vec<(bool, Value)>,
+    tr: &Translator<'_>,
+) {
+    let Some((true, body)) = clauses.first() else {
+        return;
+    };
+    let (leaf, rest) = split_leftmost(body);
+    let Some(Ok(passing)) = tr.action_test(leaf) else {
+        return;
+    };
+    let narrowed: Vec<String> = match actions.as_ref() {
+        None => passing,
+        Some(list) => list
+            .iter()
+            .filter(|a| passing.contains(a))
+            .cloned()
+            .collect(),
+    };
+    if narrowed.is_empty() {
+        return;
+    }
+    *actions = Some(narrowed);
+    match rest {
+        Some(rest) => {
+            if let Some(first) = clauses.first_mut() {
+                first.1 = rest;
+            }
+        }
+        None => {
+            clauses.remove(0);
+        }
+    }
+}
+
+/// The leftmost conjunct of an `&&` tree, and the tree without it (`None`: it was all).
+fn split_leftmost(body: &Value) -> (&Value, Option<Value>) {
+    let Some(("&&", arg)) = super::expr::single_entry(body) else {
+        return (body, None);
+    };
+    let (Some(left), Some(right)) = (arg.get("left"), arg.get("right")) else {
+        return (body, None);
+    };
+    let (leaf, rest) = split_leftmost(left);
+    let rest = match rest {
+        None => right.clone(),
+        Some(rest) => serde_json::json!({"&&": {"left": rest, "right": right}}),
+    };
+    (leaf, Some(rest))
 }
 
 /// A conjunct, in parentheses when it is an `or` at the top (a conservative test: any ` or `
@@ -258,10 +326,10 @@ fn scope_var(
     }
 }
 
-/// The action list of the rule: `*`, or the actions (groups expanded).
-fn action_scope(scope: Option<&Value>, tr: &Translator<'_>) -> Result<String, String> {
+/// The actions of the rule (groups expanded); `None` for every action (`*`).
+fn action_scope(scope: Option<&Value>, tr: &Translator<'_>) -> Result<Option<Vec<String>>, String> {
     let Some(scope) = scope else {
-        return Ok("*".to_owned());
+        return Ok(None);
     };
     let op = scope.get("op").and_then(Value::as_str).unwrap_or("All");
     let name = |v: &Value| -> Result<(String, bool), String> {
@@ -280,7 +348,7 @@ fn action_scope(scope: Option<&Value>, tr: &Translator<'_>) -> Result<String, St
     let mut groups = Vec::new();
     let mut exact = false;
     match op {
-        "All" | "all" => return Ok("*".to_owned()),
+        "All" | "all" => return Ok(None),
         "==" => {
             exact = true;
             groups.push(
@@ -321,6 +389,5 @@ fn action_scope(scope: Option<&Value>, tr: &Translator<'_>) -> Result<String, St
     } else {
         tr.expand(&names)?
     };
-    let list: Vec<String> = actions.iter().map(|a| string_literal(a)).collect();
-    Ok(list.join(", "))
+    Ok(Some(actions))
 }
