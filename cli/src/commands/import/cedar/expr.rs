@@ -114,25 +114,30 @@ impl<'a> Translator<'a> {
             "in" => self.membership(arg, d),
             "&&" | "||" => {
                 let (word, prec) = if op == "&&" { ("and", AND) } else { ("or", OR) };
-                // A chain of one operator is one level, as in Rampart.
-                let level = |e: &Value| match single_entry(e) {
-                    Some((k, _)) if k == op => depth,
-                    _ => d,
-                };
-                let left_est = field_of(arg, "left")?;
-                let left = self.expr(left_est, true, level(left_est))?;
+                // One chain of one operator, translated left to right: one level, as in
+                // Rampart, and each `has` guards the conjuncts after it.
+                let mut operands = Vec::new();
+                flatten(op, e, &mut operands);
                 let before = self.guards.len();
-                if op == "&&" {
-                    has_tests(left_est, &mut self.guards);
+                let mut parts = Vec::with_capacity(operands.len());
+                let mut failed = None;
+                for operand in operands {
+                    match self.expr(operand, true, d) {
+                        Ok(out) => parts.push(out.at(prec)),
+                        Err(err) => {
+                            failed = Some(err);
+                            break;
+                        }
+                    }
+                    if op == "&&" {
+                        has_tests(operand, &mut self.guards);
+                    }
                 }
-                let right_est = field_of(arg, "right")?;
-                let right = self.expr(right_est, true, level(right_est));
                 self.guards.truncate(before);
-                let right = right?;
-                Ok(Out::new(
-                    format!("{} {word} {}", left.at(prec), right.at(prec)),
-                    prec,
-                ))
+                if let Some(err) = failed {
+                    return Err(err);
+                }
+                Ok(Out::new(parts.join(&format!(" {word} ")), prec))
             }
             "+" | "-" | "*" => {
                 self.notes.can_error = true;
@@ -455,6 +460,15 @@ impl<'a> Translator<'a> {
     }
 }
 
+/// The EST node `{op: {k: v, …}}`, built by moving the values (`json!` would serialize
+/// them again: quadratic on long chains).
+pub fn node<const N: usize>(op: &str, fields: [(&str, Value); N]) -> Value {
+    let inner: Map<String, Value> = fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let mut outer = Map::new();
+    outer.insert(op.to_owned(), Value::Object(inner));
+    Value::Object(outer)
+}
+
 /// The one key and value of a JSON object.
 pub fn single_entry(e: &Value) -> Option<(&str, &Value)> {
     let obj: &Map<String, Value> = e.as_object()?;
@@ -485,10 +499,39 @@ fn has_tests(e: &Value, out: &mut Vec<(Value, String)>) {
             };
             for attr in path {
                 out.push((receiver.clone(), attr.to_owned()));
-                receiver = serde_json::json!({".": {"left": receiver, "attr": attr}});
+                receiver = node(
+                    ".",
+                    [("left", receiver), ("attr", Value::String(attr.to_owned()))],
+                );
             }
         }
         _ => {}
+    }
+}
+
+/// The operands of the chain of `op` (`&&` or `||`) at `e`, left to right.
+fn flatten<'v>(op: &str, e: &'v Value, out: &mut Vec<&'v Value>) {
+    // Iterative along the left spine (Cedar nests `a && b && c` to the left), recursive
+    // only into right operands that are chains themselves.
+    let mut spine = Vec::new();
+    let mut cur = e;
+    while let Some((k, arg)) = single_entry(cur) {
+        if k != op {
+            break;
+        }
+        let (Some(left), Some(right)) = (arg.get("left"), arg.get("right")) else {
+            break;
+        };
+        spine.push(right);
+        cur = left;
+    }
+    out.push(cur);
+    for right in spine.into_iter().rev() {
+        if matches!(single_entry(right), Some((k, _)) if k == op) {
+            flatten(op, right, out);
+        } else {
+            out.push(right);
+        }
     }
 }
 

@@ -127,10 +127,10 @@ fn narrow_actions(
     let Some((true, body)) = clauses.first() else {
         return;
     };
-    let (leaf, rest) = split_leftmost(body);
-    let Some(Ok(passing)) = tr.action_test(leaf) else {
+    let Some(Ok(passing)) = tr.action_test(leftmost(body)) else {
         return;
     };
+    let (_, rest) = split_leftmost(body);
     let narrowed: Vec<String> = match actions.as_ref() {
         None => passing,
         Some(list) => list
@@ -155,6 +155,17 @@ fn narrow_actions(
     }
 }
 
+/// The leftmost conjunct of an `&&` tree.
+fn leftmost(mut body: &Value) -> &Value {
+    while let Some(("&&", arg)) = super::expr::single_entry(body) {
+        match arg.get("left") {
+            Some(left) => body = left,
+            None => break,
+        }
+    }
+    body
+}
+
 /// The leftmost conjunct of an `&&` tree, and the tree without it (`None`: it was all).
 fn split_leftmost(body: &Value) -> (&Value, Option<Value>) {
     let Some(("&&", arg)) = super::expr::single_entry(body) else {
@@ -166,7 +177,7 @@ fn split_leftmost(body: &Value) -> (&Value, Option<Value>) {
     let (leaf, rest) = split_leftmost(left);
     let rest = match rest {
         None => right.clone(),
-        Some(rest) => serde_json::json!({"&&": {"left": rest, "right": right}}),
+        Some(rest) => super::expr::node("&&", [("left", rest), ("right", right.clone())]),
     };
     (leaf, Some(rest))
 }
