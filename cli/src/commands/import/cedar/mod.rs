@@ -83,7 +83,7 @@ fn import(args: &ImportCedarArgs) -> Result<u8, CliError> {
             args.policies.display(),
             errors
                 .iter()
-                .map(|e| e.to_string())
+                .map(|e| located(e, &policy_text))
                 .collect::<Vec<_>>()
                 .join("; ")
         ))
@@ -283,11 +283,16 @@ fn schema_json(path: &Path, text: &str) -> Result<serde_json::Value, CliError> {
             path.display()
         ))
     };
+    // The whole schema is built first: it checks what a fragment leaves open (that every
+    // type named exists, that action groups are declared).
     let fragment = if path.extension().is_some_and(|e| e == "json") {
+        cedar_policy::Schema::from_json_str(text).map_err(|e| invalid(e.to_string()))?;
         cedar_policy::SchemaFragment::from_json_str(text).map_err(|e| invalid(e.to_string()))?
     } else {
+        let _checked = cedar_policy::Schema::from_cedarschema_str(text)
+            .map_err(|e| invalid(located(&e, text)))?;
         cedar_policy::SchemaFragment::from_cedarschema_str(text)
-            .map_err(|e| invalid(e.to_string()))?
+            .map_err(|e| invalid(located(&e, text)))?
             .0
     };
     fragment.to_json_value().map_err(|e| invalid(e.to_string()))
@@ -326,6 +331,22 @@ fn bracket_depth(text: &str) -> usize {
         }
     }
     max
+}
+
+/// A Cedar error's message, with the line and column of its first label.
+fn located(error: &dyn miette::Diagnostic, text: &str) -> String {
+    let at = error
+        .labels()
+        .and_then(|mut labels| labels.next())
+        .map(|label| label.offset());
+    match at.and_then(|offset| text.get(..offset)) {
+        Some(before) => {
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("{error} (line {line}, column {column})")
+        }
+        None => error.to_string(),
+    }
 }
 
 /// Refuses an output folder that exists and is not empty (exit 2): the import never mixes
