@@ -52,6 +52,30 @@ pub enum Command {
     Bundle(BundleCommand),
     /// Push a bundle (and its .sig) or entity data to an OCI registry as an artifact
     Push(PushArgs),
+    /// Translate policies of another language into a Rampart policy folder
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Translate Cedar policies, their schema and entity data (docs/cedar.md)
+    Cedar(ImportCedarArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportCedarArgs {
+    /// Cedar policies (`.cedar` text)
+    pub policies: PathBuf,
+    /// The Cedar schema: Cedar schema text (`.cedarschema`) or its JSON form (`.json`)
+    #[arg(long)]
+    pub schema: PathBuf,
+    /// Cedar entity data (JSON), written as DIR/entities.json
+    #[arg(long)]
+    pub entities: Option<PathBuf>,
+    /// The folder to write; it must not exist or be empty
+    #[arg(short = 'o', long = "out")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

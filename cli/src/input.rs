@@ -30,6 +30,12 @@ pub enum Input {
     Signature,
     /// A mapping of entity types to SQL tables (`rampart plan --sql`).
     Mapping,
+    /// Cedar policies or a Cedar schema (`rampart import cedar`).
+    #[cfg_attr(
+        not(feature = "cedar"),
+        expect(dead_code, reason = "only `rampart import cedar` reads Cedar")
+    )]
+    Cedar,
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -44,6 +50,7 @@ impl Input {
             Input::Key => rampart_bundle::signature::MAX_KEY_FILE_BYTES as u64,
             Input::Signature => rampart_bundle::MAX_SIGNATURE_BYTES as u64,
             Input::Mapping => MIB,
+            Input::Cedar => 16 * MIB,
         }
     }
 
@@ -57,6 +64,7 @@ impl Input {
             Input::Key => "key file",
             Input::Signature => "signature file",
             Input::Mapping => "mapping file",
+            Input::Cedar => "Cedar file",
         }
     }
 }

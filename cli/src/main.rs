@@ -60,6 +60,7 @@ fn main() -> ExitCode {
         args::Command::Apikey(a) => commands::apikey::run(a),
         args::Command::Bundle(a) => commands::bundle::run(a),
         args::Command::Push(a) => commands::push::run(a),
+        args::Command::Import(a) => commands::import::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

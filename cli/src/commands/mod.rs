@@ -10,6 +10,7 @@ pub mod compliance;
 pub mod eval;
 pub mod explain;
 pub mod fmt;
+pub mod import;
 pub mod log;
 pub mod plan;
 pub mod push;
