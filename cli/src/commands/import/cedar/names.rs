@@ -1,55 +1,8 @@
 //! Names and literals as Rampart writes them: the namespace that is stripped, identifiers,
 //! entity type names that Rampart can declare, string literals.
 
-/// Rampart's keywords (docs/language.md, "Lexical structure").
-const KEYWORDS: &[&str] = &[
-    "action",
-    "allow",
-    "and",
-    "as",
-    "by",
-    "const",
-    "contains",
-    "contains_all",
-    "contains_any",
-    "context",
-    "deny",
-    "entities",
-    "entity",
-    "enum",
-    "expect",
-    "false",
-    "for",
-    "has",
-    "has_scope",
-    "headers",
-    "import",
-    "in",
-    "like",
-    "mask",
-    "matches",
-    "not",
-    "obligation",
-    "on",
-    "or",
-    "package",
-    "per",
-    "principal",
-    "rate_limit",
-    "reason",
-    "remove_header",
-    "request",
-    "request_header",
-    "require",
-    "resource",
-    "response_header",
-    "route",
-    "schema",
-    "test",
-    "true",
-    "unless",
-    "when",
-];
+/// Rampart's reserved words.
+use rampart_lang::KEYWORDS;
 
 /// Type names Rampart reserves: they cannot name an entity type.
 const BUILTIN_TYPES: &[&str] = &[
