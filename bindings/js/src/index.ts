@@ -345,16 +345,35 @@ let defaultModule: Promise<WebAssembly.Module> | undefined;
 
 async function readUrl(url: URL): Promise<Uint8Array | Response> {
   if (url.protocol === 'file:') {
-    // Node only; the specifier is not a literal so that bundlers for browsers leave it.
-    const specifier = 'node:fs/promises';
-    const fs = await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier);
-    return new Uint8Array(await fs.readFile(url));
+    try {
+      // Node only; the specifier is not a literal so that bundlers for browsers leave it.
+      const specifier = 'node:fs/promises';
+      const fs = await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier);
+      return new Uint8Array(await fs.readFile(url));
+    } catch (error) {
+      throw new PolicyError(`cannot read the engine module \`${url.href}\`: ${(error as Error).message}`);
+    }
   }
-  const response = await fetch(url);
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw new PolicyError(`cannot fetch the engine module \`${url.href}\`: ${(error as Error).message}`);
+  }
   if (!response.ok) {
     throw new PolicyError(`cannot fetch the engine module \`${url.href}\`: HTTP ${response.status}`);
   }
   return response;
+}
+
+/** Where a relative URL is resolved: the page's address in a browser, else this module's. */
+function pageUrl(): string {
+  try {
+    if (typeof location === 'object' && location !== null) return location.href;
+  } catch {
+    // A runtime whose `location` throws when unset (Deno without --location).
+  }
+  return import.meta.url;
 }
 
 async function compile(source: WasmSource): Promise<WebAssembly.Module> {
@@ -363,8 +382,7 @@ async function compile(source: WasmSource): Promise<WebAssembly.Module> {
   if (source instanceof Uint8Array || source instanceof ArrayBuffer) {
     bytes = source;
   } else if (source instanceof URL || typeof source === 'string') {
-    const base = typeof location === 'object' && location ? location.href : import.meta.url;
-    bytes = await readUrl(source instanceof URL ? source : new URL(source, base));
+    bytes = await readUrl(source instanceof URL ? source : new URL(source, pageUrl()));
   } else {
     throw new PolicyError('`wasm` is the bytes of the engine module, a WebAssembly.Module or a URL');
   }

@@ -153,3 +153,17 @@ test('a closed engine raises RampartError, as in Python', async () => {
     assert.equal(other.closed, true);
   }
 });
+
+test('the engine module can be given as bytes, a compiled module or a URL', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { pathToFileURL } = await import('node:url');
+  const path = new URL('../rampart.wasm', import.meta.url);
+  const bytes = readFileSync(path);
+  const sources = [bytes, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), await WebAssembly.compile(bytes), path, pathToFileURL(path.pathname).href];
+  for (const wasm of sources) {
+    const rampart = await Rampart.load(payments.bundle, payments.entities, { wasm });
+    assert.equal(rampart.decide(good).allowed, true);
+    assert.equal(rampart.info().abi_version, 1);
+  }
+  await assert.rejects(Rampart.load(payments.bundle, undefined, { wasm: new URL('file:///no/such/rampart.wasm') }), PolicyError);
+});
