@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { EntityError, PlanError, PolicyError, RampartError, Rampart, RequestError } from '../dist/index.js';
+import { EntityError, PlanError, PolicyError, RampartError, Rampart, RequestError, VERSION } from '../dist/index.js';
 import { fixture } from './helpers.mjs';
 
 const payments = fixture('payments');
@@ -166,4 +166,16 @@ test('the engine module can be given as bytes, a compiled module or a URL', asyn
     assert.equal(rampart.info().abi_version, 1);
   }
   await assert.rejects(Rampart.load(payments.bundle, undefined, { wasm: new URL('file:///no/such/rampart.wasm') }), PolicyError);
+});
+
+test('the package, its VERSION and the engine module carry the workspace version', async () => {
+  const { readFileSync } = await import('node:fs');
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  const cargo = readFileSync(new URL('../../../Cargo.toml', import.meta.url), 'utf8');
+  const workspace = cargo.match(/\[workspace\.package\][^[]*?\nversion = "([^"]+)"/)?.[1];
+  assert.equal(pkg.version, workspace);
+  assert.equal(VERSION, workspace);
+  assert.equal((await engine()).info().engine_version, workspace);
+  assert.equal(pkg.license, 'Apache-2.0');
+  assert.deepEqual(Object.keys(pkg.dependencies ?? {}), []);
 });
