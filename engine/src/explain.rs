@@ -108,6 +108,21 @@ impl Engine {
     }
 }
 
+/// The explained decision as `rampart eval --explain` prints it and the wasm module's
+/// `rampart_explain` answers: the decision JSON's fields, then `explain`. A request that
+/// cannot be read has no explanation: its answer is the error decision alone.
+pub fn explained_json(decision: &Decision, explanation: &Explanation) -> serde_json::Value {
+    // Both serialise infallibly (strings, lists and unit enums); a failure would read as null.
+    let mut out = serde_json::to_value(decision).unwrap_or_default();
+    if let Some(object) = out.as_object_mut() {
+        object.insert(
+            "explain".into(),
+            serde_json::to_value(explanation).unwrap_or_default(),
+        );
+    }
+    out
+}
+
 /// Records a trace entry for every rule and obligation, and the decision in a buffer.
 struct TraceObserver<'b> {
     inner: BufferObserver<'b>,

@@ -76,7 +76,7 @@ pub use error::{
     InvalidBundleError, LoadError, NoRouteError, RequestError, SyntaxError, TooLargeError,
     VersionError,
 };
-pub use explain::{Explanation, RuleTrace, TraceKind, TraceOutcome};
+pub use explain::{explained_json, Explanation, RuleTrace, TraceKind, TraceOutcome};
 pub use load::json_depth;
 pub use request::{Request, MAX_REQUEST_BYTES};
 pub use value::{EntityUid, Record, TlsVersion, Value};

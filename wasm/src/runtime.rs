@@ -1,7 +1,8 @@
 //! The policy a module instance holds, and every operation of the ABI on bytes: no
 //! pointers here, so this is plain safe Rust, tested natively.
 
-use rampart_engine::{Decision, DecisionBuffer, Engine, EntityStore};
+use rampart_engine::plan::PlanError;
+use rampart_engine::{Decision, DecisionBuffer, Engine, EntityStore, Request};
 use rampart_wasm_embed::{Payload, BUNDLE, ENTITIES};
 use serde::Serialize;
 
@@ -116,24 +117,76 @@ impl Runtime {
     /// `context.time` when the request carries none. Always a decision JSON: bad input is
     /// a deny with the error listed.
     pub fn decide(&mut self, request: &[u8], now_ms: Option<i64>) -> String {
-        let Some(loaded) = self.loaded.as_mut() else {
-            return Decision::error(self.missing.clone()).to_json();
+        let (loaded, request) = match self.request(request, now_ms) {
+            Ok(read) => read,
+            Err(error) => return Decision::error(error).to_json(),
         };
-        let Ok(text) = std::str::from_utf8(request) else {
-            return Decision::error("the request is not UTF-8 text").to_json();
-        };
-        let mut request = match loaded.engine.parse_request(text) {
-            Ok(request) => request,
-            Err(error) => return Decision::error(error.to_string()).to_json(),
-        };
-        if let Some(now) = now_ms {
-            loaded.engine.fill_time(&mut request, now);
-        }
         loaded
             .engine
             .decide_into(&request, &loaded.entities, &mut loaded.buffer)
             .to_decision()
             .to_json()
+    }
+
+    /// Decides request JSON and explains it rule by rule: the decision JSON with an
+    /// `explain` field, as `rampart eval --explain` prints it. A request that cannot be
+    /// read answers the error decision alone (no `explain`), as there.
+    pub fn explain(&mut self, request: &[u8], now_ms: Option<i64>) -> String {
+        let (loaded, request) = match self.request(request, now_ms) {
+            Ok(read) => read,
+            Err(error) => return Decision::error(error).to_json(),
+        };
+        let (decision, explanation) = loaded.engine.explain(&request, &loaded.entities);
+        rampart_engine::explained_json(&decision, &explanation).to_string()
+    }
+
+    /// Plans request JSON whose resource names only a type: the plan JSON of `rampart
+    /// plan` and the sidecar's `POST /v1/plan`, or `{"error", "kind", …}` when there is no
+    /// plan (`kind`: `request`, `unsupported`, `too_large`, or `policy` when no bundle is
+    /// loaded).
+    pub fn plan(&mut self, request: &[u8], now_ms: Option<i64>) -> String {
+        let Some(loaded) = self.loaded.as_mut() else {
+            return serde_json::json!({"error": self.missing, "kind": "policy"}).to_string();
+        };
+        let engine = &loaded.engine;
+        let Ok(text) = std::str::from_utf8(request) else {
+            return serde_json::json!({"error": "the request is not UTF-8 text", "kind": "request"})
+                .to_string();
+        };
+        let mut parsed = match engine.parse_plan_request(text) {
+            Ok(parsed) => parsed,
+            Err(error) => return PlanError::Request(error).to_json().to_string(),
+        };
+        if let Some(now) = now_ms {
+            engine.fill_plan_time(&mut parsed, now);
+        }
+        match engine.plan(&parsed, &loaded.entities) {
+            Ok(plan) => plan.to_json(engine).to_string(),
+            Err(error) => error.to_json().to_string(),
+        }
+    }
+
+    /// The loaded policy and the request read from `bytes` (its time filled from
+    /// `now_ms` when it carries none), or the error message of an unreadable request.
+    fn request(
+        &mut self,
+        bytes: &[u8],
+        now_ms: Option<i64>,
+    ) -> Result<(&mut Loaded, Request), String> {
+        let Some(loaded) = self.loaded.as_mut() else {
+            return Err(self.missing.clone());
+        };
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return Err(String::from("the request is not UTF-8 text"));
+        };
+        let mut request = loaded
+            .engine
+            .parse_request(text)
+            .map_err(|error| error.to_string())?;
+        if let Some(now) = now_ms {
+            loaded.engine.fill_time(&mut request, now);
+        }
+        Ok((loaded, request))
     }
 
     /// Loads a bundle (its JSON text), replacing the current one; the entity data is read

@@ -32,13 +32,16 @@ pub fn run(args: EvalArgs) -> Result<u8, CliError> {
         Err(e) => (rampart_engine::Decision::error(e.to_string()), None),
     };
 
-    let mut out = serde_json::to_value(&decision).map_err(|e| CliError::Input(e.to_string()))?;
-    if let (Some(explanation), Some(obj)) = (&explanation, out.as_object_mut()) {
-        let value =
-            serde_json::to_value(explanation).map_err(|e| CliError::Input(e.to_string()))?;
-        eprint!("{}", explain_text(&value));
-        obj.insert("explain".into(), value);
-    }
+    let out = match &explanation {
+        Some(explanation) => {
+            let out = rampart_engine::explained_json(&decision, explanation);
+            if let Some(value) = out.get("explain") {
+                eprint!("{}", explain_text(value));
+            }
+            out
+        }
+        None => serde_json::to_value(&decision).map_err(|e| CliError::Input(e.to_string()))?,
+    };
     outln!(
         "{}",
         serde_json::to_string_pretty(&out).map_err(|e| CliError::Input(e.to_string()))?

@@ -92,6 +92,25 @@ pub enum PlanError {
     },
 }
 
+impl PlanError {
+    /// The error as the wasm module's `rampart_plan` answers it: `{"error", "kind"}`, where
+    /// `kind` is `request` (the request cannot be read), `unsupported` (with the `rule` and
+    /// the `construct`) or `too_large` (with `nodes`), the fields the sidecar's
+    /// `POST /v1/plan` answers with its 400 and 422 statuses.
+    pub fn to_json(&self) -> Json {
+        let error = self.to_string();
+        match self {
+            PlanError::Request(_) => json!({"error": error, "kind": "request"}),
+            PlanError::Unsupported { id, construct, .. } => json!({
+                "error": error, "kind": "unsupported", "rule": id, "construct": construct,
+            }),
+            PlanError::TooLarge { nodes } => {
+                json!({"error": error, "kind": "too_large", "nodes": nodes})
+            }
+        }
+    }
+}
+
 impl Plan {
     /// The condition as a [`Cond`] in every case: `Always` is `true`, `Never` is `false`.
     pub fn condition(&self) -> Cond {

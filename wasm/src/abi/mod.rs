@@ -110,6 +110,10 @@ fn error_decision(message: String) -> String {
     Decision::error(message).to_json()
 }
 
+fn error_plan(message: String) -> String {
+    serde_json::json!({"error": message, "kind": "request"}).to_string()
+}
+
 fn error_status(message: String) -> String {
     serde_json::json!({"ok": false, "error": message}).to_string()
 }
@@ -182,6 +186,64 @@ mod exports {
                 "request",
                 |rt, input| rt.decide(input, Some(now_ms)),
                 error_decision,
+            )
+        })
+    }
+
+    /// Decides the request JSON at `[ptr, ptr + len)` and explains it: the decision JSON
+    /// with an `explain` field (`rampart eval --explain`).
+    #[no_mangle]
+    pub extern "C" fn rampart_explain(ptr: i32, len: i32) -> i64 {
+        with_state(|state| {
+            state.with_input(
+                ptr,
+                len,
+                "request",
+                |rt, input| rt.explain(input, None),
+                error_decision,
+            )
+        })
+    }
+
+    /// `rampart_explain`, with `now_ms` as `context.time` when the request carries none.
+    #[no_mangle]
+    pub extern "C" fn rampart_explain_at(ptr: i32, len: i32, now_ms: i64) -> i64 {
+        with_state(|state| {
+            state.with_input(
+                ptr,
+                len,
+                "request",
+                |rt, input| rt.explain(input, Some(now_ms)),
+                error_decision,
+            )
+        })
+    }
+
+    /// Plans the plan request JSON at `[ptr, ptr + len)`: the plan JSON (`rampart plan`),
+    /// or `{"error", "kind", …}`.
+    #[no_mangle]
+    pub extern "C" fn rampart_plan(ptr: i32, len: i32) -> i64 {
+        with_state(|state| {
+            state.with_input(
+                ptr,
+                len,
+                "request",
+                |rt, input| rt.plan(input, None),
+                error_plan,
+            )
+        })
+    }
+
+    /// `rampart_plan`, with `now_ms` as `context.time` when the request carries none.
+    #[no_mangle]
+    pub extern "C" fn rampart_plan_at(ptr: i32, len: i32, now_ms: i64) -> i64 {
+        with_state(|state| {
+            state.with_input(
+                ptr,
+                len,
+                "request",
+                |rt, input| rt.plan(input, Some(now_ms)),
+                error_plan,
             )
         })
     }

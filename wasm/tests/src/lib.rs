@@ -72,6 +72,53 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// The native explained decision (`rampart eval --explain`'s JSON, compact) for request
+    /// JSON text: what `rampart_explain` must answer.
+    pub fn native_explanation(&self, request: &str) -> String {
+        match self.engine.parse_request(request) {
+            Ok(request) => {
+                let (decision, explanation) = self.engine.explain(&request, &self.entities);
+                rampart_engine::explained_json(&decision, &explanation).to_string()
+            }
+            Err(error) => rampart_engine::Decision::error(error.to_string()).to_json(),
+        }
+    }
+
+    /// The native plan JSON (or plan error JSON) for plan request JSON text: what
+    /// `rampart_plan` must answer.
+    pub fn native_plan(&self, request: &str) -> String {
+        let planned = self
+            .engine
+            .parse_plan_request(request)
+            .map_err(rampart_engine::plan::PlanError::from)
+            .and_then(|request| self.engine.plan(&request, &self.entities));
+        match planned {
+            Ok(plan) => plan.to_json(&self.engine).to_string(),
+            Err(error) => error.to_json().to_string(),
+        }
+    }
+}
+
+/// A request made a plan request: its `resource` replaced by `{"type": T}` of the
+/// resource's type (either form of entity reference), other requests unchanged.
+pub fn as_plan_request(request: &str) -> String {
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(request) else {
+        return request.to_owned();
+    };
+    let ty = match value.get("resource") {
+        Some(serde_json::Value::Object(uid)) => uid.get("type").cloned(),
+        Some(serde_json::Value::String(text)) => text
+            .split_once("::")
+            .map(|(ty, _)| serde_json::Value::String(ty.to_owned())),
+        _ => None,
+    };
+    if let (Some(ty), Some(object)) = (ty, value.as_object_mut()) {
+        object.insert("resource".into(), serde_json::json!({ "type": ty }));
+    }
+    value.to_string()
+}
+
 /// The request texts of a conformance case folder's `cases.json`, with case names.
 pub fn conformance_requests(dir: &Path) -> Result<Vec<(String, String)>, String> {
     let path = dir.join("cases.json");

@@ -10,7 +10,7 @@ use rampart_wasm_tests::{engine_module, tests_dir, Policy};
 use serde_json::Value;
 use wasmtime::{Module, TypedFunc};
 
-const EXPORTS: [&str; 10] = [
+const EXPORTS: [&str; 14] = [
     "memory",
     "rampart_abi_version",
     "rampart_alloc",
@@ -18,6 +18,10 @@ const EXPORTS: [&str; 10] = [
     "rampart_reset",
     "rampart_decide",
     "rampart_decide_at",
+    "rampart_explain",
+    "rampart_explain_at",
+    "rampart_plan",
+    "rampart_plan_at",
     "rampart_load_entities",
     "rampart_load_bundle",
     "rampart_info",
@@ -306,5 +310,96 @@ fn decide_at_fills_now_from_the_host_clock() {
     assert_eq!(
         host.decide(request).unwrap(),
         policy.native_decision(request)
+    );
+}
+
+#[test]
+fn explain_and_plan_at_fill_now_from_the_host_clock() {
+    let dir = tests_dir().join("conformance/07-time");
+    let policy = Policy::load(&dir).unwrap();
+    let mut host = instance(&policy.joined_module().unwrap());
+    let explain_at: TypedFunc<(i32, i32, i64), i64> = host.func("rampart_explain_at").unwrap();
+    let plan_at: TypedFunc<(i32, i32, i64), i64> = host.func("rampart_plan_at").unwrap();
+    let free: TypedFunc<(i32, i32), ()> = host.func("rampart_free").unwrap();
+    let request =
+        r#"{"principal": "User::\"alice\"", "action": "embargo", "resource": "User::\"alice\""}"#;
+    let plan_request =
+        r#"{"principal": "User::\"alice\"", "action": "embargo", "resource": {"type": "User"}}"#;
+    for now_ms in [1_767_225_600_000_i64, 1_782_864_000_000] {
+        let (ptr, len) = host.put(request.as_bytes()).unwrap();
+        let packed = explain_at
+            .call(&mut host.store, (ptr, len, now_ms))
+            .unwrap();
+        let got = host.take(packed).unwrap();
+        free.call(&mut host.store, (ptr, len)).unwrap();
+        let mut native = policy.engine.parse_request(request).unwrap();
+        policy.engine.fill_time(&mut native, now_ms);
+        let (decision, explanation) = policy.engine.explain(&native, &policy.entities);
+        assert_eq!(
+            got,
+            rampart_engine::explained_json(&decision, &explanation).to_string()
+        );
+
+        let (ptr, len) = host.put(plan_request.as_bytes()).unwrap();
+        let packed = plan_at.call(&mut host.store, (ptr, len, now_ms)).unwrap();
+        let got = host.take(packed).unwrap();
+        free.call(&mut host.store, (ptr, len)).unwrap();
+        let mut native = policy.engine.parse_plan_request(plan_request).unwrap();
+        policy.engine.fill_plan_time(&mut native, now_ms);
+        let want = match policy.engine.plan(&native, &policy.entities) {
+            Ok(plan) => plan.to_json(&policy.engine).to_string(),
+            Err(error) => error.to_json().to_string(),
+        };
+        assert_eq!(got, want);
+    }
+    assert_eq!(host.info().unwrap()["memory"]["live_blocks"], 0);
+}
+
+#[test]
+fn explain_and_plan_answer_bad_input_as_json_and_never_trap() {
+    let policy = combining();
+    let mut host = instance(&policy.joined_module().unwrap());
+    let huge = format!("{{\"x\": \"{}\"}}", "a".repeat(2 << 20));
+    for input in [
+        "",
+        "not json",
+        "[1, 2]",
+        "{\"principal\": 5}",
+        huge.as_str(),
+    ] {
+        let explained = parse(&host.call_with("rampart_explain", input.as_bytes()).unwrap());
+        assert_eq!(explained["decision"], "deny", "{input:.40}: {explained}");
+        assert!(explained.get("explain").is_none(), "{explained}");
+        assert!(!error_of(&explained.to_string()).is_empty());
+        let planned = parse(&host.call_with("rampart_plan", input.as_bytes()).unwrap());
+        assert_eq!(planned["kind"], "request", "{input:.40}: {planned}");
+        assert!(planned["error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+    let explain: TypedFunc<(i32, i32), i64> = host.func("rampart_explain").unwrap();
+    let plan: TypedFunc<(i32, i32), i64> = host.func("rampart_plan").unwrap();
+    for (ptr, len) in [(0, 10), (-8, 16), (1 << 30, 4), (16, -1)] {
+        let packed = explain.call(&mut host.store, (ptr, len)).unwrap();
+        let message = error_of(&host.take(packed).unwrap());
+        assert!(message.contains("not inside a block"), "{message}");
+        let packed = plan.call(&mut host.store, (ptr, len)).unwrap();
+        let planned = parse(&host.take(packed).unwrap());
+        assert_eq!(planned["kind"], "request", "{planned}");
+    }
+    // Not UTF-8.
+    let planned = parse(&host.call_with("rampart_plan", &[0xff, 0xfe]).unwrap());
+    assert_eq!(planned["error"], "the request is not UTF-8 text");
+    assert_eq!(host.info().unwrap()["memory"]["live_blocks"], 0);
+}
+
+#[test]
+fn plan_without_a_bundle_answers_a_policy_error() {
+    let module = join(&engine_module().unwrap(), &Payload::new().to_bytes()).unwrap();
+    let mut host = instance(&module);
+    let planned = parse(&host.call_with("rampart_plan", b"{}").unwrap());
+    assert_eq!(planned["kind"], "policy", "{planned}");
+    let explained = host.call_with("rampart_explain", b"{}").unwrap();
+    assert!(
+        error_of(&explained).contains("no policy bundle"),
+        "{explained}"
     );
 }

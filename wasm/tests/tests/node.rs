@@ -127,3 +127,71 @@ fn the_node_example_reports_info_entities_and_exit_codes() {
         .to_json();
     assert_eq!(stdout.trim(), no_entities);
 }
+
+/// Writes what the npm package's tests (`bindings/js/test/`) compare with: for each
+/// conformance folder and `examples/payments`, the bundle JSON (as `rampart build` writes
+/// it), the entities, and for each request the native decision, explanation and plan JSON.
+/// Run by `scripts/ci.sh` (and `bindings/js/scripts/fixtures.sh`) with
+/// `RAMPART_JS_FIXTURES=DIR`; ignored otherwise.
+#[test]
+#[ignore = "writes the npm package's test fixtures; run with RAMPART_JS_FIXTURES=DIR"]
+fn write_js_fixtures() {
+    let out = PathBuf::from(
+        std::env::var_os("RAMPART_JS_FIXTURES").expect("RAMPART_JS_FIXTURES names a folder"),
+    );
+    let mut dirs = conformance_dirs();
+    dirs.push(workspace_dir().join("examples/payments"));
+    for dir in dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let policy = Policy::load(&dir).unwrap();
+        let mut requests = if dir.join("cases.json").is_file() {
+            rampart_wasm_tests::conformance_requests(&dir).unwrap()
+        } else {
+            Vec::new()
+        };
+        for sub in ["requests", "plans"] {
+            let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
+                continue;
+            };
+            let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+            files.sort();
+            for file in files
+                .iter()
+                .filter(|f| f.extension().is_some_and(|e| e == "json"))
+            {
+                let text = std::fs::read_to_string(file).unwrap();
+                let compact = serde_json::from_str::<serde_json::Value>(&text)
+                    .unwrap()
+                    .to_string();
+                let stem = file.file_stem().unwrap().to_string_lossy();
+                requests.push((format!("{sub}/{stem}"), compact));
+            }
+        }
+        let cases: Vec<serde_json::Value> = requests
+            .iter()
+            .map(|(case, request)| {
+                let plan_request = rampart_wasm_tests::as_plan_request(request);
+                serde_json::json!({
+                    "name": case,
+                    "request": request,
+                    "decision": policy.native_decision(request),
+                    "explanation": policy.native_explanation(request),
+                    "plan_request": plan_request,
+                    "plan": policy.native_plan(&plan_request),
+                })
+            })
+            .collect();
+        let folder = out.join(&name);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("bundle.json"), policy.engine.bundle().to_json()).unwrap();
+        if let Some(json) = &policy.entity_json {
+            std::fs::write(folder.join("entities.json"), json).unwrap();
+        }
+        std::fs::write(
+            folder.join("cases.json"),
+            serde_json::to_string_pretty(&cases).unwrap(),
+        )
+        .unwrap();
+    }
+    eprintln!("wrote the npm package's fixtures to {}", out.display());
+}
