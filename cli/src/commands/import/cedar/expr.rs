@@ -17,6 +17,9 @@ const NOT: u8 = 3;
 const CMP: u8 = 4;
 const ADD: u8 = 5;
 const MUL: u8 = 6;
+/// `if … then … else`: its `else` branch takes whatever follows, so it is parenthesised
+/// in every operand position.
+const IF: u8 = 0;
 const NEG: u8 = 7;
 const POSTFIX: u8 = 8;
 const PRIMARY: u8 = 9;
@@ -50,8 +53,6 @@ impl Out {
 pub struct Notes {
     /// Something that can fail at evaluation: an attribute read, arithmetic.
     pub can_error: bool,
-    /// An `if … then … else` was written with `and`/`or`.
-    pub if_then_else: bool,
 }
 
 /// Translates the expressions of one policy.
@@ -99,7 +100,9 @@ impl<'a> Translator<'a> {
                 ),
                 _ => Err("an unknown variable".to_owned()),
             },
-            "Slot" => Err("templates are not supported yet (a `?principal`/`?resource` slot)".to_owned()),
+            "Slot" => {
+                Err("templates are not supported yet (a `?principal`/`?resource` slot)".to_owned())
+            }
             "Unknown" => Err("`unknown(…)` (partial evaluation) is not supported".to_owned()),
             "!" => {
                 let inner = self.expr(field_of(arg, "arg")?, true, d)?;
@@ -190,33 +193,35 @@ impl<'a> Translator<'a> {
                     CMP,
                 ))
             }
-            "is" => Err(format!(
-                "`is {}` inside a condition: Rampart has no type test in expressions yet (scope the rule with `for`/`on` instead)",
-                str_of(arg, "entity_type").unwrap_or("…")
-            )),
-            "if-then-else" => {
-                if !boolean {
-                    return Err(
-                        "`if … then … else` whose branches are not conditions".to_owned()
-                    );
+            "is" => {
+                let left_est = field_of(arg, "left")?;
+                let left = self.expr(left_est, false, d)?.at(ADD);
+                let ty = self.schema.type_name(str_of(arg, "entity_type")?)?;
+                match arg.get("in") {
+                    None => Ok(Out::new(format!("{left} is {ty}"), CMP)),
+                    Some(group) => {
+                        let group = self.expr(group, false, d)?.at(ADD);
+                        Ok(Out::new(
+                            format!("{left} is {ty} and {left} in {group}"),
+                            AND,
+                        ))
+                    }
                 }
-                self.notes.if_then_else = true;
+            }
+            "if-then-else" => {
+                // Rampart's own `if`: only the chosen branch is evaluated, as in Cedar, and
+                // `principal is T` in the condition narrows the `then` branch.
                 let cond_est = field_of(arg, "if")?;
                 let cond = self.expr(cond_est, true, d)?;
                 let before = self.guards.len();
                 has_tests(cond_est, &mut self.guards);
-                let then = self.expr(field_of(arg, "then")?, true, d);
+                let then = self.expr(field_of(arg, "then")?, boolean, d);
                 self.guards.truncate(before);
                 let then = then?;
-                let other = self.expr(field_of(arg, "else")?, true, d)?;
-                let cond = cond.at(NOT);
+                let other = self.expr(field_of(arg, "else")?, boolean, d)?;
                 Ok(Out::new(
-                    format!(
-                        "({cond} and {}) or (not {cond} and {})",
-                        then.at(AND),
-                        other.at(AND)
-                    ),
-                    OR,
+                    format!("if {} then {} else {}", cond.text, then.text, other.text),
+                    IF,
                 ))
             }
             "Set" => {
@@ -365,7 +370,19 @@ impl<'a> Translator<'a> {
                 ))
             }
             "toDate" | "toTime" | "toDays" | "toHours" | "toMinutes" | "toSeconds"
-            | "toMilliseconds" => Err(format!("`.{name}()` has no Rampart form yet")),
+            | "toMilliseconds" => {
+                let part = match name {
+                    "toDate" => "date",
+                    "toTime" => "time_of_day",
+                    "toDays" => "days",
+                    "toHours" => "hours",
+                    "toMinutes" => "minutes",
+                    "toSeconds" => "seconds",
+                    _ => "milliseconds",
+                };
+                let receiver = self.expr(one(0)?, false, d)?;
+                Ok(Out::new(format!("{}.{part}", receiver.at(POSTFIX)), POSTFIX))
+            }
             _ => Err(format!("the function or operator `{name}`")),
         }
     }
@@ -656,8 +673,22 @@ mod tests {
             ),
             (
                 "if context.a then context.b else false",
-                "(context.a and context.b) or (not context.a and false)",
+                "if context.a then context.b else false",
             ),
+            (
+                "(if context.a then 1 else 2) > 0 && true",
+                "(if context.a then 1 else 2) > 0 and true",
+            ),
+            ("principal is User", "principal is User"),
+            (
+                r#"principal is User in Group::"g""#,
+                r#"principal is User and principal in Group::"g""#,
+            ),
+            (
+                r#"context.t.toTime() > duration("1h")"#,
+                "context.t.time_of_day > 1h",
+            ),
+            ("context.d.toHours() < 2", "context.d.hours < 2"),
         ];
         for (cedar, want) in cases {
             assert_eq!(rampart(cedar).as_deref(), Ok(want), "{cedar}");
@@ -670,20 +701,11 @@ mod tests {
             let err = rampart(cedar).err().unwrap_or_default();
             assert!(err.contains(part), "{cedar}: {err}");
         };
-        refused("principal is User", "`is User` inside a condition");
-        refused(
-            "(if context.a then 1 else 2) > 0",
-            "branches are not conditions",
-        );
         refused(
             r#"decimal("1.0").lessThan(decimal("2.0"))"#,
             "`decimal` values have no Rampart type",
         );
         refused(r#"ip(context.s).isIpv4()"#, "of a computed string");
-        refused(
-            "context.t.toTime() > duration(\"1h\")",
-            "`.toTime()` has no Rampart form",
-        );
         refused("principal.hasTag(\"x\")", "entity tags");
         refused("action == context.a", "other than an action literal");
     }

@@ -77,11 +77,6 @@ pub fn translate(est: &Value, id: &str, schema: &CedarSchema) -> Result<String, 
              // cedar: Rampart fails closed: the error makes this deny apply\n",
         );
     }
-    if tr.notes.if_then_else {
-        out.push_str(
-            "// cedar: `if c then a else b` is written `(c and a) or (not c and b)`: the same value and errors\n",
-        );
-    }
     out.push_str(&annotations(est, id)?);
     out.push_str(effect);
     out.push(' ');

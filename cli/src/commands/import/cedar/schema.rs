@@ -319,17 +319,22 @@ impl CedarSchema {
             .and_then(Value::as_object)
             .unwrap_or(&empty);
         for (attr, ty) in attributes {
-            if !names::is_identifier(attr) {
-                return Err(format!(
-                    "attribute `{attr}` is not an identifier, and Rampart's schema names attributes with identifiers only"
-                ));
+            if attr.is_empty() {
+                return Err("an attribute with an empty name".to_owned());
             }
             let required = ty.get("required").and_then(Value::as_bool).unwrap_or(true);
             let mark = if required { "" } else { "?" };
             let rampart = self
                 .rampart_type(ty, depth)
                 .map_err(|e| format!("attribute `{attr}`: {e}"))?;
-            fields.push(format!("{attr}{mark}: {rampart}"));
+            // A name that is not an identifier (or is a keyword) is quoted: `"Role-A": Bool`.
+            let name =
+                if names::is_identifier(attr) && !rampart_lang::KEYWORDS.contains(&attr.as_str()) {
+                    attr.clone()
+                } else {
+                    names::string_literal(attr)
+                };
+            fields.push(format!("{name}{mark}: {rampart}"));
         }
         Ok(fields.join(", "))
     }
