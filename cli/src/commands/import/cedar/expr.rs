@@ -75,10 +75,10 @@ impl<'a> Translator<'a> {
 
     /// A condition (a Boolean expression).
     pub fn condition(&mut self, e: &Value) -> Result<Out, String> {
-        self.expr(e, true, 0)
+        self.expr(e, 0)
     }
 
-    fn expr(&mut self, e: &Value, boolean: bool, depth: usize) -> Result<Out, String> {
+    fn expr(&mut self, e: &Value, depth: usize) -> Result<Out, String> {
         if depth > MAX_DEPTH {
             return Err(format!(
                 "an expression nested more than {MAX_DEPTH} levels deep"
@@ -105,12 +105,12 @@ impl<'a> Translator<'a> {
             }
             "Unknown" => Err("`unknown(…)` (partial evaluation) is not supported".to_owned()),
             "!" => {
-                let inner = self.expr(field_of(arg, "arg")?, true, d)?;
+                let inner = self.expr(field_of(arg, "arg")?, d)?;
                 Ok(Out::new(format!("not {}", inner.at(NOT)), NOT))
             }
             "neg" => {
                 self.notes.can_error = true;
-                let inner = self.expr(field_of(arg, "arg")?, false, d)?;
+                let inner = self.expr(field_of(arg, "arg")?, d)?;
                 Ok(Out::new(format!("-{}", inner.at(POSTFIX)), NEG))
             }
             "==" | "!=" | "<" | "<=" | ">" | ">=" => self.comparison(op, arg, d),
@@ -125,7 +125,7 @@ impl<'a> Translator<'a> {
                 let mut parts = Vec::with_capacity(operands.len());
                 let mut failed = None;
                 for operand in operands {
-                    match self.expr(operand, true, d) {
+                    match self.expr(operand, d) {
                         Ok(out) => parts.push(out.at(prec)),
                         Err(err) => {
                             failed = Some(err);
@@ -145,8 +145,8 @@ impl<'a> Translator<'a> {
             "+" | "-" | "*" => {
                 self.notes.can_error = true;
                 let (prec, right_min) = if op == "*" { (MUL, NEG) } else { (ADD, MUL) };
-                let left = self.expr(field_of(arg, "left")?, false, d)?;
-                let right = self.expr(field_of(arg, "right")?, false, d)?;
+                let left = self.expr(field_of(arg, "left")?, d)?;
+                let right = self.expr(field_of(arg, "right")?, d)?;
                 Ok(Out::new(
                     format!("{} {op} {}", left.at(prec), right.at(right_min)),
                     prec,
@@ -158,15 +158,15 @@ impl<'a> Translator<'a> {
                     "containsAll" => "contains_all",
                     _ => "contains_any",
                 };
-                let left = self.expr(field_of(arg, "left")?, false, d)?;
-                let right = self.expr(field_of(arg, "right")?, false, d)?;
+                let left = self.expr(field_of(arg, "left")?, d)?;
+                let right = self.expr(field_of(arg, "right")?, d)?;
                 Ok(Out::new(
                     format!("{}.{method}({})", left.at(POSTFIX), right.text),
                     POSTFIX,
                 ))
             }
             "isEmpty" => {
-                let inner = self.expr(field_of(arg, "arg")?, false, d)?;
+                let inner = self.expr(field_of(arg, "arg")?, d)?;
                 Ok(Out::new(format!("{} == []", inner.at(ADD)), CMP))
             }
             "getTag" | "hasTag" => Err(format!("`.{op}(…)`: entity tags are not supported yet")),
@@ -176,7 +176,7 @@ impl<'a> Translator<'a> {
                 if !self.read_cannot_fail(left_est, attr) {
                     self.notes.can_error = true;
                 }
-                let left = self.expr(left_est, false, d)?;
+                let left = self.expr(left_est, d)?;
                 let text = if names::is_identifier(attr) {
                     format!("{}.{attr}", left.at(POSTFIX))
                 } else {
@@ -186,7 +186,7 @@ impl<'a> Translator<'a> {
             }
             "has" => self.has(arg, d),
             "like" => {
-                let left = self.expr(field_of(arg, "left")?, false, d)?;
+                let left = self.expr(field_of(arg, "left")?, d)?;
                 let pattern = like_pattern(field_of(arg, "pattern")?)?;
                 Ok(Out::new(
                     format!("{} like {}", left.at(ADD), string_literal(&pattern)),
@@ -195,12 +195,12 @@ impl<'a> Translator<'a> {
             }
             "is" => {
                 let left_est = field_of(arg, "left")?;
-                let left = self.expr(left_est, false, d)?.at(ADD);
+                let left = self.expr(left_est, d)?.at(ADD);
                 let ty = self.schema.type_name(str_of(arg, "entity_type")?)?;
                 match arg.get("in") {
                     None => Ok(Out::new(format!("{left} is {ty}"), CMP)),
                     Some(group) => {
-                        let group = self.expr(group, false, d)?.at(ADD);
+                        let group = self.expr(group, d)?.at(ADD);
                         Ok(Out::new(
                             format!("{left} is {ty} and {left} in {group}"),
                             AND,
@@ -212,13 +212,13 @@ impl<'a> Translator<'a> {
                 // Rampart's own `if`: only the chosen branch is evaluated, as in Cedar, and
                 // `principal is T` in the condition narrows the `then` branch.
                 let cond_est = field_of(arg, "if")?;
-                let cond = self.expr(cond_est, true, d)?;
+                let cond = self.expr(cond_est, d)?;
                 let before = self.guards.len();
                 has_tests(cond_est, &mut self.guards);
-                let then = self.expr(field_of(arg, "then")?, boolean, d);
+                let then = self.expr(field_of(arg, "then")?, d);
                 self.guards.truncate(before);
                 let then = then?;
-                let other = self.expr(field_of(arg, "else")?, boolean, d)?;
+                let other = self.expr(field_of(arg, "else")?, d)?;
                 Ok(Out::new(
                     format!("if {} then {} else {}", cond.text, then.text, other.text),
                     IF,
@@ -230,7 +230,7 @@ impl<'a> Translator<'a> {
                     .ok_or_else(|| "a set that is not a JSON array".to_owned())?;
                 let mut parts = Vec::with_capacity(items.len());
                 for item in items {
-                    parts.push(self.expr(item, false, d)?.text);
+                    parts.push(self.expr(item, d)?.text);
                 }
                 Ok(Out::new(format!("[{}]", parts.join(", ")), PRIMARY))
             }
@@ -240,7 +240,7 @@ impl<'a> Translator<'a> {
                     .ok_or_else(|| "a record that is not a JSON object".to_owned())?;
                 let mut parts = Vec::with_capacity(fields.len());
                 for (k, v) in fields {
-                    parts.push(format!("{}: {}", field(k), self.expr(v, false, d)?.text));
+                    parts.push(format!("{}: {}", field(k), self.expr(v, d)?.text));
                 }
                 Ok(Out::new(format!("{{ {} }}", parts.join(", ")), PRIMARY))
             }
@@ -283,8 +283,8 @@ impl<'a> Translator<'a> {
                 CMP,
             ));
         }
-        let l = self.expr(left, false, d)?;
-        let r = self.expr(right, false, d)?;
+        let l = self.expr(left, d)?;
+        let r = self.expr(right, d)?;
         Ok(Out::new(format!("{} {op} {}", l.at(ADD), r.at(ADD)), CMP))
     }
 
@@ -297,13 +297,13 @@ impl<'a> Translator<'a> {
             let list: Vec<String> = actions.iter().map(|a| string_literal(a)).collect();
             return Ok(Out::new(format!("action in [{}]", list.join(", ")), CMP));
         }
-        let l = self.expr(left, false, d)?;
-        let r = self.expr(right, false, d)?;
+        let l = self.expr(left, d)?;
+        let r = self.expr(right, d)?;
         Ok(Out::new(format!("{} in {}", l.at(ADD), r.at(ADD)), CMP))
     }
 
     fn has(&mut self, arg: &Value, d: usize) -> Result<Out, String> {
-        let left = self.expr(field_of(arg, "left")?, false, d)?.at(POSTFIX);
+        let left = self.expr(field_of(arg, "left")?, d)?.at(POSTFIX);
         let path: Vec<&str> = match arg.get("attr") {
             Some(Value::String(a)) => vec![a.as_str()],
             Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
@@ -343,8 +343,8 @@ impl<'a> Translator<'a> {
                 Ok(Out::new(lit, if negative { NEG } else { PRIMARY }))
             }
             "isInRange" => {
-                let l = self.expr(one(0)?, false, d)?;
-                let r = self.expr(one(1)?, false, d)?;
+                let l = self.expr(one(0)?, d)?;
+                let r = self.expr(one(1)?, d)?;
                 Ok(Out::new(format!("{} in {}", l.at(ADD), r.at(ADD)), CMP))
             }
             "isIpv4" | "isIpv6" | "isLoopback" | "isMulticast" => {
@@ -354,14 +354,14 @@ impl<'a> Translator<'a> {
                     "isLoopback" => "[127.0.0.0/8, ::1]",
                     _ => "[224.0.0.0/4, ff00::/8]",
                 };
-                let l = self.expr(one(0)?, false, d)?;
+                let l = self.expr(one(0)?, d)?;
                 Ok(Out::new(format!("{} in {nets}", l.at(ADD)), CMP))
             }
             "offset" | "durationSince" => {
                 self.notes.can_error = true;
                 let op = if name == "offset" { "+" } else { "-" };
-                let l = self.expr(one(0)?, false, d)?;
-                let r = self.expr(one(1)?, false, d)?;
+                let l = self.expr(one(0)?, d)?;
+                let r = self.expr(one(1)?, d)?;
                 Ok(Out::new(format!("{} {op} {}", l.at(ADD), r.at(MUL)), ADD))
             }
             "decimal" | "lessThan" | "lessThanOrEqual" | "greaterThan" | "greaterThanOrEqual" => {
@@ -380,7 +380,7 @@ impl<'a> Translator<'a> {
                     "toSeconds" => "seconds",
                     _ => "milliseconds",
                 };
-                let receiver = self.expr(one(0)?, false, d)?;
+                let receiver = self.expr(one(0)?, d)?;
                 Ok(Out::new(format!("{}.{part}", receiver.at(POSTFIX)), POSTFIX))
             }
             _ => Err(format!("the function or operator `{name}`")),
