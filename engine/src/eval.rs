@@ -280,13 +280,7 @@ impl<'a> EvalContext<'a> {
                 self.context_record()
                     .map(|record| sym.is_some_and(|sym| record.get(sym).is_some()))
             }
-            Node::Is(inner, ty) => self.eval(inner).and_then(|value| match &*value {
-                Value::Entity(uid) => Ok(uid.ty == ty),
-                other => Err(EvalError::new(format!(
-                    "`is` needs an entity, found {}",
-                    other.kind()
-                ))),
-            }),
+            Node::Is(inner, ty) => self.is_type(inner, ty),
             Node::Like(inner, glob) => {
                 let glob = program.glob(glob)?;
                 self.eval(inner).and_then(|text| match &*text {
@@ -312,7 +306,23 @@ impl<'a> EvalContext<'a> {
     }
 
     /// Any node; boolean ones through [`Self::boolean_node`].
-    fn eval_node(&self, node: Node) -> EvalResult<Val<'_>> {
+    /// `e is T`, out of [`Self::boolean_node`]'s frame (deep `and`/`or` chains recurse
+    /// through it).
+    #[inline(never)]
+    fn is_type(&self, inner: NodeId, ty: crate::bundle::TypeId) -> EvalResult<bool> {
+        self.eval(inner).and_then(|value| match &*value {
+            Value::Entity(uid) => Ok(uid.ty == ty),
+            other => Err(EvalError::new(format!(
+                "`is` needs an entity, found {}",
+                other.kind()
+            ))),
+        })
+    }
+
+    /// Time parts and `if`, out of [`Self::eval_node`]'s frame (each arm there adds to the
+    /// stack every nesting level takes).
+    #[inline(never)]
+    fn eval_rarer(&self, node: Node) -> EvalResult<Val<'_>> {
         let program = &self.engine.program;
         match node {
             Node::TimePart(inner, part) => self.eval(inner).and_then(|value| {
@@ -335,6 +345,14 @@ impl<'a> EvalContext<'a> {
                     self.eval(b)
                 }
             }
+            _ => Err(EvalError::Static(MALFORMED)),
+        }
+    }
+
+    fn eval_node(&self, node: Node) -> EvalResult<Val<'_>> {
+        let program = &self.engine.program;
+        match node {
+            Node::TimePart(..) | Node::If(..) => self.eval_rarer(node),
             Node::Const(index) => match program.constant(index) {
                 Some(value) => Ok(Val::Ref(value)),
                 None => Err(EvalError::Static(MALFORMED)),

@@ -378,20 +378,19 @@ impl Checker {
                 self.index(*sym, self.symbols, "symbol")?;
                 self.expr(inner, deeper, params)?;
             }
-            Expr::Index(inner, _) | Expr::Has(inner, _) | Expr::Not(inner) | Expr::Neg(inner) => {
+            Expr::Index(inner, _)
+            | Expr::Has(inner, _)
+            | Expr::Not(inner)
+            | Expr::Neg(inner)
+            | Expr::TimePart(inner, _) => {
                 self.expr(inner, deeper, params)?;
             }
-            Expr::TimePart(inner, _) => self.expr(inner, deeper, params)?,
             Expr::If(c, a, b) => {
-                self.expr(c, deeper, params)?;
-                self.expr(a, deeper, params)?;
-                self.expr(b, deeper, params)?;
+                for branch in [c, a, b] {
+                    self.expr(branch, deeper, params)?;
+                }
             }
-            Expr::Is(inner, ty) => {
-                self.index(*ty, self.types, "entity type")?;
-                self.expr(inner, deeper, params)?;
-            }
-            Expr::EntityCtor(ty, inner) => {
+            Expr::Is(inner, ty) | Expr::EntityCtor(ty, inner) => {
                 self.index(*ty, self.types, "entity type")?;
                 self.expr(inner, deeper, params)?;
             }

@@ -453,6 +453,29 @@ impl<'s> Compiler<'s> {
     }
 
     /// Compiles one expression; returns its root.
+    /// `is`, time parts and `if`, out of [`Self::expr`]'s frame: every arm there adds to
+    /// the stack each nesting level takes (a debug build keeps every temporary), and deep
+    /// `and`/`or` chains must load on a 1 MiB stack.
+    #[inline(never)]
+    fn rarer(&mut self, expr: &Expr) -> Result<Node, LoadError> {
+        Ok(match expr {
+            Expr::Is(inner, ty) => Node::Is(self.expr(inner)?, *ty),
+            Expr::TimePart(inner, part) => Node::TimePart(self.expr(inner)?, *part),
+            Expr::If(c, a, b) => {
+                let condition = self.expr(c)?;
+                let branches = [self.expr(a)?, self.expr(b)?];
+                let start = u32::try_from(self.program.lists.len()).map_err(|_| too_large())?;
+                self.program.lists.extend(branches);
+                Node::If(condition, start)
+            }
+            _ => {
+                return Err(
+                    InvalidBundleError::new("expressions", "not an is, time part or if").into(),
+                )
+            }
+        })
+    }
+
     pub(crate) fn expr(&mut self, expr: &Expr) -> Result<NodeId, LoadError> {
         let node = match expr {
             Expr::Const(value) => Node::Const(self.constant(value)?),
@@ -531,15 +554,7 @@ impl<'s> Compiler<'s> {
                 }
                 _ => Node::Binary(*op, self.expr(left)?, self.expr(right)?),
             },
-            Expr::Is(inner, ty) => Node::Is(self.expr(inner)?, *ty),
-            Expr::TimePart(inner, part) => Node::TimePart(self.expr(inner)?, *part),
-            Expr::If(c, a, b) => {
-                let condition = self.expr(c)?;
-                let branches = [self.expr(a)?, self.expr(b)?];
-                let start = u32::try_from(self.program.lists.len()).map_err(|_| too_large())?;
-                self.program.lists.extend(branches);
-                Node::If(condition, start)
-            }
+            Expr::Is(..) | Expr::TimePart(..) | Expr::If(..) => self.rarer(expr)?,
             Expr::Like(inner, glob) => {
                 let target = self.expr(inner)?;
                 Node::Like(target, push(&mut self.program.globs, glob.clone())?)

@@ -632,6 +632,7 @@ impl Planner<'_> {
     /// Where a conjunct is true and where false.
     /// `if c then a else b`: the chosen branch when `c` is known; when `c` reads the
     /// resource, both branches must be booleans: `(c and a) or (not c and b)` as residuals.
+    #[inline(never)]
     fn if_partial(&self, c: NodeId, a: NodeId, b: NodeId) -> Result<Partial, Unsupported> {
         match self.partial(c)? {
             Partial::Known(Ok(Value::Bool(true))) => self.partial(a),
@@ -657,6 +658,15 @@ impl Planner<'_> {
                     f: or(vec![and(vec![ct, af]), and(vec![cf, bf])]),
                 })
             }
+        }
+    }
+
+    /// `e is T` where `e` reads the resource: known when `e` is the resource itself.
+    #[inline(never)]
+    fn is_partial(&self, inner: NodeId, ty: TypeId) -> Result<Partial, Unsupported> {
+        match self.partial(inner)? {
+            Partial::Resource => Ok(Partial::Known(Ok(Value::Bool(ty == self.resource_type)))),
+            _ => Err(Unsupported("`is` on an entity read from resource data")),
         }
     }
 
@@ -846,10 +856,7 @@ impl Planner<'_> {
                 self.if_partial(c, a, b)
             }
             // The resource's type is the plan's: `resource is T` is known.
-            Node::Is(inner, ty) => match self.partial(inner)? {
-                Partial::Resource => Ok(Partial::Known(Ok(Value::Bool(ty == self.resource_type)))),
-                _ => Err(Unsupported("`is` on an entity read from resource data")),
-            },
+            Node::Is(inner, ty) => self.is_partial(inner, ty),
             Node::Like(inner, glob) => match (self.partial(inner)?, program.glob(glob)) {
                 (
                     Partial::Path {
