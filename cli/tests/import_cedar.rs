@@ -422,6 +422,42 @@ fn unsupported_constructs_are_all_listed() {
     assert!(!out.exists());
 }
 
+const ENUM_SCHEMA: &str = r#"
+entity User { level: Long };
+entity Color enum ["red", "blue"];
+entity Doc { color: Color };
+action read appliesTo { principal: [User], resource: [Doc] };
+"#;
+
+#[test]
+fn enumerated_entity_types_import_and_their_ids_are_checked() {
+    let (assert, out) = import_text(
+        "enum",
+        r#"@id("red-docs") permit (principal, action, resource) when { resource.color == Color::"red" };"#,
+        ENUM_SCHEMA,
+    );
+    assert.success();
+    let schema = read(&out.join("schema.rampart"));
+    assert!(schema.contains("entity Color\n"), "{schema}");
+    assert!(
+        schema.contains(r#"an enumerated entity type, whose only entities are "red", "blue""#),
+        "{schema}"
+    );
+    assert!(read(&out.join("policies.rampart")).contains(r#"resource.color == Color::"red""#));
+
+    // An id outside the enumeration: Cedar's validator refuses the policy, and so does the
+    // import.
+    let (assert, out) = import_text(
+        "enum-bad-id",
+        r#"@id("green-docs") permit (principal, action, resource) when { resource.color == Color::"green" };"#,
+        ENUM_SCHEMA,
+    );
+    assert.code(1).stderr(predicate::str::contains(
+        r#"policy `green-docs`: `Color::"green"`: not one of the entities of the enumerated entity type `Color`"#,
+    ));
+    assert!(!out.exists());
+}
+
 #[test]
 fn unreadable_or_invalid_input_exits_2() {
     let (assert, _) = import_text(
