@@ -40,7 +40,7 @@ const RELATIVE_ARCHIVE: &str = "../shared/reference/cedar-corpus/corpus-tests.ta
 const ABSOLUTE_ARCHIVE: &str = "/work/shared/reference/cedar-corpus/corpus-tests.tar.gz";
 
 /// Every how many tests one is run by default: spawning the (debug) importer for all
-/// 7,800 tests takes about 5½ minutes on two cores, half of them under 3.
+/// 7,800 tests takes 3½ to 6½ minutes on two busy cores, half of them about half that.
 /// `RAMPART_CEDAR_CORPUS_EVERY=1` runs them all.
 const DEFAULT_EVERY: usize = 2;
 

@@ -459,6 +459,34 @@ fn enumerated_entity_types_import_and_their_ids_are_checked() {
 }
 
 #[test]
+fn action_names_are_kept_as_they_are() {
+    // Rampart's action names are strings, as Cedar's ids are: an empty name and a control
+    // character (escaped) are names like any other; a group no request names is not declared.
+    let (assert, out) = import_text(
+        "action-names",
+        r#"@id("empty") permit (principal, action == Action::"", resource);
+           @id("group") permit (principal, action in Action::"\u{1c}", resource);"#,
+        r#"entity User;
+           action "\u{1c}";
+           action "" in [Action::"\u{1c}"] appliesTo { principal: [User], resource: [User] };
+           action "\u{7}" appliesTo { principal: [User], resource: [User] };"#,
+    );
+    assert.success();
+    let schema = read(&out.join("schema.rampart"));
+    assert!(schema.contains(r#"action "" on User for User"#), "{schema}");
+    assert!(
+        schema.contains(r#"action "\u{7}" on User for User"#),
+        "{schema}"
+    );
+    assert!(
+        schema.contains(r#"(no `appliesTo` types): `\u{1c}`"#),
+        "{schema}"
+    );
+    let policies = read(&out.join("policies.rampart"));
+    assert!(policies.contains(r#"allow """#), "{policies}");
+}
+
+#[test]
 fn unreadable_or_invalid_input_exits_2() {
     let (assert, _) = import_text(
         "syntax",

@@ -114,15 +114,6 @@ impl CedarSchema {
                 schema.optional_context.extend(optional);
             }
         }
-        // A name only a declared action needs: a group that no request can name is not
-        // declared (rules list its members), so its id may be anything Cedar allows.
-        for action in &schema.actions {
-            if schema.is_requestable(&action.name) {
-                if let Err(e) = names::action_name(&action.name) {
-                    errors.push(e);
-                }
-            }
-        }
         if errors.is_empty() {
             Ok(schema)
         } else {
