@@ -37,6 +37,13 @@ step "cargo test (unit, conformance corpus, golden diagnostics, properties, CLI,
 # The benchmark crate's agreement check runs below, in release, as part of its report.
 cargo test --workspace --exclude rampart-bench --locked
 
+step "Cedar's integration corpus through rampart import cedar (docs/cedar.md)"
+# ../shared/reference/cedar-corpus/ beside the repository (or RAMPART_CEDAR_CORPUS), unpacked
+# under target/cedar-corpus/; the report is target/cedar-corpus-report.json. --workspace, as
+# in the test step above: the same feature set, so nothing is rebuilt.
+RAMPART_REQUIRE_CEDAR_CORPUS=1 cargo test --workspace --exclude rampart-bench --locked \
+  --test cedar_corpus -- --ignored --nocapture
+
 step "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --exclude rampart-bench --no-deps --locked
 

@@ -422,6 +422,70 @@ fn unsupported_constructs_are_all_listed() {
     assert!(!out.exists());
 }
 
+const ENUM_SCHEMA: &str = r#"
+entity User { level: Long };
+entity Color enum ["red", "blue"];
+entity Doc { color: Color };
+action read appliesTo { principal: [User], resource: [Doc] };
+"#;
+
+#[test]
+fn enumerated_entity_types_import_and_their_ids_are_checked() {
+    let (assert, out) = import_text(
+        "enum",
+        r#"@id("red-docs") permit (principal, action, resource) when { resource.color == Color::"red" };"#,
+        ENUM_SCHEMA,
+    );
+    assert.success();
+    let schema = read(&out.join("schema.rampart"));
+    assert!(schema.contains("entity Color\n"), "{schema}");
+    assert!(
+        schema.contains(r#"an enumerated entity type, whose only entities are "red", "blue""#),
+        "{schema}"
+    );
+    assert!(read(&out.join("policies.rampart")).contains(r#"resource.color == Color::"red""#));
+
+    // An id outside the enumeration: Cedar's validator refuses the policy, and so does the
+    // import.
+    let (assert, out) = import_text(
+        "enum-bad-id",
+        r#"@id("green-docs") permit (principal, action, resource) when { resource.color == Color::"green" };"#,
+        ENUM_SCHEMA,
+    );
+    assert.code(1).stderr(predicate::str::contains(
+        r#"policy `green-docs`: `Color::"green"`: not one of the entities of the enumerated entity type `Color`"#,
+    ));
+    assert!(!out.exists());
+}
+
+#[test]
+fn action_names_are_kept_as_they_are() {
+    // Rampart's action names are strings, as Cedar's ids are: an empty name and a control
+    // character (escaped) are names like any other; a group no request names is not declared.
+    let (assert, out) = import_text(
+        "action-names",
+        r#"@id("empty") permit (principal, action == Action::"", resource);
+           @id("group") permit (principal, action in Action::"\u{1c}", resource);"#,
+        r#"entity User;
+           action "\u{1c}";
+           action "" in [Action::"\u{1c}"] appliesTo { principal: [User], resource: [User] };
+           action "\u{7}" appliesTo { principal: [User], resource: [User] };"#,
+    );
+    assert.success();
+    let schema = read(&out.join("schema.rampart"));
+    assert!(schema.contains(r#"action "" on User for User"#), "{schema}");
+    assert!(
+        schema.contains(r#"action "\u{7}" on User for User"#),
+        "{schema}"
+    );
+    assert!(
+        schema.contains(r#"(no `appliesTo` types): `\u{1c}`"#),
+        "{schema}"
+    );
+    let policies = read(&out.join("policies.rampart"));
+    assert!(policies.contains(r#"allow """#), "{policies}");
+}
+
 #[test]
 fn unreadable_or_invalid_input_exits_2() {
     let (assert, _) = import_text(

@@ -3,11 +3,13 @@
 //! Rampart reads Cedar's entity JSON format (docs/language.md, "Entity data"), so the data
 //! stays as it is except for three things: the namespace is stripped from entity types,
 //! `Action` entities are dropped (Rampart's actions are names declared in the schema, and
-//! their groups were expanded into the rules), and entity tags are refused.
+//! their groups were expanded into the rules), and entity tags are refused, as is an entity
+//! of an enumerated type that is not one of its ids.
 
 use serde_json::{Map, Value};
 
 use super::names::Namespace;
+use super::schema::CedarSchema;
 
 /// Entity data for Rampart, and how many `Action` entities were dropped.
 pub struct Converted {
@@ -16,7 +18,8 @@ pub struct Converted {
 }
 
 /// Converts the items of a Cedar entity file. Errors name the entity.
-pub fn convert(items: Vec<Value>, ns: &Namespace) -> Result<Converted, Vec<String>> {
+pub fn convert(items: Vec<Value>, schema: &CedarSchema) -> Result<Converted, Vec<String>> {
+    let ns = &schema.ns;
     let mut out = Vec::with_capacity(items.len());
     let mut dropped_actions = 0;
     let mut errors = Vec::new();
@@ -45,6 +48,18 @@ pub fn convert(items: Vec<Value>, ns: &Namespace) -> Result<Converted, Vec<Strin
             .is_some_and(|t| !t.is_empty())
         {
             errors.push(format!("entity {name}: entity tags are not supported yet"));
+            continue;
+        }
+        let id = entity
+            .get("uid")
+            .and_then(|u| u.get("__entity").unwrap_or(u).get("id"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let enum_ids = ns.strip(&uid_type).ok().and_then(|t| schema.enum_ids(t));
+        if enum_ids.is_some_and(|ids| !ids.iter().any(|i| i == id)) {
+            errors.push(format!(
+                "entity {name}: not one of the entities of its enumerated entity type"
+            ));
             continue;
         }
         entity.remove("tags");
@@ -120,7 +135,8 @@ mod tests {
 
     #[test]
     fn namespaces_are_stripped_and_actions_dropped() {
-        let ns = Namespace::new("App");
+        let mut schema = CedarSchema::default();
+        schema.ns = Namespace::new("App");
         let items = vec![
             json!({"uid": {"type": "App::Action", "id": "view"}, "attrs": {}, "parents": []}),
             json!({"uid": {"type": "App::User", "id": "a"},
@@ -128,7 +144,7 @@ mod tests {
                              "home": {"type": "App::Team", "id": "t"}},
                    "parents": [{"type": "App::Team", "id": "t"}]}),
         ];
-        let converted = convert(items, &ns).unwrap_or_else(|e| panic!("{e:?}"));
+        let converted = convert(items, &schema).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(converted.dropped_actions, 1);
         assert_eq!(
             converted.items,
@@ -138,6 +154,6 @@ mod tests {
                         "parents": [{"type": "Team", "id": "t"}]})]
         );
         let other = vec![json!({"uid": {"type": "Other::User", "id": "a"}})];
-        assert!(convert(other, &ns).is_err());
+        assert!(convert(other, &schema).is_err());
     }
 }

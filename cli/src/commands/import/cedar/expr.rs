@@ -256,11 +256,14 @@ impl<'a> Translator<'a> {
                     "the action `{id}` used as a value (Rampart's `action` is the action's name, compared with `==`/`in` only)"
                 ));
             }
-            let ty = self.schema.type_name(ty)?;
-            return Ok(Out::new(format!("{ty}::{}", string_literal(id)), PRIMARY));
+            return Ok(Out::new(self.schema.entity_literal(ty, id)?, PRIMARY));
         }
         let (text, negative) = values::literal(v, self.schema)?;
-        Ok(Out::new(text, if negative { NEG } else { PRIMARY }))
+        let extension = v.get("__extn").is_some();
+        Ok(Out::new(
+            text,
+            if negative || extension { NEG } else { PRIMARY },
+        ))
     }
 
     fn comparison(&mut self, op: &str, arg: &Value, d: usize) -> Result<Out, String> {
@@ -339,8 +342,10 @@ impl<'a> Translator<'a> {
                 let text = literal_string(one(0)?).ok_or_else(|| {
                     format!("`{name}(…)` of a computed string: only literals can be translated")
                 })?;
-                let (lit, negative) = values::extension_literal(name, text)?;
-                Ok(Out::new(lit, if negative { NEG } else { PRIMARY }))
+                // Below `POSTFIX`: a timestamp or address literal cannot be followed by
+                // `.` (`(2024-01-01T00:00:00Z).date`), so a member read parenthesises it.
+                let (lit, _) = values::extension_literal(name, text)?;
+                Ok(Out::new(lit, NEG))
             }
             "isInRange" => {
                 let l = self.expr(one(0)?, d)?;

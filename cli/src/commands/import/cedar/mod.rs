@@ -124,7 +124,7 @@ fn import(args: &ImportCedarArgs) -> Result<u8, CliError> {
         }
     }
     let converted = match (&schema, entity_items) {
-        (Some(schema), Some(items)) => match entities::convert(items, &schema.ns) {
+        (Some(schema), Some(items)) => match entities::convert(items, schema) {
             Ok(c) => Some(c),
             Err(errors) => {
                 failures.extend(errors.into_iter().map(|e| format!("entities: {e}")));

@@ -111,17 +111,6 @@ pub fn entity_type_name(cedar: &str, local: &str) -> Result<String, String> {
     Ok(local.to_owned())
 }
 
-/// Checks that a Cedar action id can be a Rampart action name.
-pub fn action_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.chars().any(char::is_control) {
-        return Err(format!(
-            "action `{}`: Rampart action names are non-empty and have no control characters",
-            name.escape_debug()
-        ));
-    }
-    Ok(())
-}
-
 /// `s` as a Rampart string literal.
 pub fn string_literal(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);

@@ -270,10 +270,7 @@ fn scope_var(
                 _ => return Err(format!("a `{var}` scope whose entity is not understood")),
             },
         };
-        Ok((
-            schema.type_name(ty)?,
-            format!("{}::{}", schema.type_name(ty)?, string_literal(id)),
-        ))
+        Ok((schema.type_name(ty)?, schema.entity_literal(ty, id)?))
     };
     match op {
         "All" | "all" => Ok((None, None)),
@@ -319,11 +316,7 @@ fn scope_var(
                             }
                         },
                     };
-                    Some(format!(
-                        "{var} in {}::{}",
-                        schema.type_name(t)?,
-                        string_literal(i)
-                    ))
+                    Some(format!("{var} in {}", schema.entity_literal(t, i)?))
                 }
             };
             Ok((Some(ty), cond))

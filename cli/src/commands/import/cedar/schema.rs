@@ -38,6 +38,8 @@ pub struct EntityType {
     pub parents: Vec<String>,
     /// The Rampart attribute list (`{ a: T, b?: U }`), empty when there are none.
     pub attrs: String,
+    /// The ids of an enumerated entity type (`entity Color enum ["red", "blue"]`).
+    pub ids: Option<Vec<String>>,
 }
 
 #[derive(Debug)]
@@ -121,11 +123,16 @@ impl CedarSchema {
 
     fn entity_type(&self, name: &str, decl: &Value) -> Result<EntityType, String> {
         let rampart = self.type_name(name)?;
-        if decl.get("enum").is_some() {
-            return Err(format!(
-                "entity type `{name}`: enumerated entity types (`enum [...]`) are not supported yet"
-            ));
-        }
+        let ids = match decl.get("enum") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(ids)) => Some(
+                ids.iter()
+                    .map(|id| id.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<String>>>()
+                    .ok_or_else(|| format!("entity type `{name}`: an `enum` id is not a string"))?,
+            ),
+            Some(_) => return Err(format!("entity type `{name}`: `enum` is not a list of ids")),
+        };
         if decl.get("tags").is_some_and(|t| !t.is_null()) {
             return Err(format!(
                 "entity type `{name}`: entity tags are not supported yet"
@@ -157,11 +164,11 @@ impl CedarSchema {
             name: rampart,
             parents,
             attrs,
+            ids,
         })
     }
 
     fn action(&self, name: &str, decl: &Value) -> Result<Action, String> {
-        names::action_name(name)?;
         let mut member_of = Vec::new();
         for group in decl
             .get("memberOf")
@@ -237,6 +244,27 @@ impl CedarSchema {
     }
 
     /// The Rampart name of a Cedar entity type (namespace stripped, checked).
+    /// An entity literal, `Type::"id"`; refused when the type is enumerated and `id` is not
+    /// one of its ids (Cedar's validator refuses it too).
+    pub fn entity_literal(&self, cedar_type: &str, id: &str) -> Result<String, String> {
+        let ty = self.type_name(cedar_type)?;
+        let literal = format!("{ty}::{}", names::string_literal(id));
+        match self.enum_ids(&ty) {
+            Some(ids) if !ids.iter().any(|i| i == id) => Err(format!(
+                "`{literal}`: not one of the entities of the enumerated entity type `{ty}`"
+            )),
+            _ => Ok(literal),
+        }
+    }
+
+    /// The ids of an enumerated entity type, by its Rampart name.
+    pub fn enum_ids(&self, rampart_type: &str) -> Option<&[String]> {
+        self.entity_types
+            .iter()
+            .find(|t| t.name == rampart_type)
+            .and_then(|t| t.ids.as_deref())
+    }
+
     pub fn type_name(&self, cedar: &str) -> Result<String, String> {
         self.ns
             .strip(cedar)
@@ -395,6 +423,14 @@ impl CedarSchema {
     pub fn to_rampart(&self) -> String {
         let mut out = String::from("schema {\n");
         for ty in &self.entity_types {
+            if let Some(ids) = &ty.ids {
+                let ids: Vec<String> = ids.iter().map(|id| names::string_literal(id)).collect();
+                out.push_str(&format!(
+                    "  // cedar: an enumerated entity type, whose only entities are {}; the import\n  \
+                     // cedar: checked the policies and entity data, Rampart does not check requests\n",
+                    ids.join(", ")
+                ));
+            }
             out.push_str("  entity ");
             out.push_str(&ty.name);
             if !ty.attrs.is_empty() {
@@ -409,7 +445,7 @@ impl CedarSchema {
             .actions
             .iter()
             .filter(|a| !self.is_requestable(&a.name))
-            .map(|a| format!("`{}`", a.name))
+            .map(|a| format!("`{}`", a.name.escape_debug()))
             .collect();
         if !unnamed.is_empty() {
             out.push_str(&format!(

@@ -25,10 +25,9 @@ pub fn literal(v: &Value, schema: &CedarSchema) -> Result<(String, bool), String
     match v {
         Value::Bool(b) => Ok((b.to_string(), false)),
         Value::Number(n) => match n.as_i64() {
-            Some(i64::MIN) => Err(
-                "the integer -9223372036854775808, which Rampart cannot write as a literal"
-                    .to_owned(),
-            ),
+            // Rampart's literals are unsigned: the smallest integer is written as the
+            // constant expression it is (folded by the compiler, exact).
+            Some(i64::MIN) => Ok(("(-9223372036854775807 - 1)".to_owned(), false)),
             Some(i) if i < 0 => Ok((format!("-{}", i.unsigned_abs()), true)),
             Some(i) => Ok((i.to_string(), false)),
             None => Err(format!("the number `{n}`, which is not a 64-bit integer")),
@@ -47,8 +46,7 @@ pub fn literal(v: &Value, schema: &CedarSchema) -> Result<(String, bool), String
                 if schema.ns.is_action_type(ty) {
                     return Err(format!("the action `{id}` used as a value"));
                 }
-                let ty = schema.type_name(ty)?;
-                return Ok((format!("{ty}::{}", string_literal(id)), false));
+                return Ok((schema.entity_literal(ty, id)?, false));
             }
             if let Some(ext) = obj.get("__extn") {
                 let name = ext.get("fn").and_then(Value::as_str).unwrap_or_default();
