@@ -41,7 +41,7 @@ step "Cedar's integration corpus through rampart import cedar (docs/cedar.md)"
 # ../shared/reference/cedar-corpus/ beside the repository (or RAMPART_CEDAR_CORPUS), unpacked
 # under target/cedar-corpus/; the report is target/cedar-corpus-report.json. --workspace, as
 # in the test step above: the same feature set, so nothing is rebuilt.
-RAMPART_REQUIRE_CEDAR_CORPUS=1 cargo test --workspace --exclude rampart-bench --locked \
+RAMPART_REQUIRE_CEDAR_CORPUS=1 RAMPART_CEDAR_CORPUS_EVERY=4 cargo test --workspace --exclude rampart-bench --locked \
   --test cedar_corpus -- --ignored --nocapture
 
 step "cargo doc"
