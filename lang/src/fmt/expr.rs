@@ -233,7 +233,7 @@ pub(crate) fn is_identifier(s: &str) -> bool {
 /// controls, zero-width and other format characters, control characters, noncharacters:
 /// [`is_invisible`](crate::invisible::is_invisible)) are written as `\u{…}`, so what a
 /// reviewer reads is what the string holds.
-pub(super) fn quote(s: &str) -> String {
+pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

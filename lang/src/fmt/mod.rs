@@ -16,6 +16,9 @@
 mod comments;
 mod doc;
 mod expr;
+
+/// A string as a Rampart string literal, escaped as `rampart fmt` writes it.
+pub use expr::quote as string_literal;
 mod items;
 mod schema;
 mod test_block;

@@ -111,24 +111,8 @@ pub fn entity_type_name(cedar: &str, local: &str) -> Result<String, String> {
     Ok(local.to_owned())
 }
 
-/// `s` as a Rampart string literal.
-pub fn string_literal(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+/// `s` as a Rampart string literal, escaped as `rampart fmt` writes it.
+pub use rampart_lang::fmt::string_literal;
 
 /// An attribute after `.`, `has` or as a record key: the name when it is an identifier,
 /// else a string literal (for `has` and record keys) — the caller decides the form.
