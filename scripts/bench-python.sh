@@ -19,6 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
+. scripts/venv.sh
 
 CEDARPY_VERSION=4.12.2
 MATURIN_VERSION=1.16.0
@@ -47,7 +48,8 @@ rm -rf "$WORK/small"
 cargo run --release --locked -p rampart-bench -- emit small "$WORK/small" --requests "$REQUESTS"
 
 note "venv with maturin $MATURIN_VERSION and cedarpy $CEDARPY_VERSION"
-[ -x "$WORK/venv/bin/python" ] || python3 -m venv "$WORK/venv"
+mkdir -p "$WORK"
+[ -x "$WORK/venv/bin/python" ] || make_venv "$WORK/venv"
 PY=$WORK/venv/bin/python
 "$PY" -m pip install --quiet --disable-pip-version-check \
   "maturin==$MATURIN_VERSION" "cedarpy==$CEDARPY_VERSION"

@@ -22,6 +22,7 @@
 # after printing everything, when a peer could not be had; the tests then fail naming it.
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/venv.sh
 
 LOAD=""
 for arg in "$@"; do
@@ -49,8 +50,7 @@ if [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$PIP_PACKAGES
   note "venv up to date ($VENV)"
 else
   note "creating $VENV"
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
+  make_venv "$VENV"
   # shellcheck disable=SC2086 # the package list is meant to split
   if "$VENV/bin/pip" install --quiet --disable-pip-version-check $PIP_PACKAGES; then
     printf '%s' "$PIP_PACKAGES" >"$STAMP"

@@ -10,6 +10,7 @@
 # Needs python3 with venv and the package registries (PyPI). Called by scripts/ci.sh.
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/venv.sh
 
 PY="$(pwd)/target/py"
 # Pinned: the versions the binding and its example are tested with (docs/embedding.md).
@@ -17,7 +18,8 @@ MATURIN="maturin==1.16.0"
 TEST_PACKAGES="pytest==9.2.0 fastapi==0.165.0 uvicorn==0.55.0 pyjwt==2.15.1"
 
 if [ ! -x "$PY/tools/bin/maturin" ]; then
-  python3 -m venv "$PY/tools"
+  mkdir -p "$PY"
+  make_venv "$PY/tools"
   "$PY/tools/bin/pip" install --quiet --disable-pip-version-check "$MATURIN"
 fi
 
@@ -29,8 +31,7 @@ rm -rf "$PY/wheels"
 WHEEL="$(ls "$PY"/wheels/rampart_policy-*.whl)"
 echo "built $WHEEL"
 
-rm -rf "$PY/fresh"
-python3 -m venv "$PY/fresh"
+make_venv "$PY/fresh"
 "$PY/fresh/bin/pip" install --quiet --disable-pip-version-check "$WHEEL" $TEST_PACKAGES
 
 # Run from outside the repository's bindings/python folder: the installed wheel is imported,
