@@ -129,6 +129,8 @@ pub enum Ty {
     Ip,
     Duration,
     Timestamp,
+    /// Fixed-point, four digits after the point ([`crate::decimal`]).
+    Decimal,
     Tls,
     Enum(EnumId),
     Entity(TypeId),

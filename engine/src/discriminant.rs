@@ -83,6 +83,7 @@ impl TypeClass {
             Value::Set(_) => 9,
             Value::Record(_) => 10,
             Value::Map(_) => 11,
+            Value::Decimal(_) => 12,
         };
         TypeClass(kind, 0)
     }

@@ -75,6 +75,7 @@ fn write_value(out: &mut String, schema: &Schema, symbols: &[String], value: &Va
         }
         Value::Duration(ms) => out.push_str(&format_duration(*ms)),
         Value::Timestamp(ms) => out.push_str(&format_timestamp(*ms)),
+        Value::Decimal(n) => out.push_str(&crate::decimal::format_decimal(*n)),
         Value::Tls(v) => out.push_str(v.literal()),
         Value::Enum(e, variant) => out.push_str(variant_name(schema, *e, *variant)),
         Value::Entity(uid) => write_uid(out, schema, uid),

@@ -122,6 +122,7 @@ impl<'e> Reader<'e> {
             Ty::Ip => self.ip(json).map(Value::Ip),
             Ty::Duration => self.duration(json).map(Value::Duration),
             Ty::Timestamp => self.timestamp(json).map(Value::Timestamp),
+            Ty::Decimal => self.decimal(json).map(Value::Decimal),
             Ty::Tls => json
                 .as_str()
                 .and_then(TlsVersion::parse)
@@ -244,6 +245,39 @@ impl<'e> Reader<'e> {
         })
     }
 
+    /// `"12.5"`, Cedar's `{"__extn": {"fn": "decimal", "arg": "12.5"}}`, or a JSON number
+    /// (an integer, or a fraction of at most 15 significant digits, which a double holds
+    /// exactly; larger fractions must be written as text).
+    fn decimal(&self, json: &Json) -> Result<i64, ReadError> {
+        let text = match json {
+            Json::String(text) => Some(text.as_str()),
+            Json::Object(object) => extension_arg(object, "decimal"),
+            Json::Number(n) => {
+                let value = match (n.as_i64(), n.as_f64()) {
+                    (Some(whole), _) => whole
+                        .checked_mul(crate::decimal::SCALE)
+                        .ok_or(crate::decimal::DecimalError::Range),
+                    (None, Some(float)) => crate::decimal::decimal_from_f64(float),
+                    (None, None) => Err(crate::decimal::DecimalError::Range),
+                };
+                return value.map_err(|e| self.not_decimal(json, e));
+            }
+            _ => None,
+        };
+        let Some(text) = text else {
+            return Err(self.expected("a decimal like `12.5` (text or a number)", json));
+        };
+        crate::decimal::parse_decimal(text).map_err(|e| self.not_decimal(json, e))
+    }
+
+    fn not_decimal(&self, json: &Json, why: crate::decimal::DecimalError) -> ReadError {
+        self.error(format!(
+            "expected a decimal, found `{}`: {}",
+            json_excerpt(json),
+            why.message()
+        ))
+    }
+
     /// RFC 3339 text, Cedar's other `datetime` texts (`2024-10-10`, `…T10:00:00-0500`),
     /// `{"__extn": {"fn": "datetime", "arg": …}}`, or integer epoch seconds.
     fn timestamp(&self, json: &Json) -> Result<i64, ReadError> {
@@ -263,8 +297,8 @@ impl<'e> Reader<'e> {
         })
     }
 
-    /// Cedar's extension values in untyped data: `ip`, `duration` and `datetime` read as
-    /// their Rampart types; any other function is named in the error.
+    /// Cedar's extension values in untyped data: `ip`, `duration`, `datetime` and `decimal`
+    /// read as their Rampart types; any other function is named in the error.
     fn extension(&self, json: &Json, object: &JsonMap<String, Json>) -> Result<Value, ReadError> {
         let function = object
             .get("__extn")
@@ -275,12 +309,10 @@ impl<'e> Reader<'e> {
             Some("ip") => self.ip(json).map(Value::Ip),
             Some("duration") => self.duration(json).map(Value::Duration),
             Some("datetime") => self.timestamp(json).map(Value::Timestamp),
-            Some("decimal") => Err(self.error(
-                "Cedar's `decimal` values have no Rampart type: pass the number as an integer \
-                 of the smallest unit (cents, basis points) and declare the field `Int`",
-            )),
+            Some("decimal") => self.decimal(json).map(Value::Decimal),
             Some(other) => Err(self.error(format!(
-                "unknown extension function `{}`: Rampart reads `ip`, `duration` and `datetime`",
+                "unknown extension function `{}`: Rampart reads `ip`, `duration`, `datetime` \
+                 and `decimal`",
                 truncate(other, 40)
             ))),
             None => Err(self.expected(

@@ -40,6 +40,7 @@
 //! crate denies `unwrap`, `expect`, indexing, `panic!` and unchecked arithmetic.
 
 pub mod bundle;
+pub mod decimal;
 pub mod decision;
 pub mod gateway;
 pub mod plan;

@@ -327,9 +327,14 @@ impl Checker {
             Ty::Entity(t) => self.index(*t, self.types, "entity type"),
             Ty::Set(inner) | Ty::Map(inner) => self.ty(inner, deeper),
             Ty::Record(record) => self.record_type(record, deeper),
-            Ty::Bool | Ty::Int | Ty::String | Ty::Ip | Ty::Duration | Ty::Timestamp | Ty::Tls => {
-                Ok(())
-            }
+            Ty::Bool
+            | Ty::Int
+            | Ty::String
+            | Ty::Ip
+            | Ty::Duration
+            | Ty::Timestamp
+            | Ty::Decimal
+            | Ty::Tls => Ok(()),
             Ty::AnyEntity | Ty::Any => Ok(()),
         }
     }

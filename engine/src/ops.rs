@@ -64,8 +64,9 @@ pub(crate) fn negate(value: &Value) -> EvalResult<Value> {
     match value {
         Value::Int(n) => n.checked_neg().map(Value::Int).ok_or_else(overflow),
         Value::Duration(ms) => ms.checked_neg().map(Value::Duration).ok_or_else(overflow),
+        Value::Decimal(n) => n.checked_neg().map(Value::Decimal).ok_or_else(overflow),
         other => Err(EvalError::new(format!(
-            "`-` needs an int or a duration, found {}",
+            "`-` needs an int, a duration or a decimal, found {}",
             other.kind()
         ))),
     }
@@ -99,7 +100,8 @@ fn compare(left: &Value, right: &Value, op: &str) -> EvalResult<Ordering> {
     match (left, right) {
         (Value::Int(a), Value::Int(b))
         | (Value::Duration(a), Value::Duration(b))
-        | (Value::Timestamp(a), Value::Timestamp(b)) => Ok(a.cmp(b)),
+        | (Value::Timestamp(a), Value::Timestamp(b))
+        | (Value::Decimal(a), Value::Decimal(b)) => Ok(a.cmp(b)),
         (Value::Tls(a), Value::Tls(b)) => Ok(a.cmp(b)),
         _ => Err(mismatch(op, left, right)),
     }
@@ -202,6 +204,7 @@ fn add(left: &Value, right: &Value) -> EvalResult {
     match (left, right) {
         (Value::Int(a), Value::Int(b)) => sum(*a, *b).map(Value::Int),
         (Value::Duration(a), Value::Duration(b)) => sum(*a, *b).map(Value::Duration),
+        (Value::Decimal(a), Value::Decimal(b)) => sum(*a, *b).map(Value::Decimal),
         (Value::Timestamp(t), Value::Duration(d)) | (Value::Duration(d), Value::Timestamp(t)) => {
             sum(*t, *d).map(Value::Timestamp)
         }
@@ -218,6 +221,7 @@ fn subtract(left: &Value, right: &Value) -> EvalResult {
     match (left, right) {
         (Value::Int(a), Value::Int(b)) => difference(*a, *b).map(Value::Int),
         (Value::Duration(a), Value::Duration(b)) => difference(*a, *b).map(Value::Duration),
+        (Value::Decimal(a), Value::Decimal(b)) => difference(*a, *b).map(Value::Decimal),
         (Value::Timestamp(t), Value::Duration(d)) => difference(*t, *d).map(Value::Timestamp),
         (Value::Timestamp(a), Value::Timestamp(b)) => difference(*a, *b).map(Value::Duration),
         _ => Err(EvalError::new(format!(

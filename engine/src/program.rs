@@ -636,6 +636,7 @@ fn relocated(value: &Value) -> Value {
         | Value::Ip(_)
         | Value::Duration(_)
         | Value::Timestamp(_)
+        | Value::Decimal(_)
         | Value::Tls(_)
         | Value::Enum(..) => value.clone(),
     }

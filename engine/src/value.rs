@@ -97,6 +97,8 @@ pub enum Value {
     Duration(i64),
     /// Milliseconds since the Unix epoch, UTC.
     Timestamp(i64),
+    /// Ten-thousandths (Cedar's `decimal`; see [`crate::decimal`]).
+    Decimal(i64),
     Tls(TlsVersion),
     Enum(EnumId, u32),
     Entity(EntityUid),
@@ -128,6 +130,7 @@ impl Value {
             Value::Ip(_) => "ip",
             Value::Duration(_) => "duration",
             Value::Timestamp(_) => "timestamp",
+            Value::Decimal(_) => "decimal",
             Value::Tls(_) => "tls version",
             Value::Enum(..) => "enum",
             Value::Entity(_) => "entity",

@@ -514,6 +514,10 @@ fn cedar_extension_forms_and_negative_durations_read_as_rampart_values() {
         read("x", extn("ip", "10.0.0.1")),
         Ok(Value::Ip(_))
     ));
+    assert_eq!(
+        read("x", extn("decimal", "-1.25")),
+        Ok(Value::Decimal(-12_500))
+    );
 
     // Refused, each with its reason.
     let error = read("d", json!("5h-")).unwrap_err();
@@ -522,11 +526,8 @@ fn cedar_extension_forms_and_negative_durations_read_as_rampart_values() {
         read("d", extn("datetime", "5h")).is_err(),
         "the wrong function"
     );
-    let error = read("x", extn("decimal", "1.25")).unwrap_err();
-    assert!(
-        error.contains("`decimal`") && error.contains("Int"),
-        "{error}"
-    );
+    let error = read("x", extn("decimal", "1.25000")).unwrap_err();
+    assert!(error.contains("at most four digits"), "{error}");
     let error = read("x", extn("unknownFn", "1")).unwrap_err();
     assert!(
         error.contains("unknown extension function `unknownFn`"),

@@ -611,6 +611,8 @@ pub enum Literal {
     Duration(i64),
     /// `2026-01-01T00:00:00Z`: milliseconds since the Unix epoch, UTC.
     Timestamp(i64),
+    /// `12.5`, `0.0001`: ten-thousandths (see `rampart_engine::decimal`).
+    Decimal(i64),
     /// `tls1.0` … `tls1.3`
     Tls(rampart_engine::TlsVersion),
 }

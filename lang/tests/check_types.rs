@@ -44,7 +44,7 @@ fn e006_names_types_in_the_languages_words() {
         ),
         (
             "principal.mfa + 1 > 0",
-            "type mismatch: expected Int, Duration or Timestamp, found Bool",
+            "type mismatch: expected Int, Decimal, Duration or Timestamp, found Bool",
         ),
         (
             "now - 1 > now",
@@ -52,7 +52,7 @@ fn e006_names_types_in_the_languages_words() {
         ),
         (
             "principal.department < \"b\"",
-            "type mismatch: expected Int, Duration, Timestamp or TlsVersion, found String",
+            "type mismatch: expected Int, Decimal, Duration, Timestamp or TlsVersion, found String",
         ),
         (
             "not principal.department",

@@ -93,8 +93,9 @@
 //!     `String` as text, enums as the variant name (text), entity references as the id
 //!     (text; the type is the one the schema declares), `Duration` as int8 milliseconds,
 //!     `Timestamp` as int8 milliseconds since the Unix epoch (UTC), TLS versions as their
-//!     literal (`tls1.2`, text; ordered bytewise, which is their order). `Ip` attributes and
-//!     attributes typed as any entity, maps or `Any` are not translated (an error).
+//!     literal (`tls1.2`, text; ordered bytewise, which is their order). `Ip` and `Decimal`
+//!     attributes and attributes typed as any entity, maps or `Any` are not translated (an
+//!     error).
 //!   * **Sets**: `{ array = C }` is a PostgreSQL `text[]` (strings, enums, entities, TLS) or
 //!     `int8[]` (ints, durations, timestamps) column, or in SQLite a text column holding a
 //!     JSON array (`["a","b"]`, `[1,2]`); NULL is an absent set. `{ table = T, key = K,

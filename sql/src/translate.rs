@@ -209,6 +209,12 @@ fn scalar_param(ty: &Ty, value: &Value, path: &[String]) -> Result<Option<Param>
                 "IP attributes cannot be translated to SQL",
             ))
         }
+        (Ty::Decimal, _) => {
+            return Err(TranslateError::new(
+                attr_name(path),
+                "Decimal attributes cannot be translated to SQL yet",
+            ))
+        }
         (Ty::AnyEntity | Ty::Any | Ty::Map(_) | Ty::Set(_) | Ty::Record(_), _) => {
             return Err(TranslateError::new(
                 attr_name(path),

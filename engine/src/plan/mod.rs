@@ -1047,6 +1047,7 @@ impl Planner<'_> {
                     (Ty::Int, Value::Int(_))
                         | (Ty::Duration, Value::Duration(_))
                         | (Ty::Timestamp, Value::Timestamp(_))
+                        | (Ty::Decimal, Value::Decimal(_))
                         | (Ty::Tls, Value::Tls(_))
                 );
                 if !ordered {
@@ -1208,6 +1209,7 @@ fn type_admits(ty: &Ty, value: &Value) -> bool {
         | (Ty::Ip, Value::Ip(_))
         | (Ty::Duration, Value::Duration(_))
         | (Ty::Timestamp, Value::Timestamp(_))
+        | (Ty::Decimal, Value::Decimal(_))
         | (Ty::Tls, Value::Tls(_))
         | (Ty::Set(_), Value::Set(_))
         | (Ty::Record(_), Value::Record(_))

@@ -438,7 +438,8 @@ fn compare(op: CmpOp, found: &Value, value: &Value) -> bool {
     let ordering = match (found, value) {
         (Value::Int(a), Value::Int(b))
         | (Value::Duration(a), Value::Duration(b))
-        | (Value::Timestamp(a), Value::Timestamp(b)) => a.cmp(b),
+        | (Value::Timestamp(a), Value::Timestamp(b))
+        | (Value::Decimal(a), Value::Decimal(b)) => a.cmp(b),
         (Value::Tls(a), Value::Tls(b)) => a.cmp(b),
         _ => return false,
     };
@@ -465,6 +466,7 @@ pub fn value_json(schema: &Schema, value: &Value) -> Json {
         Value::Ip(net) => Json::String(net.to_string()),
         Value::Duration(ms) => Json::String(crate::time::format_duration(*ms)),
         Value::Timestamp(ms) => Json::String(crate::time::format_timestamp(*ms)),
+        Value::Decimal(n) => Json::String(crate::decimal::format_decimal(*n)),
         Value::Tls(v) => Json::String(v.literal().to_string()),
         Value::Enum(id, variant) => {
             Json::String(crate::display::variant_name(schema, *id, *variant).to_string())

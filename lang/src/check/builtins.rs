@@ -22,15 +22,26 @@ pub const AUTH_METHOD_NAME: &str = "AuthMethod";
 pub const AUTH_METHOD_VARIANTS: [&str; 6] = ["none", "api_key", "jwt", "oauth2", "oidc", "mtls"];
 
 /// Type names the language defines; a schema may not declare them again.
-pub const SCALAR_TYPE_NAMES: [&str; 7] = [
+pub const SCALAR_TYPE_NAMES: [&str; 8] = [
     "Bool",
     "Int",
     "String",
     "Ip",
     "Duration",
     "Timestamp",
+    "Decimal",
     "TlsVersion",
 ];
+
+/// Whether a schema may not declare `name`: a scalar type, `Set`, `Map`, `Any`, or a builtin
+/// entity type or enum (`Anonymous`, `AuthMethod`). The one list, also used by `rampart
+/// import cedar` to rename Cedar types that collide with these.
+pub fn is_builtin_type_name(name: &str) -> bool {
+    SCALAR_TYPE_NAMES.contains(&name)
+        || matches!(name, "Set" | "Map" | "Any")
+        || name == ANONYMOUS_NAME
+        || name == AUTH_METHOD_NAME
+}
 
 /// The expression variables.
 pub const VARIABLES: [&str; 5] = ["principal", "resource", "action", "context", "now"];
@@ -44,6 +55,7 @@ pub fn scalar_type(name: &str) -> Option<Type> {
         "Ip" => Type::Ip,
         "Duration" => Type::Duration,
         "Timestamp" => Type::Timestamp,
+        "Decimal" => Type::Decimal,
         "TlsVersion" => Type::Tls,
         _ => return None,
     })

@@ -457,6 +457,7 @@ pub fn literal(lit: &Literal) -> Typed {
         Literal::Ip(net) => Typed::value(Type::Ip, Value::Ip(*net)),
         Literal::Duration(ms) => Typed::value(Type::Duration, Value::Duration(*ms)),
         Literal::Timestamp(ms) => Typed::value(Type::Timestamp, Value::Timestamp(*ms)),
+        Literal::Decimal(n) => Typed::value(Type::Decimal, Value::Decimal(*n)),
         Literal::Tls(v) => Typed::value(Type::Tls, Value::Tls(*v)),
     }
 }

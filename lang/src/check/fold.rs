@@ -41,6 +41,10 @@ pub fn neg(x: Expr) -> Result<Expr, FoldError> {
             .checked_neg()
             .map(|n| Expr::Const(Value::Duration(n)))
             .ok_or(FoldError::Overflow),
+        Expr::Const(Value::Decimal(n)) => n
+            .checked_neg()
+            .map(|n| Expr::Const(Value::Decimal(n)))
+            .ok_or(FoldError::Overflow),
         other => Ok(Expr::Neg(Box::new(other))),
     }
 }
@@ -182,7 +186,8 @@ fn eval(op: BinaryOp, a: &Value, b: &Value) -> Result<Option<Value>, FoldError> 
             let ord = match (a, b) {
                 (V::Int(x), V::Int(y))
                 | (V::Duration(x), V::Duration(y))
-                | (V::Timestamp(x), V::Timestamp(y)) => x.cmp(y),
+                | (V::Timestamp(x), V::Timestamp(y))
+                | (V::Decimal(x), V::Decimal(y)) => x.cmp(y),
                 (V::Tls(x), V::Tls(y)) => x.cmp(y),
                 _ => return Ok(None),
             };
@@ -230,6 +235,8 @@ fn arith(op: BinaryOp, a: &Value, b: &Value) -> Result<Option<Value>, FoldError>
         (BinaryOp::Add, V::Int(x), V::Int(y)) => V::Int(checked(x.checked_add(*y))?),
         (BinaryOp::Sub, V::Int(x), V::Int(y)) => V::Int(checked(x.checked_sub(*y))?),
         (BinaryOp::Mul, V::Int(x), V::Int(y)) => V::Int(checked(x.checked_mul(*y))?),
+        (BinaryOp::Add, V::Decimal(x), V::Decimal(y)) => V::Decimal(checked(x.checked_add(*y))?),
+        (BinaryOp::Sub, V::Decimal(x), V::Decimal(y)) => V::Decimal(checked(x.checked_sub(*y))?),
         (BinaryOp::Add, V::Duration(x), V::Duration(y)) => V::Duration(checked(x.checked_add(*y))?),
         (BinaryOp::Sub, V::Duration(x), V::Duration(y)) => V::Duration(checked(x.checked_sub(*y))?),
         (BinaryOp::Mul, V::Duration(x), V::Int(y)) => V::Duration(checked(x.checked_mul(*y))?),

@@ -53,7 +53,7 @@ impl ExprCx<'_> {
             UnOp::Neg => {
                 let typed = self.check(x, None);
                 match typed.ty {
-                    Type::Int | Type::Duration => {
+                    Type::Int | Type::Duration | Type::Decimal => {
                         let ty = typed.ty.clone();
                         match fold::neg(typed.ir) {
                             Ok(ir) => Typed::new(ty, ir),
@@ -64,7 +64,7 @@ impl ExprCx<'_> {
                     other => {
                         self.mismatch(
                             x.span,
-                            "Int or Duration",
+                            "Int, Decimal or Duration",
                             &other,
                             Some("`-` negates a number or a duration"),
                         );
@@ -165,17 +165,23 @@ impl ExprCx<'_> {
         let orderable = |t: &Type| {
             matches!(
                 t,
-                Type::Int | Type::Duration | Type::Timestamp | Type::Tls | Type::Any | Type::Error
+                Type::Int
+                    | Type::Decimal
+                    | Type::Duration
+                    | Type::Timestamp
+                    | Type::Tls
+                    | Type::Any
+                    | Type::Error
             )
         };
         let help = format!(
-            "`{}` compares Int, Duration, Timestamp or TlsVersion values",
+            "`{}` compares Int, Decimal, Duration, Timestamp or TlsVersion values",
             op.symbol()
         );
         if !orderable(&lt.ty) {
             self.mismatch(
                 l.span,
-                "Int, Duration, Timestamp or TlsVersion",
+                "Int, Decimal, Duration, Timestamp or TlsVersion",
                 &lt.ty,
                 Some(&help),
             );
@@ -183,7 +189,7 @@ impl ExprCx<'_> {
         }
         if !orderable(&rt.ty) || !comparable(&lt.ty, &rt.ty) {
             let want = if lt.ty.is_open() {
-                "Int, Duration, Timestamp or TlsVersion".to_owned()
+                "Int, Decimal, Duration, Timestamp or TlsVersion".to_owned()
             } else {
                 self.describe(&lt.ty)
             };
@@ -348,6 +354,7 @@ impl ExprCx<'_> {
             (_, T::Error, _) | (_, _, T::Error) => Some(T::Error),
             (_, T::Any, _) | (_, _, T::Any) => Some(T::Any),
             (_, T::Int, T::Int) => Some(T::Int),
+            (BinOp::Add | BinOp::Sub, T::Decimal, T::Decimal) => Some(T::Decimal),
             (BinOp::Add | BinOp::Sub, T::Duration, T::Duration) => Some(T::Duration),
             (BinOp::Add | BinOp::Sub, T::Timestamp, T::Duration) => Some(T::Timestamp),
             (BinOp::Sub, T::Timestamp, T::Timestamp) => Some(T::Duration),
@@ -361,17 +368,17 @@ impl ExprCx<'_> {
         let Some(result) = result else {
             let help = match op {
                 BinOp::Mul => "`*` multiplies Int by Int, or Duration by Int",
-                _ => "`+` and `-` work on Int, Duration, and Timestamp with Duration (Timestamp - Timestamp is a Duration)",
+                _ => "`+` and `-` work on Int, Decimal, Duration, and Timestamp with Duration (Timestamp - Timestamp is a Duration)",
             };
             let left_ok = match op {
                 BinOp::Mul => matches!(lt.ty, T::Int | T::Duration),
-                _ => matches!(lt.ty, T::Int | T::Duration | T::Timestamp),
+                _ => matches!(lt.ty, T::Int | T::Decimal | T::Duration | T::Timestamp),
             };
             if !left_ok {
                 let want = if op == BinOp::Mul {
                     "Int or Duration"
                 } else {
-                    "Int, Duration or Timestamp"
+                    "Int, Decimal, Duration or Timestamp"
                 };
                 self.mismatch(l.span, want, &lt.ty, Some(help));
             } else {
@@ -379,6 +386,7 @@ impl ExprCx<'_> {
                     (BinOp::Mul, T::Int) => "Int or Duration",
                     (BinOp::Sub, T::Timestamp) => "Duration or Timestamp",
                     (_, T::Timestamp) | (BinOp::Add | BinOp::Sub, T::Duration) => "Duration",
+                    (BinOp::Add | BinOp::Sub, T::Decimal) => "Decimal",
                     _ => "Int",
                 };
                 self.mismatch(r.span, want, &rt.ty, Some(help));

@@ -21,6 +21,8 @@ pub enum Type {
     Ip,
     Duration,
     Timestamp,
+    /// Fixed-point, four digits after the point (Cedar's `decimal`).
+    Decimal,
     Tls,
     Enum(EnumId),
     /// An entity of one of these types (sorted, deduplicated). Empty: an entity of any type.
@@ -117,6 +119,7 @@ impl Type {
             Type::Ip => "Ip".into(),
             Type::Duration => "Duration".into(),
             Type::Timestamp => "Timestamp".into(),
+            Type::Decimal => "Decimal".into(),
             Type::Tls => "TlsVersion".into(),
             Type::Enum(id) => names.enum_name(*id).to_owned(),
             Type::Entity(ids) if ids.is_empty() => "entity".into(),
@@ -151,6 +154,7 @@ impl Type {
             Type::Ip => Ty::Ip,
             Type::Duration => Ty::Duration,
             Type::Timestamp => Ty::Timestamp,
+            Type::Decimal => Ty::Decimal,
             Type::Tls => Ty::Tls,
             Type::Enum(id) => Ty::Enum(*id),
             Type::Entity(ids) => match ids.as_slice() {

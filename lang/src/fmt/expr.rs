@@ -39,11 +39,17 @@ fn strength(e: &Expr) -> u8 {
         ExprKind::Attr(..) | ExprKind::Index(..) => prec::POSTFIX,
         // Its `else` branch would take whatever follows: parenthesised in any operand slot.
         ExprKind::If(..) => prec::OR - 1,
-        ExprKind::Lit(Literal::Int(n) | Literal::Duration(n)) if *n < 0 => prec::NEG,
-        // `5.x`, `10.0.0.1.x` and `tls1.2.x` would read as one malformed literal: these
-        // literals need parentheses before a postfix operator, like a negation.
+        ExprKind::Lit(Literal::Int(n) | Literal::Duration(n) | Literal::Decimal(n)) if *n < 0 => {
+            prec::NEG
+        }
+        // `5.x`, `1.5.x`, `10.0.0.1.x` and `tls1.2.x` would read as one malformed literal:
+        // these literals need parentheses before a postfix operator, like a negation.
         ExprKind::Lit(
-            Literal::Int(_) | Literal::Ip(_) | Literal::Timestamp(_) | Literal::Tls(_),
+            Literal::Int(_)
+            | Literal::Decimal(_)
+            | Literal::Ip(_)
+            | Literal::Timestamp(_)
+            | Literal::Tls(_),
         ) => prec::NEG,
         _ => prec::PRIMARY,
     }
@@ -221,7 +227,9 @@ pub(super) fn record_key(key: &str) -> String {
 }
 
 /// `[A-Za-z_][A-Za-z0-9_]*`
-pub(crate) fn is_identifier(s: &str) -> bool {
+/// Whether `s` is written bare where a name may be quoted (an attribute, a record key):
+/// ASCII letters, digits and `_`, not starting with a digit.
+pub fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()
@@ -268,6 +276,7 @@ pub(super) fn format_literal(lit: &Literal) -> String {
         }
         Literal::Duration(ms) => format_duration(*ms),
         Literal::Timestamp(ms) => format_timestamp(*ms),
+        Literal::Decimal(n) => rampart_engine::decimal::format_decimal(*n),
         Literal::Tls(v) => v.literal().to_owned(),
     }
 }

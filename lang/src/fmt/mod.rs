@@ -27,7 +27,7 @@ use crate::ast;
 use crate::diagnostics::{Diagnostic, SourceFile};
 use comments::{Anchor, Placement};
 
-pub(crate) use expr::is_identifier;
+pub use expr::is_identifier;
 pub use expr::{format_duration, format_expr, format_timestamp};
 pub use items::format_rule_body;
 

@@ -201,7 +201,7 @@ fn cedar_habit(text: &str, pos: usize, found: &str) -> Option<String> {
             "duration" => "durations are literals: write `1h30m`, not `duration(\"1h30m\")`",
             "datetime" => "timestamps are literals: write `2026-01-01T00:00:00Z`, not `datetime(\"…\")`",
             "ip" => "IP addresses and ranges are literals: write `10.0.0.0/8`, not `ip(\"10.0.0.0/8\")`",
-            "decimal" => "Rampart has no decimals: compare integers of the smallest unit (cents, basis points)",
+            "decimal" => "decimals are literals: write `12.5`, not `decimal(\"12.5\")`",
             "containsAll" => "write `SET contains_all [a, b]` (or `.contains_all([a, b])`)",
             "containsAny" => "write `SET contains_any [a, b]` (or `.contains_any([a, b])`)",
             "isInRange" => "write `ADDRESS in RANGE`: `context.source.ip in 10.0.0.0/8`",
@@ -211,8 +211,11 @@ fn cedar_habit(text: &str, pos: usize, found: &str) -> Option<String> {
             "lessThan" | "lessThanOrEqual" | "greaterThan" | "greaterThanOrEqual" => {
                 "compare with `<`, `<=`, `>` and `>=`"
             }
-            "toDate" | "toTime" | "toDays" | "toHours" | "toMinutes" | "toSeconds"
-            | "toMilliseconds" | "offset" | "durationSince" => {
+            "toDate" | "toTime" => "write the field: `now.date`, `now.time_of_day`",
+            "toDays" | "toHours" | "toMinutes" | "toSeconds" | "toMilliseconds" => {
+                "write the field: `d.days`, `d.hours`, `d.minutes`, `d.seconds`, `d.milliseconds`"
+            }
+            "offset" | "durationSince" => {
                 "timestamps and durations are compared and subtracted with operators: `now - context.auth.issued_at <= 1h`"
             }
             "isEmpty" => "compare with the empty set: `SET == []`",
@@ -329,7 +332,7 @@ fn friendly(rule: Rule) -> Option<&'static str> {
         expect_clause | kw_expect => "`expect`",
         expect_rules | kw_by => "`by`",
         expr | term | postfix_expr | named | entity_id | paren | set_lit | record_lit
-        | timestamp | bad_timestamp | ipv6 | ipv4 | duration | tls | int | bad_number
+        | timestamp | bad_timestamp | ipv6 | ipv4 | duration | decimal | tls | int | bad_number
         | bool_lit => "an expression",
         binary_tail | has_tail | is_tail | like_tail | matches_tail => "an operator",
         method_call | method_name => "a method",

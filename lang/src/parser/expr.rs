@@ -280,6 +280,7 @@ impl Builder<'_> {
             Rule::string => lit(Literal::String(self.string(pair)?.value)),
             Rule::bool_lit => lit(Literal::Bool(text == "true")),
             Rule::duration => lit(Literal::Duration(literals::duration(text, span)?)),
+            Rule::decimal => lit(Literal::Decimal(literals::decimal(text, span)?)),
             Rule::timestamp => lit(Literal::Timestamp(literals::timestamp(text, span)?)),
             Rule::bad_timestamp => Err(literals::timestamp(text, span).err().unwrap_or_else(|| {
                 literals::invalid(

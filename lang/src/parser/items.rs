@@ -244,15 +244,9 @@ impl Builder<'_> {
                 match part.as_rule() {
                     Rule::ident_any => name = Some(self.ident(part)),
                     Rule::string => {
+                        // Any string names an attribute, the empty one included (as in
+                        // Cedar and JSON).
                         let quoted = self.string(part)?;
-                        if quoted.value.is_empty() {
-                            return Err(Diagnostic::error(
-                                "E001",
-                                "an attribute name cannot be empty",
-                            )
-                            .with_label(quoted.span, "empty name")
-                            .with_help("name the attribute: `\"Role-A\": Bool`"));
-                        }
                         name = Some(Ident {
                             name: quoted.value,
                             span: quoted.span,

@@ -112,6 +112,19 @@ pub(super) fn duration(text: &str, span: Span) -> Result<i64, Diagnostic> {
     })
 }
 
+/// A decimal literal `12.5`: the grammar admits `<digits>.<digits>`, so what can fail is
+/// the number of digits after the point or the range.
+pub(super) fn decimal(text: &str, span: Span) -> Result<i64, Diagnostic> {
+    rampart_engine::decimal::parse_decimal(text).map_err(|e| {
+        invalid(
+            span,
+            format!("invalid decimal `{text}`"),
+            "not a decimal",
+            e.message(),
+        )
+    })
+}
+
 /// A TLS version literal `tls1.0` … `tls1.3`.
 pub(super) fn tls(text: &str, span: Span) -> Result<TlsVersion, Diagnostic> {
     let version = match text {

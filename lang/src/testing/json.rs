@@ -18,6 +18,7 @@ pub fn to_json(value: &Value, schema: &SchemaInfo, symbols: &Symbols) -> Json {
         Value::Ip(net) => Json::String(ip_text(net)),
         Value::Duration(ms) => Json::String(format_duration(*ms)),
         Value::Timestamp(ms) => Json::String(format_timestamp(*ms)),
+        Value::Decimal(n) => Json::String(rampart_engine::decimal::format_decimal(*n)),
         Value::Tls(v) => Json::String(v.literal().to_owned()),
         Value::Enum(e, i) => {
             let name = schema

@@ -102,6 +102,7 @@ fn literal() -> impl Strategy<Value = Literal> + Clone {
         text().prop_map(Literal::String),
         ip().prop_map(Literal::Ip),
         prop_oneof![0..=i64::MAX, 0..100_000_000i64].prop_map(Literal::Duration),
+        prop_oneof![0..=i64::MAX, 0..1_000_000i64].prop_map(Literal::Decimal),
         // 0000-01-01T00:00:00Z ..= 9999-12-31T23:59:59.999Z
         prop_oneof![
             -62_167_219_200_000..=253_402_300_799_999i64,

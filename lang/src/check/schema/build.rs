@@ -183,11 +183,7 @@ impl<'p> Builder<'p> {
     /// Records a type name; `false` (with E010) when it is taken.
     fn declare_type_name(&mut self, file: FileId, name: &ast::Ident) -> bool {
         let text = name.name.as_str();
-        let builtin = builtins::SCALAR_TYPE_NAMES.contains(&text)
-            || matches!(text, "Set" | "Map" | "Any")
-            || text == ANONYMOUS_NAME
-            || text == AUTH_METHOD_NAME;
-        if builtin {
+        if builtins::is_builtin_type_name(text) {
             let diag = Diagnostic::error("E010", format!("`{text}` is a builtin type"))
                 .with_label(name.span, "cannot be declared again")
                 .with_help("choose another name");

@@ -234,11 +234,15 @@ fn negated(op: BinaryOp) -> Option<BinaryOp> {
     })
 }
 
-/// Values ordered by `<` (ints, durations, timestamps, TLS versions).
+/// Values ordered by `<` (ints, decimals, durations, timestamps, TLS versions).
 fn ordered(value: &Value) -> bool {
     matches!(
         value,
-        Value::Int(_) | Value::Duration(_) | Value::Timestamp(_) | Value::Tls(_)
+        Value::Int(_)
+            | Value::Decimal(_)
+            | Value::Duration(_)
+            | Value::Timestamp(_)
+            | Value::Tls(_)
     )
 }
 
@@ -252,6 +256,7 @@ fn equality_member(value: &Value) -> bool {
             | Value::String(_)
             | Value::Duration(_)
             | Value::Timestamp(_)
+            | Value::Decimal(_)
             | Value::Tls(_)
             | Value::Enum(..)
     )

@@ -338,7 +338,7 @@ impl<'a> Translator<'a> {
                 .ok_or_else(|| format!("`{name}` with too few arguments"))
         };
         match name {
-            "ip" | "datetime" | "duration" => {
+            "ip" | "datetime" | "duration" | "decimal" => {
                 let text = literal_string(one(0)?).ok_or_else(|| {
                     format!("`{name}(…)` of a computed string: only literals can be translated")
                 })?;
@@ -369,10 +369,17 @@ impl<'a> Translator<'a> {
                 let r = self.expr(one(1)?, d)?;
                 Ok(Out::new(format!("{} {op} {}", l.at(ADD), r.at(MUL)), ADD))
             }
-            "decimal" | "lessThan" | "lessThanOrEqual" | "greaterThan" | "greaterThanOrEqual" => {
-                Err(format!(
-                    "`{name}`: `decimal` values have no Rampart type (use an integer of the smallest unit)"
-                ))
+            "lessThan" | "lessThanOrEqual" | "greaterThan" | "greaterThanOrEqual" => {
+                // Cedar's decimal comparisons are Rampart's ordering operators.
+                let op = match name {
+                    "lessThan" => "<",
+                    "lessThanOrEqual" => "<=",
+                    "greaterThan" => ">",
+                    _ => ">=",
+                };
+                let l = self.expr(one(0)?, d)?;
+                let r = self.expr(one(1)?, d)?;
+                Ok(Out::new(format!("{} {op} {}", l.at(ADD), r.at(ADD)), CMP))
             }
             "toDate" | "toTime" | "toDays" | "toHours" | "toMinutes" | "toSeconds"
             | "toMilliseconds" => {
@@ -386,7 +393,10 @@ impl<'a> Translator<'a> {
                     _ => "milliseconds",
                 };
                 let receiver = self.expr(one(0)?, d)?;
-                Ok(Out::new(format!("{}.{part}", receiver.at(POSTFIX)), POSTFIX))
+                Ok(Out::new(
+                    format!("{}.{part}", receiver.at(POSTFIX)),
+                    POSTFIX,
+                ))
             }
             _ => Err(format!("the function or operator `{name}`")),
         }
@@ -694,6 +704,14 @@ mod tests {
                 "context.t.time_of_day > 1h",
             ),
             ("context.d.toHours() < 2", "context.d.hours < 2"),
+            (
+                r#"context.price.lessThanOrEqual(decimal("12.50"))"#,
+                "context.price <= 12.5",
+            ),
+            (
+                r#"decimal("-0.5").greaterThan(context.price)"#,
+                "-0.5 > context.price",
+            ),
         ];
         for (cedar, want) in cases {
             assert_eq!(rampart(cedar).as_deref(), Ok(want), "{cedar}");
@@ -707,8 +725,8 @@ mod tests {
             assert!(err.contains(part), "{cedar}: {err}");
         };
         refused(
-            r#"decimal("1.0").lessThan(decimal("2.0"))"#,
-            "`decimal` values have no Rampart type",
+            r#"decimal("1.23456") == context.x"#,
+            "not a decimal Rampart can read",
         );
         refused(r#"ip(context.s).isIpv4()"#, "of a computed string");
         refused("principal.hasTag(\"x\")", "entity tags");

@@ -4,22 +4,6 @@
 /// Rampart's reserved words.
 use rampart_lang::KEYWORDS;
 
-/// Type names Rampart reserves: they cannot name an entity type.
-const BUILTIN_TYPES: &[&str] = &[
-    "Bool",
-    "Int",
-    "String",
-    "Ip",
-    "Duration",
-    "Timestamp",
-    "TlsVersion",
-    "Set",
-    "Map",
-    "Any",
-    "Anonymous",
-    "AuthMethod",
-];
-
 /// The one Cedar namespace of an import: names in it lose their prefix.
 #[derive(Debug, Default, Clone)]
 pub struct Namespace {
@@ -86,14 +70,8 @@ impl Namespace {
     }
 }
 
-/// Whether `s` is a Rampart identifier (keywords included: they may name attributes).
-pub fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
+/// A Rampart identifier (ASCII letters, digits and `_`, not starting with a digit).
+pub use rampart_lang::fmt::is_identifier;
 
 /// Checks that `local` (the name of `cedar` without its namespace) can name a Rampart entity
 /// type.
@@ -103,7 +81,7 @@ pub fn entity_type_name(cedar: &str, local: &str) -> Result<String, String> {
             "entity type `{cedar}`: `{local}` cannot name a Rampart type (not an identifier, or a keyword)"
         ));
     }
-    if BUILTIN_TYPES.contains(&local) {
+    if rampart_lang::check::builtins::is_builtin_type_name(local) {
         return Err(format!(
             "entity type `{cedar}`: `{local}` is a builtin Rampart type"
         ));

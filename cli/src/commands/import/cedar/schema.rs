@@ -347,9 +347,6 @@ impl CedarSchema {
             .and_then(Value::as_object)
             .unwrap_or(&empty);
         for (attr, ty) in attributes {
-            if attr.is_empty() {
-                return Err("an attribute with an empty name".to_owned());
-            }
             let required = ty.get("required").and_then(Value::as_bool).unwrap_or(true);
             let mark = if required { "" } else { "?" };
             let rampart = self
@@ -488,10 +485,7 @@ fn extension_type(name: &str) -> Result<String, String> {
         "ipaddr" => Ok("Ip".to_owned()),
         "datetime" => Ok("Timestamp".to_owned()),
         "duration" => Ok("Duration".to_owned()),
-        "decimal" => Err(
-            "`decimal` has no Rampart type: store an integer of the smallest unit instead"
-                .to_owned(),
-        ),
+        "decimal" => Ok("Decimal".to_owned()),
         other => Err(format!("unknown extension type `{other}`")),
     }
 }

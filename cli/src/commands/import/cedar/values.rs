@@ -70,8 +70,8 @@ fn element(v: &Value, schema: &CedarSchema) -> Result<String, String> {
     literal(v, schema).map(|(text, _)| text)
 }
 
-/// The literal of `ip("…")`, `datetime("…")` or `duration("…")`, and whether it starts with
-/// a unary minus.
+/// The literal of `ip("…")`, `datetime("…")`, `duration("…")` or `decimal("…")`, and
+/// whether it starts with a unary minus.
 pub fn extension_literal(name: &str, arg: &str) -> Result<(String, bool), String> {
     match name {
         "ip" => ip_literal(arg).map(|text| (text, false)),
@@ -95,10 +95,19 @@ pub fn extension_literal(name: &str, arg: &str) -> Result<(String, bool), String
                     string_literal(arg)
                 )
             }),
-        "decimal" => Err(
-            "`decimal` values have no Rampart type (use an integer of the smallest unit)"
-                .to_owned(),
-        ),
+        "decimal" => rampart_engine::decimal::parse_decimal(arg)
+            .map(|n| {
+                let text = rampart_engine::decimal::format_decimal(n);
+                let negative = text.starts_with('-');
+                (text, negative)
+            })
+            .map_err(|e| {
+                format!(
+                    "`decimal({})`: not a decimal Rampart can read ({})",
+                    string_literal(arg),
+                    e.message()
+                )
+            }),
         other => Err(format!("the extension function `{other}`")),
     }
 }
@@ -155,6 +164,11 @@ mod tests {
             extension_literal("duration", "-1d12h"),
             Ok(("-1d12h".to_owned(), true))
         );
-        assert!(extension_literal("decimal", "1.0").is_err());
+        assert_eq!(
+            extension_literal("decimal", "-1.50"),
+            Ok(("-1.5".to_owned(), true))
+        );
+        assert!(extension_literal("decimal", "1.23456").is_err());
+        assert!(extension_literal("decimal", "1").is_err());
     }
 }
