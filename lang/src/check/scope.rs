@@ -149,7 +149,24 @@ pub fn resolve(
         ScopeRole::Obligation { anonymous_allowed } => anonymous_allowed,
     };
 
+    // `* in E` covers every type that can be in `E`; in the conditions, only those the
+    // effective actions declare (as for an omitted scope).
+    let declared = |ids: &[TypeId], allows: fn(Option<&ActionInfo>, TypeId) -> bool| {
+        let kept: Vec<TypeId> = ids
+            .iter()
+            .copied()
+            .filter(|t| no_actions || effective.iter().any(|a| allows(Some(a), *t)))
+            .collect();
+        if kept.is_empty() {
+            ids.to_vec()
+        } else {
+            kept
+        }
+    };
     let principal = match &principals {
+        Some(ids) if is_any(scope.principals.as_ref()) => {
+            Type::entity_union(declared(ids, allows_principal))
+        }
         Some(ids) => Type::entity_union(ids.clone()),
         None if poisoned => Type::Error,
         None if no_actions => union_with_anonymous(all_types.clone(), include_anonymous),
@@ -169,6 +186,9 @@ pub fn resolve(
         }
     };
     let resource = match &resources {
+        Some(ids) if is_any(scope.resources.as_ref()) => {
+            Type::entity_union(declared(ids, allows_resource))
+        }
         Some(ids) => Type::entity_union(ids.clone()),
         None if poisoned => Type::Error,
         None if no_actions => Type::entity_union(all_types.clone()),
@@ -320,6 +340,11 @@ fn written<'s>(
         .iter()
         .filter_map(|n| schema.entity_id(&n.name).map(|id| (n, id)))
         .collect()
+}
+
+/// Whether a scope part is written `*` (with a head, the types are then computed).
+fn is_any(list: Option<&ScopeList<Ident>>) -> bool {
+    matches!(list, Some(ScopeList::Any))
 }
 
 fn allows_resource(action: Option<&ActionInfo>, ty: TypeId) -> bool {
