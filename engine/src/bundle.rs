@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::value::Value;
+use crate::value::{EntityUid, Value};
 
 /// The `format` field of every bundle file.
 pub const BUNDLE_FORMAT: &str = "rampart-bundle";
@@ -165,6 +165,39 @@ pub struct Scope {
     /// For `allow` rules, `None` matches every principal type *except* `Anonymous`; for
     /// deny/require/obligations it matches every type. `Some` lists exactly the types.
     pub principals: Option<Vec<TypeId>>,
+    /// `on Doc in Folder::"f"`, `on Doc::"d"`: the resource must also be that entity (or,
+    /// for `in`, one of its descendants). Checked before any condition; never fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_head: Option<Head>,
+    /// `for User in Group::"g"`, `for User::"alice"`: the same for the principal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_head: Option<Head>,
+}
+
+impl Scope {
+    /// Whether the scope names entities, not only types.
+    pub fn has_head(&self) -> bool {
+        self.resource_head.is_some() || self.principal_head.is_some()
+    }
+}
+
+/// The entity part of a scope (Cedar's `principal == E`, `principal in E`): the rule
+/// covers a request only if its principal (or resource) is one of `entities`, or, for
+/// [`HeadOp::In`], a descendant of one. The rule index files rules under these entities.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    pub op: HeadOp,
+    /// At least one entity (the loader refuses none).
+    pub entities: Vec<EntityUid>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeadOp {
+    /// `for User::"alice"`: the entity itself.
+    Eq,
+    /// `for User in Group::"g"`: the entity or any descendant of it.
+    In,
 }
 
 /// A condition: a list of conjuncts (the top-level `and`s of what was written), each with

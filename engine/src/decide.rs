@@ -23,6 +23,8 @@ use crate::decision::{Decision, DecisionError, Effect};
 use crate::engine::Engine;
 use crate::entities::EntityStore;
 use crate::eval::{EvalContext, EvalError};
+use crate::explain::TraceKind;
+use crate::head;
 use crate::index::principal_in_scope;
 use crate::program::{CompiledObligation, CompiledRule, Span};
 use crate::request::Request;
@@ -81,6 +83,10 @@ pub(crate) trait Observer {
     fn principal(&mut self, _engine: &Engine, _principal: &EntityUid) {}
 
     fn rule_out_of_scope(&mut self, _engine: &Engine, _rule: &CompiledRule, _principal: TypeId) {}
+
+    /// A rule or obligation whose scope head the request does not match; `why` says which
+    /// (explanations only).
+    fn outside_head(&mut self, _engine: &Engine, _id: &str, _kind: TraceKind, _why: String) {}
 
     fn rule(
         &mut self,
@@ -246,6 +252,18 @@ impl Engine {
                     continue;
                 }
             }
+            if rule.has_head() {
+                let Some(source) = self.bundle_rule(slot) else {
+                    continue;
+                };
+                if let Some((side, head)) = head::mismatch(&source.scope, &cx) {
+                    if O::EXPLAIN {
+                        let why = head::describe(self, side, head, &cx);
+                        observer.outside_head(self, &source.id, rule.kind.into(), why);
+                    }
+                    continue;
+                }
+            }
             let verdict = self.verdict(&cx, rule.when(), rule.unless(), rule.require());
             if observer.rule(self, slot, rule, verdict).is_break() {
                 return;
@@ -270,6 +288,18 @@ impl Engine {
                 let scope = self.bundle_obligation(slot).map(|o| &o.scope);
                 if !scope.is_some_and(|s| principal_in_scope(s, false, principal)) {
                     observer.obligation_out_of_scope(self, obligation, principal);
+                    continue;
+                }
+            }
+            if obligation.has_head {
+                let Some(source) = self.bundle_obligation(slot) else {
+                    continue;
+                };
+                if let Some((side, head)) = head::mismatch(&source.scope, &cx) {
+                    if O::EXPLAIN {
+                        let why = head::describe(self, side, head, &cx);
+                        observer.outside_head(self, &source.id, TraceKind::Obligation, why);
+                    }
                     continue;
                 }
             }

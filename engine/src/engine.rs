@@ -109,12 +109,15 @@ impl Engine {
                 .as_ref()
                 .map(|c| compiler.condition(c))
                 .transpose()?;
-            rules.push(CompiledRule::new(
-                bundle_index,
-                rule.kind,
-                rule.package,
-                [Some(when), unless, require],
-            )?);
+            rules.push(
+                CompiledRule::new(
+                    bundle_index,
+                    rule.kind,
+                    rule.package,
+                    [Some(when), unless, require],
+                )?
+                .with_head(rule.scope.has_head()),
+            );
         }
         let obligation_slots = layout(bundle.obligations.iter().map(|o| &o.scope));
         let mut obligations = Vec::with_capacity(bundle.obligations.len());
@@ -136,6 +139,7 @@ impl Engine {
                     .as_ref()
                     .map(|c| compiler.condition(c))
                     .transpose()?,
+                has_head: obligation.scope.has_head(),
                 value: value.map(|node| (node, what)),
             });
         }

@@ -147,6 +147,15 @@ impl Observer for TraceObserver<'_> {
         }
     }
 
+    fn outside_head(&mut self, _engine: &Engine, id: &str, kind: TraceKind, why: String) {
+        self.rules.push(RuleTrace {
+            id: id.to_string(),
+            kind,
+            outcome: TraceOutcome::NotApplied,
+            detail: why,
+        });
+    }
+
     fn rule(
         &mut self,
         engine: &Engine,

@@ -29,9 +29,10 @@
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use crate::bundle::{ActionId, Scope, TypeId};
+use crate::bundle::{ActionId, Head, HeadOp, Scope, TypeId};
 use crate::discriminant::{Discriminator, TypeClass};
 use crate::eval::EvalContext;
+use crate::head::Side;
 use crate::ops::same_type;
 use crate::program::{NodeId, Span};
 use crate::value::{EntityUid, Value};
@@ -69,10 +70,28 @@ struct Key {
 struct Level {
     /// Entries without a key, in [`ScopeIndex::entries`].
     always: Span,
-    /// Keys in [`ScopeIndex::entity_keys`], sorted by hash.
+    /// Keys in [`ScopeIndex::entity_keys`], sorted by hash: rules whose `when` starts with
+    /// `principal in E` (or `== E`).
     entities: Span,
+    /// Keys in [`ScopeIndex::entity_keys`] of rules filed under their scope head, by
+    /// [`HeadTable`].
+    heads: [Span; HEAD_TABLES],
     /// Groups in [`ScopeIndex::groups`].
     groups: Span,
+}
+
+/// The head tables of a level: the principal's or the resource's, with `in` (the entity
+/// and its ancestors are looked up) or `==` (the entity alone).
+const HEAD_TABLES: usize = 4;
+
+/// Which head table a rule is filed in.
+fn head_table(side: Side, op: HeadOp) -> usize {
+    match (side, op) {
+        (Side::Principal, HeadOp::In) => 0,
+        (Side::Principal, HeadOp::Eq) => 1,
+        (Side::Resource, HeadOp::In) => 2,
+        (Side::Resource, HeadOp::Eq) => 3,
+    }
 }
 
 /// A key of a level, its hash first: lookups binary-search the hashes (one contiguous
@@ -152,6 +171,24 @@ pub(crate) struct IndexItem<'a> {
     pub slot: u32,
     /// The item's discriminating key, if it has one (rules only).
     pub key: Option<&'a Discriminator>,
+}
+
+impl IndexItem<'_> {
+    /// The head a rule is filed under in a second level: the principal's, else the
+    /// resource's. An `in` head of several entities is not a key (the request could match
+    /// more than one of them, and a rule must be in one list of a level).
+    fn head(&self) -> Option<(Side, &Head)> {
+        [
+            (Side::Principal, self.scope.principal_head.as_ref()),
+            (Side::Resource, self.scope.resource_head.as_ref()),
+        ]
+        .into_iter()
+        .find_map(|(side, head)| {
+            let head = head?;
+            let keyed = head.op == HeadOp::Eq || head.entities.len() == 1;
+            (keyed && !head.entities.is_empty()).then_some((side, head))
+        })
+    }
 }
 
 /// The candidates of one request: disjoint lists merged in bundle order, as slots. The
@@ -390,42 +427,31 @@ impl ScopeIndex {
         if !push(out, level.always) {
             return false;
         }
-        let keys = self
-            .entity_keys
-            .get(level.entities.range())
-            .unwrap_or_default();
+        let keys = self.entity_table(level.entities);
         if !keys.is_empty() {
             // `principal in E` and `principal == E` are false without failing only when
             // the principal is an entity.
             let Some(uid) = cx.principal.uid() else {
                 return false;
             };
-            if let Some(span) = find(keys, uid) {
-                if !push(out, span) {
-                    return false;
-                }
+            if !self.entity_lists(keys, uid, true, cx, &mut |span| push(out, span)) {
+                return false;
             }
-            if let Some(entity) = cx.entity_of(uid) {
-                // Ancestors never include the principal here: it was matched above.
-                if cx.entities.ancestor_count(entity) <= keys.len() {
-                    for ancestor in cx.entities.ancestors(entity) {
-                        if ancestor == uid {
-                            continue;
-                        }
-                        if let Some(span) = find(keys, ancestor) {
-                            if !push(out, span) {
-                                return false;
-                            }
-                        }
-                    }
-                } else {
-                    for (_, key, span) in keys {
-                        if key != uid && cx.entities.has_ancestor(entity, key) && !push(out, *span)
-                        {
-                            return false;
-                        }
-                    }
-                }
+        }
+        // A head never fails: a request entity that is not known matches none of them.
+        for (table, span) in level.heads.iter().enumerate() {
+            let keys = self.entity_table(*span);
+            let subject = if table < 2 {
+                &cx.principal
+            } else {
+                &cx.resource
+            };
+            let (Some(uid), false) = (subject.uid(), keys.is_empty()) else {
+                continue;
+            };
+            let ancestors = table % 2 == 0;
+            if !self.entity_lists(keys, uid, ancestors, cx, &mut |span| push(out, span)) {
+                return false;
             }
         }
         for group in self.groups.get(level.groups.range()).unwrap_or_default() {
@@ -442,6 +468,53 @@ impl ScopeIndex {
             };
             if !push(out, list) {
                 return false;
+            }
+        }
+        true
+    }
+}
+
+impl ScopeIndex {
+    fn entity_table(&self, span: Span) -> &[Keyed<EntityUid>] {
+        self.entity_keys.get(span.range()).unwrap_or_default()
+    }
+
+    /// Adds, through `push`, the lists of `keys` filed under `uid` and, with `ancestors`,
+    /// under each of its ancestors, looking up whichever of the two sets is smaller in the
+    /// other; `false` when `push` runs out of room.
+    fn entity_lists(
+        &self,
+        keys: &[Keyed<EntityUid>],
+        uid: &EntityUid,
+        ancestors: bool,
+        cx: &EvalContext<'_>,
+        push: &mut dyn FnMut(Span) -> bool,
+    ) -> bool {
+        if let Some(span) = find(keys, uid) {
+            if !push(span) {
+                return false;
+            }
+        }
+        let Some(entity) = cx.entity_of(uid).filter(|_| ancestors) else {
+            return true;
+        };
+        // Ancestors never include the entity itself here: it was matched above.
+        if cx.entities.ancestor_count(entity) <= keys.len() {
+            for ancestor in cx.entities.ancestors(entity) {
+                if ancestor == uid {
+                    continue;
+                }
+                if let Some(span) = find(keys, ancestor) {
+                    if !push(span) {
+                        return false;
+                    }
+                }
+            }
+        } else {
+            for (_, key, span) in keys {
+                if key != uid && cx.entities.has_ancestor(entity, key) && !push(*span) {
+                    return false;
+                }
             }
         }
         true
@@ -572,14 +645,27 @@ impl Builder<'_, '_> {
         }
         let mut always = Vec::new();
         let mut by_entity: BTreeMap<EntityUid, Vec<Entry>> = BTreeMap::new();
+        let mut by_head: [BTreeMap<EntityUid, Vec<Entry>>; HEAD_TABLES] = Default::default();
         let mut by_path: BTreeMap<(&crate::discriminant::Path, TypeClass), GroupBuild> =
             BTreeMap::new();
         for entry in entries {
-            let key = usize::try_from(entry.order)
+            let item = usize::try_from(entry.order)
                 .ok()
-                .and_then(|i| self.items.get(i))
-                .and_then(|item| item.key);
-            match key {
+                .and_then(|i| self.items.get(i));
+            if let Some((side, head)) = item.and_then(IndexItem::head) {
+                let table = by_head.get_mut(head_table(side, head.op));
+                if let Some(table) = table {
+                    for uid in &head.entities {
+                        let list = table.entry(uid.clone()).or_default();
+                        // An entity listed twice files the rule once.
+                        if list.last() != Some(&entry) {
+                            list.push(entry);
+                        }
+                    }
+                }
+                continue;
+            }
+            match item.and_then(|item| item.key) {
                 None => always.push(entry),
                 Some(Discriminator::Principal(uid)) => {
                     by_entity.entry(uid.clone()).or_default().push(entry);
@@ -593,7 +679,7 @@ impl Builder<'_, '_> {
                 }
             }
         }
-        if by_entity.is_empty() && by_path.is_empty() {
+        if by_entity.is_empty() && by_path.is_empty() && by_head.iter().all(BTreeMap::is_empty) {
             return NO_LEVEL;
         }
         let Ok(index) = u32::try_from(self.levels.len()) else {
@@ -607,6 +693,15 @@ impl Builder<'_, '_> {
             .collect();
         self.entity_keys.extend(by_hash(lists));
         let entities = Span::between(start, self.entity_keys.len()).unwrap_or_default();
+        let heads = by_head.map(|table| {
+            let start = self.entity_keys.len();
+            let lists: Vec<(EntityUid, Span)> = table
+                .into_iter()
+                .map(|(uid, list)| (uid, self.append(&list)))
+                .collect();
+            self.entity_keys.extend(by_hash(lists));
+            Span::between(start, self.entity_keys.len()).unwrap_or_default()
+        });
         let start = self.groups.len();
         for (probe, sample, by_value, any) in by_path.into_values() {
             let values_start = self.value_keys.len();
@@ -628,6 +723,7 @@ impl Builder<'_, '_> {
         self.levels.push(Level {
             always,
             entities,
+            heads,
             groups,
         });
         index
@@ -663,6 +759,7 @@ mod tests {
             actions,
             resources,
             principals,
+            ..Scope::default()
         }
     }
 

@@ -58,6 +58,7 @@ mod error;
 mod eval;
 mod explain;
 mod forms;
+mod head;
 mod index;
 mod json;
 mod load;

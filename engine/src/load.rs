@@ -351,6 +351,19 @@ impl Checker {
         {
             self.index(*ty, self.types, "entity type")?;
         }
+        for head in [&scope.resource_head, &scope.principal_head]
+            .into_iter()
+            .flatten()
+        {
+            if head.entities.is_empty() {
+                return Err(
+                    InvalidBundleError::new("bundle", "a scope head names no entity").into(),
+                );
+            }
+            for uid in &head.entities {
+                self.index(uid.ty, self.types, "entity type")?;
+            }
+        }
         Ok(())
     }
 

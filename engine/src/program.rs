@@ -290,7 +290,8 @@ pub(crate) struct CompiledRule {
     first_conjunct: u32,
     /// Conjuncts of `when`, `unless` and the required condition.
     counts: [u16; 3],
-    /// Bit 0: has `unless`; bit 1: has a required condition.
+    /// Bit 0: has `unless`; bit 1: has a required condition; bit 2: has a scope head
+    /// (checked before the conditions, see [`crate::head`]).
     present: u8,
     pub kind: RuleKind,
 }
@@ -364,6 +365,19 @@ impl CompiledRule {
     pub(crate) fn require(&self) -> Option<Span> {
         (self.present & 2 != 0).then(|| self.span(2))
     }
+
+    /// Marks the rule as having a scope head.
+    pub(crate) fn with_head(mut self, has_head: bool) -> Self {
+        if has_head {
+            self.present |= 4;
+        }
+        self
+    }
+
+    /// Whether the rule's scope names entities (its bundle scope has a head).
+    pub(crate) fn has_head(&self) -> bool {
+        self.present & 4 != 0
+    }
 }
 
 /// An obligation, compiled.
@@ -373,6 +387,8 @@ pub(crate) struct CompiledObligation {
     pub package: PackageId,
     pub when: Span,
     pub unless: Option<Span>,
+    /// Whether its scope names entities (its bundle scope has a head).
+    pub has_head: bool,
     /// The value to compute when it applies (rate-limit key, header value), and what it is
     /// called in messages.
     pub value: Option<(NodeId, &'static str)>,

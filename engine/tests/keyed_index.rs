@@ -16,7 +16,7 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use rampart_engine::bundle::Ty;
+use rampart_engine::bundle::{HeadOp, Ty};
 use rampart_engine::{Effect, Engine, EntityStore, Request};
 
 /// One conjunct shape, with a small parameter.
@@ -85,8 +85,11 @@ fn expr(c: &C) -> E {
     }
 }
 
-/// A rule: kind (0 allow, 1 deny, 2 require), any action?, `when`, `unless`, for `User`?
-type Rule = (u8, bool, Vec<C>, Option<C>, bool);
+/// A rule: kind (0 allow, 1 deny, 2 require), any action?, `when`, `unless`, for `User`?,
+/// a scope head (0 `for … in Group::"gN"`, 1 `for User::"uN"`, 2 `for User::"uN",
+/// User::"uN+1"`, 3 `on Doc::"dN"`, 4 `on Doc in Doc::"dN"`; both for a principal head
+/// and a resource head).
+type Rule = (u8, bool, Vec<C>, Option<C>, bool, Option<(u8, usize)>);
 
 fn rule() -> impl Strategy<Value = Rule> {
     (
@@ -95,7 +98,28 @@ fn rule() -> impl Strategy<Value = Rule> {
         prop::collection::vec(conjunct(), 0..4),
         prop::option::weighted(0.15, conjunct()),
         any::<bool>(),
+        prop::option::weighted(0.4, (0..6u8, 0..5usize)),
     )
+}
+
+/// Adds a generated scope head to a rule.
+fn with_head(r: R, (kind, n): (u8, usize)) -> R {
+    let (g, u, u2, d) = (
+        format!("g{n}"),
+        format!("u{n}"),
+        format!("u{}", n + 1),
+        format!("d{n}"),
+    );
+    match kind {
+        0 => r.principal_head(HeadOp::In, &[("Group", &g)]),
+        1 => r.principal_head(HeadOp::Eq, &[("User", &u)]),
+        2 => r.principal_head(HeadOp::Eq, &[("User", &u), ("User", &u2)]),
+        3 => r.resource_head(HeadOp::Eq, &[("Doc", &d)]),
+        4 => r.resource_head(HeadOp::In, &[("Doc", &d)]),
+        _ => r
+            .principal_head(HeadOp::In, &[("Group", &g)])
+            .resource_head(HeadOp::Eq, &[("Doc", &d)]),
+    }
 }
 
 fn engine(rules: &[Rule]) -> Engine {
@@ -118,7 +142,7 @@ fn engine(rules: &[Rule]) -> Engine {
     b.context_field("tier", Ty::String, true);
     b.action("read");
     b.action("write");
-    for (i, (kind, any_action, when, unless, for_user)) in rules.iter().enumerate() {
+    for (i, (kind, any_action, when, unless, for_user, head)) in rules.iter().enumerate() {
         let id = format!("r{i}");
         let mut r = match kind {
             0 => R::allow(&id),
@@ -137,6 +161,9 @@ fn engine(rules: &[Rule]) -> Engine {
         }
         if let Some(c) = unless {
             r = r.unless(expr(c));
+        }
+        if let Some(head) = head {
+            r = with_head(r, *head);
         }
         b.rule(r);
     }
@@ -377,4 +404,123 @@ fn boolean_paths_are_keys() {
         assert_eq!(decision.decision, effect, "{user} {mtls:?}");
         assert_eq!(decision, engine.explain(&request, &entities).0);
     }
+}
+
+/// Scope heads are index keys: 10,000 rules for 10,000 groups, a user in 3 of them (one
+/// through another), gets the 3 rules of its groups as candidates, found by lookup, plus
+/// the rules without a head; a user in none gets only those.
+#[test]
+fn group_heads_select_only_the_groups_of_the_principal() {
+    let mut b = Builder::new();
+    b.entity_type("Group", &[]);
+    b.entity_type("User", &[]);
+    b.entity_type("Doc", &[]);
+    b.parents("User", &["Group"]);
+    b.parents("Group", &["Group"]);
+    b.action("read");
+    for g in 0..10_000 {
+        b.rule(
+            R::allow(&format!("g{g}"))
+                .actions(&["read"])
+                .for_(&["User"])
+                .principal_head(HeadOp::In, &[("Group", &format!("g{g}"))]),
+        );
+    }
+    b.rule(R::deny("unkeyed").actions(&["read"]).when(common::b(false)));
+    let engine = b.engine();
+    let entities = engine
+        .entities_from_values(&[
+            serde_json::json!({"uid": "Group::\"g7\"", "parents": ["Group::\"g9000\""]}),
+            serde_json::json!({"uid": "User::\"alice\"",
+                "parents": ["Group::\"g7\"", "Group::\"g42\""]}),
+            serde_json::json!({"uid": "User::\"bob\""}),
+        ])
+        .unwrap();
+    let request = |user: &str| {
+        engine
+            .request_from_value(&serde_json::json!({
+                "action": "read", "principal": format!("User::\"{user}\""),
+                "resource": "Doc::\"d\"",
+            }))
+            .unwrap()
+    };
+    let alice = request("alice");
+    assert_eq!(engine.candidate_count(&alice, &entities), 4);
+    let decision = engine.decide(&alice, &entities);
+    assert_eq!(decision.decision, Effect::Allow);
+    assert_eq!(decision.rules, ["g7", "g42", "g9000"]);
+    assert_eq!(decision, engine.explain(&alice, &entities).0);
+    // Not in the data, or in no group: only `==` could match, and nothing does.
+    for user in ["bob", "carol"] {
+        let request = request(user);
+        assert_eq!(engine.candidate_count(&request, &entities), 1, "{user}");
+        assert_eq!(engine.decide(&request, &entities).decision, Effect::Deny);
+    }
+    // The explanation says why a rule of another group did not apply.
+    let (_, explanation) = engine.explain(&alice, &entities);
+    let g8 = explanation.rules.iter().find(|r| r.id == "g8").unwrap();
+    assert_eq!(
+        g8.detail,
+        "principal `User::\"alice\"` is not in `Group::\"g8\"`: outside the rule's scope"
+    );
+}
+
+/// Resource heads are keys too: `on Doc::"dN"` and `on Doc in Folder::"fN"`, the resource's
+/// folders looked up; `==` never matches a descendant.
+#[test]
+fn resource_heads_select_by_the_resource_and_its_ancestors() {
+    let mut b = Builder::new();
+    b.entity_type("Folder", &[]);
+    b.entity_type("Doc", &[]);
+    b.entity_type("User", &[]);
+    b.parents("Doc", &["Folder"]);
+    b.parents("Folder", &["Folder"]);
+    b.action("read");
+    for n in 0..500 {
+        b.rule(
+            R::allow(&format!("in-f{n}"))
+                .actions(&["read"])
+                .on(&["Doc", "Folder"])
+                .resource_head(HeadOp::In, &[("Folder", &format!("f{n}"))]),
+        );
+        b.rule(
+            R::deny(&format!("is-f{n}"))
+                .actions(&["read"])
+                .resource_head(HeadOp::Eq, &[("Folder", &format!("f{n}"))]),
+        );
+        b.rule(
+            R::allow(&format!("is-d{n}"))
+                .actions(&["read"])
+                .resource_head(HeadOp::Eq, &[("Doc", &format!("d{n}"))]),
+        );
+    }
+    let engine = b.engine();
+    let entities = engine
+        .entities_from_values(&[
+            serde_json::json!({"uid": "Folder::\"f1\"", "parents": ["Folder::\"f0\""]}),
+            serde_json::json!({"uid": "Doc::\"d3\"", "parents": ["Folder::\"f1\""]}),
+        ])
+        .unwrap();
+    let request = |resource: &str| {
+        engine
+            .request_from_value(&serde_json::json!({
+                "action": "read", "principal": "User::\"u\"", "resource": resource,
+            }))
+            .unwrap()
+    };
+    let doc = request("Doc::\"d3\"");
+    assert_eq!(engine.candidate_count(&doc, &entities), 3);
+    let decision = engine.decide(&doc, &entities);
+    assert_eq!(decision.decision, Effect::Allow);
+    assert_eq!(decision.rules, ["in-f0", "in-f1", "is-d3"]);
+    assert_eq!(decision, engine.explain(&doc, &entities).0);
+    let folder = request("Folder::\"f1\"");
+    let decision = engine.decide(&folder, &entities);
+    assert_eq!(decision.decision, Effect::Deny);
+    assert_eq!(decision.rules, ["is-f1"]);
+    assert_eq!(decision, engine.explain(&folder, &entities).0);
+    // A resource missing from the data has no ancestors: only `==` can match.
+    let missing = request("Doc::\"d9\"");
+    assert_eq!(engine.candidate_count(&missing, &entities), 1);
+    assert_eq!(engine.decide(&missing, &entities).rules, ["is-d9"]);
 }

@@ -369,16 +369,49 @@ pub struct Rule {
 /// Which requests a rule is about. `None` parts were not written and mean "any".
 ///
 /// Written forms:
-/// - allow/deny: `ACTIONS [on TYPES] [for TYPES]` (ACTIONS always written, so `actions` is
-///   `Some`);
-/// - require: `for *` (actions `Some(Any)`), `for ACTIONS [on TYPES] [for TYPES]`, or
-///   `for TYPES` (principal types only: `actions` and `resources` are `None`);
-/// - obligation: any of `on ACTIONS`, `on TYPES`, `for TYPES`, in that order.
+/// - allow/deny: `ACTIONS [on TARGET] [for TARGET]` (ACTIONS always written, so `actions`
+///   is `Some`);
+/// - require: `for *` (actions `Some(Any)`), `for ACTIONS [on TARGET] [for TARGET]`, or
+///   `for TARGET` (principals only: `actions` and `resources` are `None`);
+/// - obligation: any of `on ACTIONS`, `on TARGET`, `for TARGET`, in that order.
+///
+/// A TARGET is `TYPES`, `TYPES in Type::"id"` (types and a [`ScopeHead`] with
+/// [`HeadOp::In`]) or `Type::"id", …` (a head with [`HeadOp::Eq`]; the type list is then
+/// the entities' types, in order, without repeats, spanned as written in the entities).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Scope {
     pub actions: Option<ScopeList<StrLit>>,
     pub resources: Option<ScopeList<Ident>>,
     pub principals: Option<ScopeList<Ident>>,
+    /// `on Doc in Folder::"f"`, `on Doc::"d"`.
+    pub resource_head: Option<ScopeHead>,
+    /// `for User in Group::"g"`, `for * in Group::"g"`, `for User::"alice"`.
+    pub principal_head: Option<ScopeHead>,
+    pub span: Span,
+}
+
+/// The entities a scope names (Cedar's `principal == E`, `principal in E`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScopeHead {
+    pub op: HeadOp,
+    /// One entity for `in`; one or more for `==`.
+    pub entities: Vec<EntityLit>,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeadOp {
+    /// `Type::"id"`: that entity.
+    Eq,
+    /// `TYPES in Type::"id"`: that entity or a descendant of it.
+    In,
+}
+
+/// An entity written as a literal, `Type::"id"`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntityLit {
+    pub ty: Ident,
+    pub id: StrLit,
     pub span: Span,
 }
 

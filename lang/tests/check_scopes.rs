@@ -126,7 +126,8 @@ fn require_for_types_scopes_principals_only() {
         Scope {
             actions: None,
             resources: None,
-            principals: user.map(|u| vec![u])
+            principals: user.map(|u| vec![u]),
+            ..Scope::default()
         }
     );
 }
@@ -146,4 +147,88 @@ fn action_specific_context_fields_are_visible_to_rules_of_that_action() {
 fn schema_context_extensions_are_typed() {
     let src = with_schema("schema { context { tenant: String, region?: String } }\nallow \"payments:read\" on Account for User when context.tenant == \"acme\" and principal.mfa");
     ok(&src);
+}
+
+/// Scope heads: the entities are resolved into the scope, `TYPES in E` keeps the types,
+/// `* in E` covers the types that can be in `E` (its own included), and the variable has
+/// those types in the conditions.
+#[test]
+fn scope_heads_resolve_to_entities_and_types() {
+    use rampart_engine::bundle::HeadOp;
+    let src = "package p\nschema {\n  entity Group in [Group]\n  entity User { mfa: Bool } in [Group]\n  entity Service in [Group]\n  entity Folder\n  entity Doc in [Folder]\n  action \"read\" on Doc, Folder for User, Service, Group\n}\n\
+               allow \"read\" on Doc in Folder::\"f\" for User in Group::\"g\" when principal.mfa\n\
+               allow \"read\" for * in Group::\"g\"\n\
+               deny \"read\" on Doc::\"d\" for User::\"a\", Service::\"s\"\n\
+               require principal.mfa for User in Group::\"g\"\n";
+    let compiled = ok(src);
+    let bundle = compiled.bundle.expect("bundle");
+    let ty = |name: &str| {
+        bundle
+            .schema
+            .entity_types
+            .iter()
+            .position(|t| t.name == name)
+            .map(|i| i as u32)
+            .expect("type")
+    };
+    let [typed, any, eq, require] = &bundle.rules[..] else {
+        panic!("four rules")
+    };
+    let head = |h: &Option<rampart_engine::bundle::Head>| {
+        h.as_ref().map(|h| {
+            (
+                h.op,
+                h.entities
+                    .iter()
+                    .map(|e| (e.ty, e.id.to_string()))
+                    .collect::<Vec<_>>(),
+            )
+        })
+    };
+    assert_eq!(typed.scope.principals, Some(vec![ty("User")]));
+    assert_eq!(typed.scope.resources, Some(vec![ty("Doc")]));
+    assert_eq!(
+        head(&typed.scope.principal_head),
+        Some((HeadOp::In, vec![(ty("Group"), "g".into())]))
+    );
+    assert_eq!(
+        head(&typed.scope.resource_head),
+        Some((HeadOp::In, vec![(ty("Folder"), "f".into())]))
+    );
+    // `* in Group`: every type that can be in a Group, Group included.
+    assert_eq!(
+        any.scope.principals,
+        Some(vec![ty("Group"), ty("User"), ty("Service")])
+    );
+    assert_eq!(eq.scope.principals, Some(vec![ty("User"), ty("Service")]));
+    assert_eq!(
+        head(&eq.scope.principal_head),
+        Some((
+            HeadOp::Eq,
+            vec![(ty("User"), "a".into()), (ty("Service"), "s".into())]
+        ))
+    );
+    assert_eq!(
+        head(&eq.scope.resource_head),
+        Some((HeadOp::Eq, vec![(ty("Doc"), "d".into())]))
+    );
+    assert_eq!(require.scope.actions, None);
+    assert!(require.scope.principal_head.is_some());
+    // Under `* in Group`, `principal` may be a Service, which has no `mfa`.
+    let with_attr = src.replace(
+        "allow \"read\" for * in Group::\"g\"\n",
+        "allow \"read\" for * in Group::\"g\" when principal.mfa\n",
+    );
+    single_error(&with_attr, "E005");
+}
+
+/// An impossible `in` head is E006 for each type that can never be in the entity's type.
+#[test]
+fn e006_a_type_that_can_never_be_in_the_head_entity() {
+    let src = "package p\nschema {\n  entity Group\n  entity User in [Group]\n  entity Doc\n  action \"read\" on Doc for User, Doc\n}\n\
+               allow \"read\" for Doc in Group::\"g\"\n";
+    let d = single_error(src, "E006");
+    assert_eq!(d.message(), "type mismatch: `Doc` can never be in `Group`");
+    let src = src.replace("for Doc in Group", "for Unknown in Group");
+    single_error(&src, "E004");
 }

@@ -222,3 +222,44 @@ fn plans_fold_what_is_known() {
         Ok(PlanOutcome::Never)
     );
 }
+
+/// A scope head plans as the condition it stands for: `on Doc in Folder::"f"` as
+/// `when resource in Folder::"f"`, `on Doc::"d"` as `when resource == Doc::"d"`, and a
+/// principal head (known while planning) as `when principal in Group::"g"`; the plans of
+/// both forms are equal for every user and action.
+#[test]
+fn a_scope_head_plans_like_the_equivalent_condition() {
+    let pairs = [
+        (
+            "allow \"read\" on Doc in Folder::\"f1\" for User",
+            "allow \"read\" on Doc for User when resource in Folder::\"f1\"",
+        ),
+        (
+            "allow \"read\" on Doc::\"d3\" for User when resource.public",
+            "allow \"read\" on Doc for User when resource == Doc::\"d3\" and resource.public",
+        ),
+        (
+            "allow \"write\" on Doc for User\n@id(\"h2\")\ndeny \"write\" on Doc in Folder::\"f0\" unless resource.public",
+            "allow \"write\" on Doc for User\n@id(\"h2\")\ndeny \"write\" on Doc when resource in Folder::\"f0\" unless resource.public",
+        ),
+        (
+            "allow \"share\" on Doc for User in Group::\"g0\" when resource.public",
+            "allow \"share\" on Doc for User when principal in Group::\"g0\" and resource.public",
+        ),
+        (
+            "allow \"share\" on Doc::\"d1\" for User::\"u2\"",
+            "allow \"share\" on Doc for User when principal == User::\"u2\" and resource == Doc::\"d1\"",
+        ),
+    ];
+    for (head, condition) in pairs {
+        let head_engine = engine_with_rules(&format!("@id(\"h\")\n{head}\n"));
+        let condition_engine = engine_with_rules(&format!("@id(\"h\")\n{condition}\n"));
+        for user in ["u0", "u1", "u2", "u3"] {
+            for action in ACTIONS {
+                let planned = plan_for(&head_engine, user, action);
+                let expected = plan_for(&condition_engine, user, action);
+                assert_eq!(planned, expected, "{head} / {user} {action}");
+            }
+        }
+    }
+}

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value as Json};
 
-use crate::bundle::{BinaryOp, PackageId, RuleKind, Sym, Ty, TypeId};
+use crate::bundle::{BinaryOp, HeadOp, PackageId, RuleKind, Sym, Ty, TypeId};
 use crate::engine::Engine;
 use crate::entities::EntityStore;
 use crate::error::{DataError, RequestError};
@@ -364,6 +364,10 @@ impl Engine {
             if !self.package_selected(request.package, rule.package) {
                 continue;
             }
+            let head = planner.head(&source.scope);
+            if head == Cond::FALSE {
+                continue;
+            }
             let item = Item {
                 kind: "rule",
                 id: &source.id,
@@ -380,6 +384,8 @@ impl Engine {
             } else {
                 outcome.applies_failing_closed()
             };
+            // Outside its head, a rule neither applies nor fails.
+            let applies = and(vec![head, applies]);
             if applies == Cond::FALSE {
                 continue;
             }
@@ -406,13 +412,19 @@ impl Engine {
                 if !self.package_selected(request.package, obligation.package) {
                     continue;
                 }
+                let head = planner.head(&source.scope);
+                if head == Cond::FALSE {
+                    continue;
+                }
                 let item = Item {
                     kind: "obligation",
                     id: &source.id,
                     texts: [Some(&source.when), source.unless.as_ref(), None],
                 };
-                let outcome =
+                let mut outcome =
                     planner.clauses(&item, [Some(obligation.when), obligation.unless, None])?;
+                outcome.holds = and(vec![head.clone(), outcome.holds]);
+                outcome.failed = and(vec![head, outcome.failed]);
                 // It fails when its conditions fail, or when it applies and its value
                 // cannot be computed.
                 let value_fails = match obligation.value {
@@ -541,6 +553,40 @@ struct Planner<'p> {
 }
 
 impl Planner<'_> {
+    /// Where a scope's heads hold: the principal's is known (true or false); the
+    /// resource's is a residual on its id (`==`) or its ancestors (`in`), as the condition
+    /// `resource == E` or `resource in E` would plan. A head never fails.
+    fn head(&self, scope: &crate::bundle::Scope) -> Cond {
+        if let Some(head) = &scope.principal_head {
+            if !crate::head::principal_matches(head, self.cx) {
+                return Cond::FALSE;
+            }
+        }
+        let Some(head) = &scope.resource_head else {
+            return Cond::TRUE;
+        };
+        match head.op {
+            HeadOp::Eq => {
+                let mut ids: Vec<String> = Vec::new();
+                for uid in &head.entities {
+                    if uid.ty == self.resource_type && !ids.iter().any(|i| **i == *uid.id) {
+                        ids.push(uid.id.to_string());
+                    }
+                }
+                if ids.is_empty() {
+                    Cond::FALSE
+                } else {
+                    Cond::IdIn(ids)
+                }
+            }
+            HeadOp::In => or(head
+                .entities
+                .iter()
+                .map(|uid| Cond::InEntity(uid.clone()))
+                .collect()),
+        }
+    }
+
     fn reads_resource(&self, node: NodeId) -> bool {
         self.engine.program.reads_resource(node)
     }

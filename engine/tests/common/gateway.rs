@@ -241,6 +241,7 @@ pub fn bundle(shape: &Shape, seed: u64) -> Bundle {
                 actions: Some(vec![action as u32]),
                 resources,
                 principals,
+                ..Scope::default()
             },
             when: b.condition(&when),
             unless: None,

@@ -276,11 +276,20 @@ pub struct R {
     pub actions: Option<Vec<String>>,
     pub on: Option<Vec<String>>,
     pub for_: Option<Vec<String>>,
+    /// Scope heads: `(op, [(type, id)])` for the principal and the resource.
+    pub principal_head: Option<(HeadOp, Vec<(String, String)>)>,
+    pub resource_head: Option<(HeadOp, Vec<(String, String)>)>,
     pub when: Vec<E>,
     pub unless: Option<Vec<E>>,
     pub require: Option<Vec<E>>,
     pub reason: Option<String>,
     pub controls: Vec<String>,
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(t, i)| (t.to_string(), i.to_string()))
+        .collect()
 }
 
 fn names(list: &[&str]) -> Vec<String> {
@@ -296,6 +305,8 @@ impl R {
             actions: None,
             on: None,
             for_: None,
+            principal_head: None,
+            resource_head: None,
             when: Vec::new(),
             unless: None,
             require: None,
@@ -325,6 +336,16 @@ impl R {
     }
     pub fn for_(mut self, list: &[&str]) -> R {
         self.for_ = Some(names(list));
+        self
+    }
+    /// `for … in T::"id"` (`HeadOp::In`) or `for T::"id", …` (`HeadOp::Eq`).
+    pub fn principal_head(mut self, op: HeadOp, entities: &[(&str, &str)]) -> R {
+        self.principal_head = Some((op, pairs(entities)));
+        self
+    }
+    /// `on … in T::"id"` or `on T::"id", …`.
+    pub fn resource_head(mut self, op: HeadOp, entities: &[(&str, &str)]) -> R {
+        self.resource_head = Some((op, pairs(entities)));
         self
     }
     /// Adds a conjunct to `when`.
@@ -697,6 +718,21 @@ impl Builder {
                 .for_
                 .as_ref()
                 .map(|l| l.iter().map(|t| self.type_id(t)).collect()),
+            resource_head: r.resource_head.as_ref().map(|h| self.head(h)),
+            principal_head: r.principal_head.as_ref().map(|h| self.head(h)),
+        }
+    }
+
+    fn head(&mut self, (op, entities): &(HeadOp, Vec<(String, String)>)) -> Head {
+        Head {
+            op: *op,
+            entities: entities
+                .iter()
+                .map(|(t, i)| rampart_engine::EntityUid {
+                    ty: self.type_id(t),
+                    id: Arc::from(i.as_str()),
+                })
+                .collect(),
         }
     }
 

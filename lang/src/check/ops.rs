@@ -4,7 +4,7 @@ use rampart_engine::bundle::{BinaryOp, Expr};
 
 use super::expr::{ExprCx, Typed};
 use super::fold::{self, FoldError};
-use super::schema::unknown_action;
+use super::schema::{unknown_action, SchemaInfo};
 use super::types::{comparable, Type};
 use crate::ast::{self, BinOp, ExprKind, Literal, Span, UnOp};
 use crate::diagnostics::Diagnostic;
@@ -256,30 +256,7 @@ impl ExprCx<'_> {
         }
         let child_name = self.describe(&Type::Entity(child.to_vec()));
         let parent_name = self.describe(parent_ty);
-        let parents: Vec<String> = child
-            .iter()
-            .filter_map(|c| self.schema.entity(*c))
-            .flat_map(|e| {
-                e.parents
-                    .iter()
-                    .filter_map(|p| self.schema.entity(*p))
-                    .map(|p| p.name.clone())
-            })
-            .collect();
-        let help = if parents.is_empty() {
-            format!("`{child_name}` has no parent types; declare them with `entity {child_name} in [...]`")
-        } else {
-            format!("`{child_name}` may only be in `{}`", parents.join("`, `"))
-        };
-        let diag = Diagnostic::error(
-            "E006",
-            format!("type mismatch: `{child_name}` can never be in `{parent_name}`"),
-        )
-        .with_label(
-            span,
-            format!("`{parent_name}` is not a parent type of `{child_name}`"),
-        )
-        .with_help(help);
+        let diag = never_in(self.schema, child, &child_name, &parent_name, span);
         self.report(diag);
         false
     }
@@ -459,4 +436,42 @@ fn balanced(op: BinOp, mut operands: Vec<Expr>) -> Expr {
     }
     let right = operands.split_off(operands.len() / 2);
     join(balanced(op, operands), balanced(op, right))
+}
+
+/// E006: an entity of type `child` (named `child_name`) can never be in one of type
+/// `parent_name`: the schema never lets the parent type be its ancestor. Used by the `in`
+/// operator and by scope heads (`for User in Group::"g"`).
+pub(crate) fn never_in(
+    schema: &SchemaInfo,
+    child: &[u32],
+    child_name: &str,
+    parent_name: &str,
+    span: Span,
+) -> Diagnostic {
+    let parents: Vec<String> = child
+        .iter()
+        .filter_map(|c| schema.entity(*c))
+        .flat_map(|e| {
+            e.parents
+                .iter()
+                .filter_map(|p| schema.entity(*p))
+                .map(|p| p.name.clone())
+        })
+        .collect();
+    let help = if parents.is_empty() {
+        format!(
+            "`{child_name}` has no parent types; declare them with `entity {child_name} in [...]`"
+        )
+    } else {
+        format!("`{child_name}` may only be in `{}`", parents.join("`, `"))
+    };
+    Diagnostic::error(
+        "E006",
+        format!("type mismatch: `{child_name}` can never be in `{parent_name}`"),
+    )
+    .with_label(
+        span,
+        format!("`{parent_name}` is not a parent type of `{child_name}`"),
+    )
+    .with_help(help)
 }

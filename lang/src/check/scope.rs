@@ -4,13 +4,16 @@
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use rampart_engine::bundle::{self as ir, ActionId, TypeId};
+use rampart_engine::value::EntityUid;
 
 use super::builtins::ANONYMOUS;
+use super::ops::never_in;
 use super::schema::{unknown_action, unknown_entity_type, ActionInfo, SchemaInfo};
 use super::types::{join, FieldTy, RecordTy, Type};
-use crate::ast::{self, Ident, ScopeList};
+use crate::ast::{self, HeadOp, Ident, ScopeList};
 use crate::diagnostics::Diagnostic;
 
 /// What kind of item a scope belongs to: decides what an omitted principal covers.
@@ -67,8 +70,24 @@ pub fn resolve(
             Some(ids)
         }
     };
-    let resources = type_list(schema, scope.resources.as_ref(), diags, &mut poisoned);
-    let principals = type_list(schema, scope.principals.as_ref(), diags, &mut poisoned);
+    let mut resources = type_list(schema, scope.resources.as_ref(), diags, &mut poisoned);
+    let mut principals = type_list(schema, scope.principals.as_ref(), diags, &mut poisoned);
+    let resource_head = head(
+        schema,
+        scope.resource_head.as_ref(),
+        scope.resources.as_ref(),
+        &mut resources,
+        diags,
+        &mut poisoned,
+    );
+    let principal_head = head(
+        schema,
+        scope.principal_head.as_ref(),
+        scope.principals.as_ref(),
+        &mut principals,
+        diags,
+        &mut poisoned,
+    );
 
     let candidates: Vec<ActionId> = match &actions {
         Some(ids) => ids.clone(),
@@ -130,7 +149,24 @@ pub fn resolve(
         ScopeRole::Obligation { anonymous_allowed } => anonymous_allowed,
     };
 
+    // `* in E` covers every type that can be in `E`; in the conditions, only those the
+    // effective actions declare (as for an omitted scope).
+    let declared = |ids: &[TypeId], allows: fn(Option<&ActionInfo>, TypeId) -> bool| {
+        let kept: Vec<TypeId> = ids
+            .iter()
+            .copied()
+            .filter(|t| no_actions || effective.iter().any(|a| allows(Some(a), *t)))
+            .collect();
+        if kept.is_empty() {
+            ids.to_vec()
+        } else {
+            kept
+        }
+    };
     let principal = match &principals {
+        Some(ids) if is_any(scope.principals.as_ref()) => {
+            Type::entity_union(declared(ids, allows_principal))
+        }
         Some(ids) => Type::entity_union(ids.clone()),
         None if poisoned => Type::Error,
         None if no_actions => union_with_anonymous(all_types.clone(), include_anonymous),
@@ -150,6 +186,9 @@ pub fn resolve(
         }
     };
     let resource = match &resources {
+        Some(ids) if is_any(scope.resources.as_ref()) => {
+            Type::entity_union(declared(ids, allows_resource))
+        }
         Some(ids) => Type::entity_union(ids.clone()),
         None if poisoned => Type::Error,
         None if no_actions => Type::entity_union(all_types.clone()),
@@ -175,6 +214,8 @@ pub fn resolve(
             actions,
             resources,
             principals,
+            resource_head,
+            principal_head,
         },
         principal,
         resource,
@@ -191,6 +232,76 @@ fn union_ids(mut ids: Vec<TypeId>, anonymous: bool) -> Vec<TypeId> {
 
 fn union_with_anonymous(ids: Vec<TypeId>, anonymous: bool) -> Type {
     Type::entity_union(union_ids(ids, anonymous))
+}
+
+/// Resolves a scope head. The entities' types must exist (E004; for `==` the type list is
+/// made of them and reports them); in `TYPES in E`, each written type must be able to be
+/// in `E` (E006); `* in E` covers the types that can be, `E`'s own included, and sets
+/// `types` to them. `None` when there is no head or it does not resolve.
+fn head(
+    schema: &SchemaInfo,
+    head: Option<&ast::ScopeHead>,
+    written: Option<&ScopeList<Ident>>,
+    types: &mut Option<Vec<TypeId>>,
+    diags: &mut Vec<Diagnostic>,
+    poisoned: &mut bool,
+) -> Option<ir::Head> {
+    let head = head?;
+    let mut entities = Vec::new();
+    for entity in &head.entities {
+        match schema.entity_id(&entity.ty.name) {
+            Some(ty) => entities.push(EntityUid {
+                ty,
+                id: Arc::from(entity.id.value.as_str()),
+            }),
+            None => {
+                // `==` lists its entities' types, already reported by the type list.
+                if head.op == HeadOp::In {
+                    diags.push(unknown_entity_type(schema, &entity.ty));
+                }
+                *poisoned = true;
+            }
+        }
+    }
+    if entities.len() != head.entities.len() {
+        return None;
+    }
+    if head.op == HeadOp::In {
+        let (Some(group), Some(lit)) = (entities.first(), head.entities.first()) else {
+            return None;
+        };
+        match written {
+            Some(ScopeList::List(names)) => {
+                let mut possible = true;
+                for name in names {
+                    let Some(ty) = schema.entity_id(&name.name) else {
+                        continue;
+                    };
+                    if !schema.may_be_in(ty, group.ty) {
+                        diags.push(never_in(schema, &[ty], &name.name, &lit.ty.name, lit.span));
+                        possible = false;
+                    }
+                }
+                if !possible {
+                    *poisoned = true;
+                    return None;
+                }
+            }
+            _ => {
+                let mut ids: Vec<TypeId> = (0..schema.entities.len())
+                    .filter_map(|i| TypeId::try_from(i).ok())
+                    .filter(|ty| schema.may_be_in(*ty, group.ty))
+                    .collect();
+                ids.sort_unstable();
+                *types = Some(ids);
+            }
+        }
+    }
+    let op = match head.op {
+        HeadOp::Eq => ir::HeadOp::Eq,
+        HeadOp::In => ir::HeadOp::In,
+    };
+    Some(ir::Head { op, entities })
 }
 
 /// Entity types written in a scope; `None` for `*` or omitted.
@@ -229,6 +340,11 @@ fn written<'s>(
         .iter()
         .filter_map(|n| schema.entity_id(&n.name).map(|id| (n, id)))
         .collect()
+}
+
+/// Whether a scope part is written `*` (with a head, the types are then computed).
+fn is_any(list: Option<&ScopeList<Ident>>) -> bool {
+    matches!(list, Some(ScopeList::Any))
 }
 
 fn allows_resource(action: Option<&ActionInfo>, ty: TypeId) -> bool {

@@ -62,22 +62,16 @@ fn scope_text(out: &mut String, scope: &ast::Scope) {
             .collect::<Vec<_>>()
             .join(", "),
     };
-    let types = |list: &ScopeList<ast::Ident>| match list {
-        ScopeList::Any => "*".to_owned(),
-        ScopeList::List(names) => names
-            .iter()
-            .map(|n| n.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-    };
     if let Some(a) = &scope.actions {
         out.push_str(&format!(" on {}", actions(a)));
     }
     if let Some(r) = &scope.resources {
-        out.push_str(&format!(" on {}", types(r)));
+        let target = crate::fmt::items::scope_target(r, scope.resource_head.as_ref());
+        out.push_str(&format!(" on {target}"));
     }
     if let Some(p) = &scope.principals {
-        out.push_str(&format!(" for {}", types(p)));
+        let target = crate::fmt::items::scope_target(p, scope.principal_head.as_ref());
+        out.push_str(&format!(" for {target}"));
     }
 }
 

@@ -139,16 +139,35 @@ fn type_list(list: &ScopeList<Ident>) -> String {
     }
 }
 
+/// What follows `on` or `for`: `T`, `T in E` or `E, …` (the entities of an `==` head
+/// stand for their types).
+pub(crate) fn scope_target(types: &ScopeList<Ident>, head: Option<&ScopeHead>) -> String {
+    let entity = |e: &EntityLit| format!("{}::{}", e.ty.name, quote(&e.id.value));
+    match head {
+        None => type_list(types),
+        Some(head) if head.op == HeadOp::Eq => head
+            .entities
+            .iter()
+            .map(entity)
+            .collect::<Vec<_>>()
+            .join(", "),
+        Some(head) => {
+            let group: Vec<String> = head.entities.iter().map(entity).collect();
+            format!("{} in {}", type_list(types), group.join(", "))
+        }
+    }
+}
+
 /// ` on T` and ` for U` parts of a scope.
 fn types_suffix(scope: &Scope) -> String {
     let mut out = String::new();
     if let Some(resources) = &scope.resources {
         out.push_str(" on ");
-        out.push_str(&type_list(resources));
+        out.push_str(&scope_target(resources, scope.resource_head.as_ref()));
     }
     if let Some(principals) = &scope.principals {
         out.push_str(" for ");
-        out.push_str(&type_list(principals));
+        out.push_str(&scope_target(principals, scope.principal_head.as_ref()));
     }
     out
 }
@@ -178,7 +197,10 @@ fn rule_head(r: &Rule) -> Doc {
                     action_list(actions),
                     text(types_suffix(scope)),
                 ]),
-                (None, Some(principals)) => text(format!("for {}", type_list(principals))),
+                (None, Some(principals)) => text(format!(
+                    "for {}",
+                    scope_target(principals, scope.principal_head.as_ref())
+                )),
                 (None, None) => text("for *"),
             };
             // `require C` then `  for T` on a line of its own when they do not fit.

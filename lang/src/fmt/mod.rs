@@ -19,7 +19,7 @@ mod expr;
 
 /// A string as a Rampart string literal, escaped as `rampart fmt` writes it.
 pub use expr::quote as string_literal;
-mod items;
+pub(crate) mod items;
 mod schema;
 mod test_block;
 

@@ -9,7 +9,8 @@ declare_lint! {
     /// ### What it does
     /// Flags an `allow` rule whose conditions never look at who is calling: nothing about
     /// `principal`, `context.auth`, or the mutual-TLS identity (`context.tls.mtls`,
-    /// `context.tls.peer`).
+    /// `context.tls.peer`), and whose scope names no principal entity (`for User::"ana"`,
+    /// `for User in Group::"staff"` look at the caller).
     ///
     /// ### Why is this bad?
     /// Such a rule lets through anyone a `principal` mapping or the gateway names, whatever
@@ -43,7 +44,10 @@ impl Lint for AllowWithoutAuthentication {
     fn check(&self, cx: &LintContext<'_>, out: &mut Vec<Diagnostic>) {
         for rule in &cx.rules {
             let ast = rule.ast;
-            if ast.kind != RuleKind::Allow || names_anonymous(&ast.scope) {
+            if ast.kind != RuleKind::Allow
+                || names_anonymous(&ast.scope)
+                || ast.scope.principal_head.is_some()
+            {
                 continue;
             }
             let looks_at_caller = ast
@@ -106,6 +110,8 @@ mod tests {
             "allow \"docs:read\" on Doc when context.tls.mtls",
             "allow \"docs:read\" on Doc unless context.auth.method == none",
             "allow \"health:read\" for Anonymous",
+            "allow \"docs:read\" on Doc for User in User::\"lead\"",
+            "allow \"docs:read\" on Doc for User::\"ana\"",
             "deny \"docs:read\" on Doc",
         ] {
             assert_eq!(count(&format!("{SCHEMA}{ok}"), "L001"), 0, "{ok}");

@@ -16,7 +16,8 @@ declare_lint! {
     /// allow's whole scope, part by part: actions, resource types and principal types,
     /// where `*` or an omitted part covers everything, and a list covers the same or a
     /// shorter list (an allow's omitted principal types are covered only by a deny's `*`
-    /// or omitted ones). The deny must also be seen by requests for the allow's package:
+    /// or omitted ones); a deny naming entities (`for User in Group::"g"`) covers only an
+    /// allow naming the same ones. The deny must also be seen by requests for the allow's package:
     /// in the same package or one it imports. Several denies that only together cover an
     /// allow are not reported.
     ///
@@ -133,6 +134,26 @@ fn scope_covers(outer: &ast::Scope, inner: &ast::Scope) -> bool {
         && list_covers(outer.principals.as_ref(), inner.principals.as_ref(), |t| {
             &t.name
         })
+        && head_covers(outer.resource_head.as_ref(), inner.resource_head.as_ref())
+        && head_covers(outer.principal_head.as_ref(), inner.principal_head.as_ref())
+}
+
+/// No head covers every entity; a head covers only the same head (the same entities with
+/// the same operator), which is all the lint needs to stay sound.
+fn head_covers(outer: Option<&ast::ScopeHead>, inner: Option<&ast::ScopeHead>) -> bool {
+    fn key(head: &ast::ScopeHead) -> (ast::HeadOp, Vec<(&str, &str)>) {
+        let entities = head
+            .entities
+            .iter()
+            .map(|e| (e.ty.name.as_str(), e.id.value.as_str()))
+            .collect();
+        (head.op, entities)
+    }
+    match (outer, inner) {
+        (None, _) => true,
+        (Some(outer), Some(inner)) => key(outer) == key(inner),
+        (Some(_), None) => false,
+    }
 }
 
 /// `*` or omitted covers everything; a list covers a list of some of its names.

@@ -301,6 +301,8 @@ fn friendly(rule: Rule) -> Option<&'static str> {
         action_groups => "action group names",
         action_context => "`context`",
         type_names | type_list | principal_only => "a type name",
+        scope_target | scope_target_head | entity_list | entity_lit => "a type or an entity",
+        head_in => "`in`",
         attr_block => "`{`",
         attr_decl => "an attribute",
         optional_mark => "`?`",

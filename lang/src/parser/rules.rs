@@ -146,9 +146,10 @@ impl Builder<'_> {
                 Rule::rule_scope => rule.scope = self.rule_scope(part)?,
                 Rule::principal_only => {
                     let scope_span = self.span(&part);
-                    let principals = Some(self.type_list(self.last(part, "types")?));
+                    let (principals, principal_head) = self.target(part)?;
                     rule.scope = Scope {
-                        principals,
+                        principals: Some(principals),
+                        principal_head,
                         span: scope_span,
                         ..Scope::default()
                     };
@@ -187,14 +188,79 @@ impl Builder<'_> {
                     };
                     scope.actions = Some(list);
                 }
-                Rule::on_types => scope.resources = Some(self.type_list(self.last(part, "types")?)),
+                Rule::on_types => {
+                    let (types, head) = self.target(part)?;
+                    scope.resources = Some(types);
+                    scope.resource_head = head;
+                }
                 Rule::for_types => {
-                    scope.principals = Some(self.type_list(self.last(part, "types")?))
+                    let (types, head) = self.target(part)?;
+                    scope.principals = Some(types);
+                    scope.principal_head = head;
                 }
                 _ => return Err(self.internal(&part)),
             }
         }
         Ok(scope)
+    }
+
+    /// The types and entities of `on …`, `for …` or a require's principals: `TYPES`,
+    /// `TYPES in Type::"id"` or `Type::"id", …` (whose types are the entities').
+    fn target(
+        &self,
+        pair: Pair<'_, Rule>,
+    ) -> Result<(ScopeList<Ident>, Option<ScopeHead>), Diagnostic> {
+        let span = self.span(&pair);
+        let mut types = None;
+        let mut head = None;
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::kw_on | Rule::kw_for => {}
+                Rule::type_list => types = Some(self.type_list(part)),
+                Rule::head_in => {
+                    let span = self.span(&part);
+                    let entity = self.entity_lit(self.last(part, "an entity")?)?;
+                    head = Some(ScopeHead {
+                        op: HeadOp::In,
+                        entities: vec![entity],
+                        span,
+                    });
+                }
+                Rule::entity_list => {
+                    let span = self.span(&part);
+                    let entities = part
+                        .into_inner()
+                        .map(|p| self.entity_lit(p))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let mut names: Vec<Ident> = Vec::new();
+                    for entity in &entities {
+                        if !names.iter().any(|n| n.name == entity.ty.name) {
+                            names.push(entity.ty.clone());
+                        }
+                    }
+                    types = Some(ScopeList::List(names));
+                    head = Some(ScopeHead {
+                        op: HeadOp::Eq,
+                        entities,
+                        span,
+                    });
+                }
+                _ => return Err(self.internal(&part)),
+            }
+        }
+        match types {
+            Some(types) => Ok((types, head)),
+            None => Err(self.missing(span, "types")),
+        }
+    }
+
+    /// `Type::"id"` in a scope.
+    fn entity_lit(&self, pair: Pair<'_, Rule>) -> Result<EntityLit, Diagnostic> {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let ty = self.ident(self.next(&mut inner, "an entity type")?);
+        let id = self.string(self.next(&mut inner, "an entity id")?)?;
+        Ok(EntityLit { ty, id, span })
     }
 
     fn type_list(&self, pair: Pair<'_, Rule>) -> ScopeList<Ident> {
@@ -304,9 +370,15 @@ impl Builder<'_> {
                 Rule::obligation_actions => {
                     scope.actions = Some(ScopeList::List(self.strings(part)?))
                 }
-                Rule::on_types => scope.resources = Some(self.type_list(self.last(part, "types")?)),
+                Rule::on_types => {
+                    let (types, head) = self.target(part)?;
+                    scope.resources = Some(types);
+                    scope.resource_head = head;
+                }
                 Rule::for_types => {
-                    scope.principals = Some(self.type_list(self.last(part, "types")?))
+                    let (types, head) = self.target(part)?;
+                    scope.principals = Some(types);
+                    scope.principal_head = head;
                 }
                 _ => return Err(self.internal(&part)),
             }

@@ -204,19 +204,70 @@ fn type_scope() -> impl Strategy<Value = ScopeList<Ident>> + Clone {
     prop_oneof![Just(ScopeList::Any), types(3).prop_map(ScopeList::List)]
 }
 
+/// What follows `on` or `for`: types, with an entity head sometimes.
+type Target = (ScopeList<Ident>, Option<ScopeHead>);
+
+fn entity_lit() -> impl Strategy<Value = EntityLit> + Clone {
+    (type_name(), text()).prop_map(|(ty, id)| EntityLit {
+        ty,
+        id: str_of(id),
+        span: Span::default(),
+    })
+}
+
+fn head_of(op: HeadOp, entities: Vec<EntityLit>) -> ScopeHead {
+    ScopeHead {
+        op,
+        entities,
+        span: Span::default(),
+    }
+}
+
+/// `TYPES in E`, or `E, …` (whose types, without repeats, are the type list).
+fn head_target(
+    types: impl Strategy<Value = ScopeList<Ident>> + Clone,
+) -> impl Strategy<Value = Target> + Clone {
+    prop_oneof![
+        (types, entity_lit()).prop_map(|(t, e)| (t, Some(head_of(HeadOp::In, vec![e])))),
+        proptest::collection::vec(entity_lit(), 1..3).prop_map(|entities| {
+            let mut names: Vec<Ident> = Vec::new();
+            for e in &entities {
+                if !names.iter().any(|n| n.name == e.ty.name) {
+                    names.push(e.ty.clone());
+                }
+            }
+            (ScopeList::List(names), Some(head_of(HeadOp::Eq, entities)))
+        }),
+    ]
+}
+
+/// Boxed: its value trees are large, and a file holds many (a debug test thread's stack
+/// is 2 MiB).
+fn target() -> BoxedStrategy<Target> {
+    prop_oneof![
+        3 => type_scope().prop_map(|t| (t, None)),
+        1 => head_target(type_scope()),
+    ]
+    .boxed()
+}
+
 fn action_scope() -> impl Strategy<Value = ScopeList<StrLit>> + Clone {
     prop_oneof![Just(ScopeList::Any), strings(3).prop_map(ScopeList::List)]
 }
 
 fn scope_of(
     actions: Option<ScopeList<StrLit>>,
-    resources: Option<ScopeList<Ident>>,
-    principals: Option<ScopeList<Ident>>,
+    resources: Option<Target>,
+    principals: Option<Target>,
 ) -> Scope {
+    let (resources, resource_head) = resources.map_or((None, None), |(t, h)| (Some(t), h));
+    let (principals, principal_head) = principals.map_or((None, None), |(t, h)| (Some(t), h));
     Scope {
         actions,
         resources,
         principals,
+        resource_head,
+        principal_head,
         span: Span::default(),
     }
 }
@@ -239,13 +290,19 @@ fn annotations() -> impl Strategy<Value = Vec<Annotation>> + Clone {
 fn rule() -> impl Strategy<Value = Rule> + Clone {
     let allow_deny_scope = (
         action_scope(),
-        proptest::option::of(type_scope()),
-        proptest::option::of(type_scope()),
+        proptest::option::of(target()),
+        proptest::option::of(target()),
     )
         .prop_map(|(a, r, p)| scope_of(Some(a), r, p));
+    // `require C for TYPES`, `for TYPES in E`, `for * in E`, `for E, …`.
+    let principals_only = prop_oneof![
+        types(3).prop_map(|p| (ScopeList::List(p), None)),
+        head_target(type_scope()),
+    ]
+    .boxed();
     let require_scope = prop_oneof![
         allow_deny_scope.clone(),
-        types(3).prop_map(|p| scope_of(None, None, Some(ScopeList::List(p)))),
+        principals_only.prop_map(|p| scope_of(None, None, Some(p))),
     ];
     let kind_scope = prop_oneof![
         (Just(RuleKind::Allow), Just(None), allow_deny_scope.clone()),
@@ -301,8 +358,8 @@ fn obligation() -> impl Strategy<Value = Obligation> + Clone {
     ];
     let scope = (
         proptest::option::of(strings(3).prop_map(ScopeList::List)),
-        proptest::option::of(type_scope()),
-        proptest::option::of(type_scope()),
+        proptest::option::of(target()),
+        proptest::option::of(target()),
     )
         .prop_map(|(a, r, p)| scope_of(a, r, p));
     (

@@ -1,9 +1,10 @@
 //! One Cedar policy (its JSON EST) as one Rampart rule.
 //!
-//! `permit`/`forbid` become `allow`/`deny`. The scope's types become `for`/`on`; its entity
-//! parts (`principal == User::"u"`, `resource in Folder::"f"`) become the first conjuncts of
-//! `when`, since Rampart's heads name types only. `action in Action::"group"` lists the
-//! group's member actions. `when` clauses are joined with `and`, `unless` clauses with `or`;
+//! `permit`/`forbid` become `allow`/`deny`. The principal and resource scopes become
+//! `for`/`on` heads: `principal == User::"u"` is `for User::"u"`, `principal in Group::"g"`
+//! is `for * in Group::"g"`, `principal is User in Group::"g"` is `for User in Group::"g"`
+//! (Rampart's index selects rules by them, as Cedar's scopes). `action in Action::"group"`
+//! lists the group's member actions. `when` clauses are joined with `and`, `unless` clauses with `or`;
 //! when an `unless` comes before a `when`, everything becomes one `when` (with `not`) so that
 //! the conditions are evaluated in Cedar's order.
 
@@ -27,11 +28,9 @@ pub fn translate(est: &Value, id: &str, schema: &CedarSchema) -> Result<String, 
         _ => return Err("a policy whose effect is neither `permit` nor `forbid`".to_owned()),
     };
     let mut when_parts: Vec<String> = Vec::new();
-    let (for_types, principal_cond) = scope_var(est.get("principal"), "principal", schema)?;
+    let for_target = scope_var(est.get("principal"), "principal", schema)?;
     let mut actions = action_scope(est.get("action"), &tr)?;
-    let (on_types, resource_cond) = scope_var(est.get("resource"), "resource", schema)?;
-    when_parts.extend(principal_cond);
-    when_parts.extend(resource_cond);
+    let on_target = scope_var(est.get("resource"), "resource", schema)?;
 
     let mut clauses: Vec<(bool, Value)> = Vec::new();
     for cond in est
@@ -87,11 +86,11 @@ pub fn translate(est: &Value, id: &str, schema: &CedarSchema) -> Result<String, 
             out.push_str(&list.join(", "));
         }
     }
-    if let Some(types) = on_types {
-        out.push_str(&format!(" on {types}"));
+    if let Some(target) = on_target {
+        out.push_str(&format!(" on {target}"));
     }
-    if let Some(types) = for_types {
-        out.push_str(&format!(" for {types}"));
+    if let Some(target) = for_target {
+        out.push_str(&format!(" for {target}"));
     }
     if !when_parts.is_empty() {
         let parts: Vec<String> = when_parts.iter().map(|p| paren_or(p)).collect();
@@ -240,14 +239,15 @@ fn annotations(est: &Value, id: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// The `for`/`on` types and the `when` conjunct of the principal or resource scope.
+/// What follows `for`/`on` for the principal or resource scope: `User`, `User::"u"`,
+/// `User in Group::"g"`, `* in Group::"g"`; `None` for any.
 fn scope_var(
     scope: Option<&Value>,
     var: &str,
     schema: &CedarSchema,
-) -> Result<(Option<String>, Option<String>), String> {
+) -> Result<Option<String>, String> {
     let Some(scope) = scope else {
-        return Ok((None, None));
+        return Ok(None);
     };
     let op = scope.get("op").and_then(Value::as_str).unwrap_or("All");
     if scope.get("slot").is_some() {
@@ -255,7 +255,7 @@ fn scope_var(
             "templates are not supported yet (`{var} {op} ?{var}`)"
         ));
     }
-    let entity = |key: &str| -> Result<(String, String), String> {
+    let entity = |key: &str| -> Result<String, String> {
         let v = scope
             .get(key)
             .ok_or_else(|| format!("a `{var}` scope without its entity"))?;
@@ -270,20 +270,16 @@ fn scope_var(
                 _ => return Err(format!("a `{var}` scope whose entity is not understood")),
             },
         };
-        Ok((schema.type_name(ty)?, schema.entity_literal(ty, id)?))
+        schema.entity_literal(ty, id)
     };
     match op {
-        "All" | "all" => Ok((None, None)),
-        "==" => {
-            let (ty, lit) = entity("entity")?;
-            Ok((Some(ty), Some(format!("{var} == {lit}"))))
-        }
+        "All" | "all" => Ok(None),
+        "==" => Ok(Some(entity("entity")?)),
         "in" => {
             if scope.get("entities").is_some() {
                 return Err(format!("a `{var} in [...]` scope"));
             }
-            let (_, lit) = entity("entity")?;
-            Ok((None, Some(format!("{var} in {lit}"))))
+            Ok(Some(format!("* in {}", entity("entity")?)))
         }
         "is" => {
             let ty = scope
@@ -316,10 +312,13 @@ fn scope_var(
                             }
                         },
                     };
-                    Some(format!("{var} in {}", schema.entity_literal(t, i)?))
+                    Some(schema.entity_literal(t, i)?)
                 }
             };
-            Ok((Some(ty), cond))
+            Ok(Some(match cond {
+                Some(group) => format!("{ty} in {group}"),
+                None => ty,
+            }))
         }
         other => Err(format!("a `{var} {other}` scope")),
     }
