@@ -881,6 +881,10 @@ impl Planner<'_> {
                 _ => Ok(Partial::Known(Err(()))),
             },
             Node::Matches(..) => Err(Unsupported("`matches` on resource data")),
+            // Plans read the resource's attributes and ancestors, not its tags.
+            Node::HasTag(..) | Node::GetTag(..) => Err(Unsupported(
+                "a tag read (`has_tag`, `get_tag`) that depends on the resource",
+            )),
             Node::Neg(_) => Err(Unsupported("arithmetic on resource data")),
             Node::EntityCtor(..) => Err(Unsupported("an entity built from resource data")),
             Node::Set(_) | Node::Record(_) => {
