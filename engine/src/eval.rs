@@ -350,8 +350,8 @@ impl<'a> EvalContext<'a> {
         }
     }
 
-    /// Time parts, `if` and tag reads, out of [`Self::eval_node`]'s frame (each arm there adds to the
-    /// stack every nesting level takes).
+    /// Time parts, `if` and tag reads, out of [`Self::eval_node`]'s frame (each arm there
+    /// adds to the stack every nesting level takes).
     #[inline(never)]
     fn eval_rarer(&self, node: Node) -> EvalResult<Val<'_>> {
         let program = &self.engine.program;

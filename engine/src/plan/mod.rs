@@ -16,8 +16,8 @@
 //! Supported: comparisons of resource attributes (nested records included) with known
 //! values, `has`, `in` on the resource's hierarchy and on sets, `contains*`, `like`, and
 //! `principal in resource`. Anything else that reads the resource (an attribute of an entity
-//! the resource refers to, arithmetic on resource data, `matches`, …) is refused with an
-//! error naming the rule and the construct, never approximated.
+//! the resource refers to, arithmetic on resource data, `matches`, a tag read, …) is
+//! refused with an error naming the rule and the construct, never approximated.
 
 mod residual;
 
