@@ -83,6 +83,10 @@ pub struct EntityType {
     pub attrs: RecordType,
     /// Types an entity of this type may have as parents.
     pub parents: Vec<TypeId>,
+    /// The type of every tag value (`entity User tags String`); `None`: the type has no
+    /// tags. Tags are string-keyed, chosen by the data, apart from the attributes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Ty>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -333,6 +337,12 @@ pub enum Expr {
     TimePart(Box<Expr>, TimePart),
     /// `e is Type`: whether the entity `e` is of the entity type.
     Is(Box<Expr>, TypeId),
+    /// `e.has_tag(k)`: whether the entity `e` has the tag named by the string `k` (false
+    /// for an entity missing from the data).
+    HasTag(Box<Expr>, Box<Expr>),
+    /// `e.get_tag(k)`: the value of the entity's tag `k`; an evaluation error when the tag
+    /// is absent or the entity is missing from the data.
+    GetTag(Box<Expr>, Box<Expr>),
     /// `Type::{e}`
     EntityCtor(TypeId, Box<Expr>),
     /// A set with at least one non-constant element.

@@ -59,16 +59,33 @@ pub(crate) struct Entity {
     pub value: Value,
     /// Held inline: reading an attribute is one hop from the entity to its fields.
     pub attrs: Record,
+    /// Tags (`e.get_tag(k)`), sorted by key; empty, and no allocation, for an entity
+    /// without tags.
+    tags: Tags,
     /// Where this entity's ancestors are in the store's flat array: `e in g` scans that run
     /// for `g`'s number, or binary-searches it by uid when it is long.
     ancestors: Span,
 }
+
+/// An entity's tags, sorted by key (an empty boxed slice allocates nothing).
+type Tags = Box<[(Box<str>, Value)]>;
 
 /// A run of the store's ancestor array.
 #[derive(Debug, Clone, Copy, Default)]
 struct Span {
     start: u32,
     len: u32,
+}
+
+impl Entity {
+    /// The value of tag `key`, if the entity has it.
+    pub(crate) fn tag(&self, key: &str) -> Option<&Value> {
+        self.tags
+            .binary_search_by(|(k, _)| (**k).cmp(key))
+            .ok()
+            .and_then(|i| self.tags.get(i))
+            .map(|(_, value)| value)
+    }
 }
 
 impl EntityStore {
@@ -250,7 +267,7 @@ impl Engine {
         };
         if let Some(key) = object
             .keys()
-            .find(|k| !matches!(k.as_str(), "uid" | "attrs" | "parents"))
+            .find(|k| !matches!(k.as_str(), "uid" | "attrs" | "parents" | "tags"))
         {
             return Err(at_index(
                 "",
@@ -287,6 +304,9 @@ impl Engine {
             ))),
         }
         .map_err(in_entity)?;
+        let tags = self
+            .read_tags(object.get("tags"), entity_type)
+            .map_err(in_entity)?;
         let mut parents = Vec::new();
         let reader = Reader::new(self, "parents");
         match object.get("parents") {
@@ -334,9 +354,45 @@ impl Engine {
             value: Value::Entity(uid.clone()),
             uid,
             attrs,
+            tags,
             ancestors: Span::default(),
         };
         Ok((entity, parents))
+    }
+
+    /// An entity's `"tags": {"key": value, …}`, each value of the type's tag type; tags on
+    /// a type that declares none are an error (an empty object is no tags).
+    fn read_tags(
+        &self,
+        json: Option<&Json>,
+        entity_type: &crate::bundle::EntityType,
+    ) -> Result<Tags, ReadError> {
+        let mut reader = Reader::new(self, "tags");
+        let object = match json {
+            None | Some(Json::Null) => return Ok(Box::default()),
+            Some(Json::Object(object)) if object.is_empty() => return Ok(Box::default()),
+            Some(Json::Object(object)) => object,
+            Some(other) => {
+                return Err(reader.error(format!(
+                    "expected an object, found `{}`",
+                    json_excerpt(other)
+                )))
+            }
+        };
+        let Some(ty) = &entity_type.tags else {
+            return Err(reader.error(format!(
+                "the schema declares no tags for entity type `{}`",
+                entity_type.name
+            )));
+        };
+        let mut tags: Vec<(Box<str>, Value)> = Vec::with_capacity(object.len());
+        for (key, item) in object {
+            let value = reader.field(key, |r| r.nested(|r| r.value(item, ty)))?;
+            tags.push((Box::from(key.as_str()), value));
+        }
+        // Keys of a JSON object are distinct; sorted for lookups by binary search.
+        tags.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+        Ok(tags.into_boxed_slice())
     }
 }
 
@@ -502,11 +558,13 @@ mod tests {
             name: "G".into(),
             attrs: RecordType::default(),
             parents: vec![1],
+            tags: None,
         };
         let anonymous = EntityType {
             name: ANONYMOUS_TYPE.into(),
             attrs: RecordType::default(),
             parents: vec![],
+            tags: None,
         };
         let bundle = Bundle {
             format: BUNDLE_FORMAT.into(),

@@ -281,6 +281,7 @@ impl<'a> EvalContext<'a> {
                     .map(|record| sym.is_some_and(|sym| record.get(sym).is_some()))
             }
             Node::Is(inner, ty) => self.is_type(inner, ty),
+            Node::HasTag(entity, key) => self.has_tag(entity, key),
             Node::Like(inner, glob) => {
                 let glob = program.glob(glob)?;
                 self.eval(inner).and_then(|text| match &*text {
@@ -319,8 +320,38 @@ impl<'a> EvalContext<'a> {
         })
     }
 
-    /// Time parts and `if`, out of [`Self::eval_node`]'s frame (each arm there adds to the
-    /// stack every nesting level takes).
+    /// `e.has_tag(k)`, out of [`Self::boolean_node`]'s frame: false for an entity missing
+    /// from the data (as `has`).
+    #[inline(never)]
+    fn has_tag(&self, entity: NodeId, key: NodeId) -> EvalResult<bool> {
+        let target = self.eval(entity)?;
+        let key = self.eval(key)?;
+        let (uid, key) = tag_operands(&target, &key, "has_tag")?;
+        Ok(self
+            .entity_of(uid)
+            .is_some_and(|entity| entity.tag(key).is_some()))
+    }
+
+    /// `e.get_tag(k)`: an error for a missing entity or tag.
+    fn get_tag(&self, entity: NodeId, key: NodeId) -> EvalResult<Val<'_>> {
+        let target = self.eval(entity)?;
+        let key = self.eval(key)?;
+        let (uid, key) = tag_operands(&target, &key, "get_tag")?;
+        let Some(entity) = self.entity_of(uid) else {
+            return Err(EvalError::NoEntity(uid.clone()));
+        };
+        match entity.tag(key) {
+            Some(value) => Ok(Val::Ref(value)),
+            None => Err(EvalError::new(format!(
+                "entity `{}` has no tag `{}`",
+                crate::display::uid_literal(&self.engine.bundle.schema, uid),
+                crate::display::truncate(key, 60)
+            ))),
+        }
+    }
+
+    /// Time parts, `if` and tag reads, out of [`Self::eval_node`]'s frame (each arm there
+    /// adds to the stack every nesting level takes).
     #[inline(never)]
     fn eval_rarer(&self, node: Node) -> EvalResult<Val<'_>> {
         let program = &self.engine.program;
@@ -345,6 +376,7 @@ impl<'a> EvalContext<'a> {
                     self.eval(b)
                 }
             }
+            Node::GetTag(entity, key) => self.get_tag(entity, key),
             _ => Err(EvalError::Static(MALFORMED)),
         }
     }
@@ -352,7 +384,7 @@ impl<'a> EvalContext<'a> {
     fn eval_node(&self, node: Node) -> EvalResult<Val<'_>> {
         let program = &self.engine.program;
         match node {
-            Node::TimePart(..) | Node::If(..) => self.eval_rarer(node),
+            Node::TimePart(..) | Node::If(..) | Node::GetTag(..) => self.eval_rarer(node),
             Node::Const(index) => match program.constant(index) {
                 Some(value) => Ok(Val::Ref(value)),
                 None => Err(EvalError::Static(MALFORMED)),
@@ -458,6 +490,7 @@ impl<'a> EvalContext<'a> {
             | Node::ContextHas(_)
             | Node::Like(..)
             | Node::Is(..)
+            | Node::HasTag(..)
             | Node::Matches(..) => self
                 .boolean_node(node)
                 .unwrap_or(Err(EvalError::Static(MALFORMED)))
@@ -597,6 +630,25 @@ impl<'a> EvalContext<'a> {
                 other.kind()
             ))),
         }
+    }
+}
+
+/// The entity and the key of a tag read: an entity and a string.
+fn tag_operands<'v>(
+    target: &'v Value,
+    key: &'v Value,
+    method: &str,
+) -> EvalResult<(&'v EntityUid, &'v str)> {
+    match (target, key) {
+        (Value::Entity(uid), Value::String(key)) => Ok((uid, key)),
+        (Value::Entity(_), other) => Err(EvalError::new(format!(
+            "`{method}` needs a string key, found {}",
+            other.kind()
+        ))),
+        (other, _) => Err(EvalError::new(format!(
+            "`{method}` needs an entity, found {}",
+            other.kind()
+        ))),
     }
 }
 

@@ -282,6 +282,9 @@ impl Checker {
             for parent in &entity_type.parents {
                 self.index(*parent, self.types, "entity type")?;
             }
+            if let Some(tags) = &mut entity_type.tags {
+                self.ty(tags, 0)?;
+            }
         }
         for action in &mut schema.actions {
             self.at = format!("action `{}`", action.name);
@@ -424,7 +427,11 @@ impl Checker {
                     self.expr(item, deeper, params)?;
                 }
             }
-            Expr::And(a, b) | Expr::Or(a, b) | Expr::Binary(_, a, b) => {
+            Expr::And(a, b)
+            | Expr::Or(a, b)
+            | Expr::Binary(_, a, b)
+            | Expr::HasTag(a, b)
+            | Expr::GetTag(a, b) => {
                 self.expr(a, deeper, params)?;
                 self.expr(b, deeper, params)?;
             }

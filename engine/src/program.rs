@@ -109,6 +109,10 @@ pub(crate) enum Node {
     /// `if c then a else b`: the condition, and where `[a, b]` start in the lists (a node
     /// stays 12 bytes).
     If(NodeId, u32),
+    /// `e.has_tag(k)`: the entity, then the key.
+    HasTag(NodeId, NodeId),
+    /// `e.get_tag(k)`: the entity, then the key.
+    GetTag(NodeId, NodeId),
 }
 
 /// A key written as text (`e["key"]`, `e has key`), with its symbol when the bundle has one.
@@ -205,9 +209,11 @@ impl Program {
             | Node::Is(inner, _)
             | Node::TimePart(inner, _)
             | Node::Matches(inner, _) => self.reads_resource(inner),
-            Node::And(left, right) | Node::Or(left, right) | Node::Binary(_, left, right) => {
-                self.reads_resource(left) || self.reads_resource(right)
-            }
+            Node::And(left, right)
+            | Node::Or(left, right)
+            | Node::Binary(_, left, right)
+            | Node::HasTag(left, right)
+            | Node::GetTag(left, right) => self.reads_resource(left) || self.reads_resource(right),
             Node::If(c, branches) => {
                 self.reads_resource(c)
                     || self
@@ -469,7 +475,7 @@ impl<'s> Compiler<'s> {
     }
 
     /// Compiles one expression; returns its root.
-    /// `is`, time parts and `if`, out of [`Self::expr`]'s frame: every arm there adds to
+    /// `is`, time parts, `if` and tag reads, out of [`Self::expr`]'s frame: every arm there adds to
     /// the stack each nesting level takes (a debug build keeps every temporary), and deep
     /// `and`/`or` chains must load on a 1 MiB stack.
     #[inline(never)]
@@ -484,10 +490,14 @@ impl<'s> Compiler<'s> {
                 self.program.lists.extend(branches);
                 Node::If(condition, start)
             }
+            Expr::HasTag(entity, key) => Node::HasTag(self.expr(entity)?, self.expr(key)?),
+            Expr::GetTag(entity, key) => Node::GetTag(self.expr(entity)?, self.expr(key)?),
             _ => {
-                return Err(
-                    InvalidBundleError::new("expressions", "not an is, time part or if").into(),
+                return Err(InvalidBundleError::new(
+                    "expressions",
+                    "not an is, time part, if or tag read",
                 )
+                .into())
             }
         })
     }
@@ -570,7 +580,11 @@ impl<'s> Compiler<'s> {
                 }
                 _ => Node::Binary(*op, self.expr(left)?, self.expr(right)?),
             },
-            Expr::Is(..) | Expr::TimePart(..) | Expr::If(..) => self.rarer(expr)?,
+            Expr::Is(..)
+            | Expr::TimePart(..)
+            | Expr::If(..)
+            | Expr::HasTag(..)
+            | Expr::GetTag(..) => self.rarer(expr)?,
             Expr::Like(inner, glob) => {
                 let target = self.expr(inner)?;
                 Node::Like(target, push(&mut self.program.globs, glob.clone())?)

@@ -297,8 +297,8 @@ fn entity_errors_name_the_entity_and_field() {
         "entities[0].uid: missing required field"
     );
     assert_eq!(
-        entity_error(json!([{"uid": "Group::\"g\"", "tags": {}}])).to_string(),
-        "entities[0]: unknown field `tags`"
+        entity_error(json!([{"uid": "Group::\"g\"", "extra": {}}])).to_string(),
+        "entities[0]: unknown field `extra`"
     );
     assert_eq!(
         entity_error(json!([1])).to_string(),
@@ -535,4 +535,138 @@ fn cedar_extension_forms_and_negative_durations_read_as_rampart_values() {
     );
     let error = read("t", json!("2024-10-10T10:00:00+05")).unwrap_err();
     assert!(error.contains("a date (`2026-01-01`)"), "{error}");
+}
+
+/// The standard schema with tags: `Account` tags are strings, `Group` tags anything JSON
+/// says; a rule allows reading an account whose tag named by `context.key` is `"open"`, and
+/// a deny reads the principal's `status` tag unguarded.
+fn tagged() -> rampart_engine::Engine {
+    let mut p = standard();
+    p.tags("Account", Ty::String);
+    p.tags("User", Ty::String);
+    p.tags("Group", Ty::Any);
+    p.context_field("key", Ty::String, true);
+    p.rule(
+        R::allow("open-tag")
+            .actions(&["read"])
+            .when(resource().has_tag(ctx("key")))
+            .when(resource().get_tag(ctx("key")).eq(s("open"))),
+    );
+    p.rule(
+        R::deny("suspended")
+            .actions(&["write"])
+            .when(principal().get_tag(s("status")).eq(s("suspended"))),
+    );
+    p.rule(R::allow("writers").actions(&["write"]));
+    p.engine()
+}
+
+#[test]
+fn entity_tags_are_typed_and_read_apart_from_attributes() {
+    let engine = tagged();
+    let data = json!([
+        {"uid": "User::\"alice\"", "attrs": {"roles": [], "mfa": true, "department": "eng"},
+         "tags": {"status": "active", "mfa": "a tag, not the attribute"}},
+        {"uid": "User::\"bob\"", "attrs": {"roles": [], "mfa": false, "department": "ops"}},
+        {"uid": "Account::\"a1\"", "attrs": {"owner": "User::\"alice\"", "classification": "pci", "encrypted": true},
+         "tags": {"region": "open", "tier": "closed", "": "open"}},
+        {"uid": "Group::\"g\"", "tags": {"any": [1, {"nested": true}]}}
+    ]);
+    let store = engine.load_entities(&data.to_string()).unwrap();
+    let decide_with = |principal: &str, action: &str, resource: &str, key: &str| {
+        let request = json!({"principal": principal, "action": action, "resource": resource,
+                             "context": {"key": key}});
+        engine.decide_json(&request.to_string(), &store)
+    };
+    let read = |key: &str| decide_with("User::\"alice\"", "read", "Account::\"a1\"", key);
+    assert!(read("region").is_allow());
+    assert!(read("").is_allow());
+    let closed = read("tier");
+    assert!(!closed.is_allow() && closed.errors.is_empty());
+    // An absent tag: has_tag is false, so the guarded read never errs.
+    let absent = read("mfa");
+    assert!(!absent.is_allow() && absent.errors.is_empty());
+    // An account missing from the data has no tags.
+    let missing = decide_with("User::\"alice\"", "read", "Account::\"ghost\"", "region");
+    assert!(!missing.is_allow() && missing.errors.is_empty());
+    // The unguarded read: present, absent, and on an entity missing from the data.
+    assert!(decide_with("User::\"alice\"", "write", "Account::\"a1\"", "k").is_allow());
+    for (principal, message) in [
+        (
+            "User::\"bob\"",
+            "entity `User::\"bob\"` has no tag `status`",
+        ),
+        (
+            "User::\"nobody\"",
+            "entity `User::\"nobody\"` does not exist",
+        ),
+    ] {
+        let d = decide_with(principal, "write", "Account::\"a1\"", "k");
+        assert!(!d.is_allow(), "{principal}: fails closed");
+        assert_eq!(d.rules, vec!["suspended".to_owned()]);
+        assert!(
+            d.errors.iter().any(|e| e.message.contains(message)),
+            "{:?}",
+            d.errors
+        );
+    }
+}
+
+#[test]
+fn entity_tag_errors_name_the_entity_and_tag() {
+    let engine = tagged();
+    let error = |json: serde_json::Value| {
+        engine
+            .load_entities(&json.to_string())
+            .unwrap_err()
+            .to_string()
+    };
+    let account = |tags: serde_json::Value| json!([{"uid": "Account::\"a\"", "attrs": {"owner": "User::\"u\"", "classification": "pci", "encrypted": true}, "tags": tags}]);
+    assert_eq!(
+        error(account(json!({"k": 1}))),
+        "entity `Account::\"a\"` tags.k: expected a string, found `1`"
+    );
+    assert_eq!(
+        error(account(json!({"a-b": null}))),
+        "entity `Account::\"a\"` tags[\"a-b\"]: expected a string, found `null`"
+    );
+    assert_eq!(
+        error(account(json!(["k"]))),
+        "entity `Account::\"a\"` tags: expected an object, found `[\"k\"]`"
+    );
+    // A type without tags: non-empty tags are refused, empty ones (and null) are no tags.
+    let service = |tags: serde_json::Value| json!([{"uid": "Service::\"s\"", "attrs": {"spiffe_id": "x"}, "tags": tags}]);
+    assert_eq!(
+        error(service(json!({"k": "v"}))),
+        "entity `Service::\"s\"` tags: the schema declares no tags for entity type `Service`"
+    );
+    assert!(engine
+        .load_entities(&service(json!({})).to_string())
+        .is_ok());
+    assert!(engine
+        .load_entities(&service(json!(null)).to_string())
+        .is_ok());
+}
+
+#[test]
+fn hostile_tags_are_bounded() {
+    let engine = tagged();
+    // Many tags load (memory grows with the input, which the doors bound) and are found.
+    let tags: serde_json::Map<String, serde_json::Value> = (0..50_000)
+        .map(|i| (format!("t{i}"), json!("open")))
+        .collect();
+    let data = json!([{"uid": "Account::\"a\"", "attrs": {"owner": "User::\"u\"", "classification": "pci", "encrypted": true}, "tags": tags}]);
+    let store = engine.load_entities(&data.to_string()).unwrap();
+    let request = json!({"principal": "User::\"u\"", "action": "read", "resource": "Account::\"a\"", "context": {"key": "t49999"}});
+    assert!(engine.decide_json(&request.to_string(), &store).is_allow());
+    // Deeply nested tag values: the data depth limit, or the JSON parser's, refuses them.
+    for depth in [100, 100_000] {
+        let deep = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        let data = format!(r#"[{{"uid": "Group::\"g\"", "tags": {{"deep": {deep}}}}}]"#);
+        let error = engine.load_entities(&data).unwrap_err().to_string();
+        assert!(
+            error.contains("nesting deeper than 64 levels") || error.contains("recursion limit"),
+            "{depth}: {error}"
+        );
+    }
 }

@@ -230,6 +230,8 @@ pub struct EntityDecl {
     pub attrs: Vec<AttrDecl>,
     /// `in Group` or `in [Group, Org]`; empty when absent.
     pub parents: Vec<Ident>,
+    /// `tags String`: the type of the entity's tags; `None` when it has none.
+    pub tags: Option<TypeExpr>,
     pub span: Span,
 }
 
@@ -556,10 +558,31 @@ pub enum ExprKind {
     If(Box<Expr>, Box<Expr>, Box<Expr>),
     /// `e is Type`: whether the entity `e` is of the entity type `Type`.
     Is(Box<Expr>, Ident),
+    /// `e.has_tag(k)` or `e.get_tag(k)`: a tag of the entity `e`, named by the string `k`.
+    Tag(TagOp, Box<Expr>, Box<Expr>),
     /// `e like "glob*"`
     Like(Box<Expr>, StrLit),
     /// `e matches "regex"`
     Matches(Box<Expr>, StrLit),
+}
+
+/// The tag methods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TagOp {
+    /// `e.has_tag(k)`: whether the entity has the tag.
+    Has,
+    /// `e.get_tag(k)`: the tag's value.
+    Get,
+}
+
+impl TagOp {
+    /// The method's name: `has_tag`, `get_tag`.
+    pub fn method(self) -> &'static str {
+        match self {
+            TagOp::Has => "has_tag",
+            TagOp::Get => "get_tag",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

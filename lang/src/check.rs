@@ -27,6 +27,7 @@ pub mod packages;
 pub mod schema;
 pub mod scope;
 pub mod symbols;
+pub mod tags;
 pub mod types;
 pub mod visit;
 

@@ -115,7 +115,7 @@ mod keyword_tests {
                 "{keyword}_x"
             );
         }
-        for word in ["type", "with", "permit", "iff", "els"] {
+        for word in ["type", "with", "tags", "has_tag", "permit", "iff", "els"] {
             assert!(parses(&format!("package p\nconst {word} = 1\n")), "{word}");
         }
     }

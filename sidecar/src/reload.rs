@@ -534,6 +534,7 @@ pub(crate) mod tests {
                     name: ANONYMOUS_TYPE.into(),
                     attrs: RecordType::default(),
                     parents: vec![],
+                    tags: None,
                 }],
                 enums: vec![],
                 actions: vec![],

@@ -16,7 +16,7 @@ use serde_json::{json, Value as Json};
 pub const SCHEMA: &str = r#"package gen
 
 schema {
-  entity User { dept: String, level: Int, tags: Set<String> } in [Group]
+  entity User { dept: String, level: Int, tags: Set<String> } in [Group] tags String
   entity Group in [Group]
   entity Folder in [Folder]
   entity Doc {
@@ -28,7 +28,7 @@ schema {
     tags: Set<String>,
     readers: Set<User>,
     meta?: { score: Int, label?: String },
-  } in [Folder]
+  } in [Folder] tags String
   enum Status { draft, open, closed }
   action "read", "write", "share" on Doc for User
   context { level?: Int, tag?: String }

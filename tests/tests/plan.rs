@@ -163,6 +163,9 @@ fn unsupported_constructs_name_the_rule_and_the_construct() {
             "resource.owner in Group::\"g0\"",
             "`in` on an entity the resource refers to",
         ),
+        ("resource.has_tag(\"x\")", "a tag read"),
+        ("resource.get_tag(\"x\") == \"y\"", "a tag read"),
+        ("principal.has_tag(resource.region)", "a tag read"),
     ];
     for (condition, construct) in cases {
         let engine = engine_with_rules(&format!(
@@ -185,6 +188,11 @@ fn unsupported_constructs_name_the_rule_and_the_construct() {
             other => panic!("{condition}: expected a refusal, got {other:?}"),
         }
     }
+    // A tag of the principal is known: planned, as any other principal data.
+    let engine = engine_with_rules(
+        "@id(\"tagged\")\nallow \"read\" on Doc for User when principal.has_tag(\"x\")\n",
+    );
+    assert!(plan_for(&engine, "u0", "read").is_ok());
     // A deny whose conditions cannot be planned is refused too: never dropped (that would
     // widen the plan).
     let engine = engine_with_rules(

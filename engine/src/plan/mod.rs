@@ -16,8 +16,8 @@
 //! Supported: comparisons of resource attributes (nested records included) with known
 //! values, `has`, `in` on the resource's hierarchy and on sets, `contains*`, `like`, and
 //! `principal in resource`. Anything else that reads the resource (an attribute of an entity
-//! the resource refers to, arithmetic on resource data, `matches`, …) is refused with an
-//! error naming the rule and the construct, never approximated.
+//! the resource refers to, arithmetic on resource data, `matches`, a tag read, …) is
+//! refused with an error naming the rule and the construct, never approximated.
 
 mod residual;
 
@@ -927,6 +927,10 @@ impl Planner<'_> {
                 _ => Ok(Partial::Known(Err(()))),
             },
             Node::Matches(..) => Err(Unsupported("`matches` on resource data")),
+            // Plans read the resource's attributes and ancestors, not its tags.
+            Node::HasTag(..) | Node::GetTag(..) => Err(Unsupported(
+                "a tag read (`has_tag`, `get_tag`) that depends on the resource",
+            )),
             Node::Neg(_) => Err(Unsupported("arithmetic on resource data")),
             Node::EntityCtor(..) => Err(Unsupported("an entity built from resource data")),
             Node::Set(_) | Node::Record(_) => {

@@ -50,6 +50,8 @@ pub enum E {
     Bin(BinaryOp, Box<E>, Box<E>),
     Like(Box<E>, String),
     Matches(Box<E>, String),
+    HasTag(Box<E>, Box<E>),
+    GetTag(Box<E>, Box<E>),
 }
 
 pub fn principal() -> E {
@@ -198,6 +200,12 @@ impl E {
     pub fn matches(self, regex: &str) -> E {
         E::Matches(Box::new(self), regex.into())
     }
+    pub fn has_tag(self, key: E) -> E {
+        E::HasTag(Box::new(self), Box::new(key))
+    }
+    pub fn get_tag(self, key: E) -> E {
+        E::GetTag(Box::new(self), Box::new(key))
+    }
 
     /// Source-like text, for conjunct texts.
     pub fn text(&self) -> String {
@@ -263,6 +271,8 @@ impl E {
             }
             E::Like(e, p) => format!("{} like {p:?}", e.text()),
             E::Matches(e, p) => format!("{} matches {p:?}", e.text()),
+            E::HasTag(e, k) => format!("{}.has_tag({})", e.text(), k.text()),
+            E::GetTag(e, k) => format!("{}.get_tag({})", e.text(), k.text()),
         }
     }
 }
@@ -427,6 +437,7 @@ impl Builder {
                         name: ANONYMOUS_TYPE.into(),
                         attrs: RecordType::default(),
                         parents: vec![],
+                        tags: None,
                     }],
                     enums: Vec::new(),
                     actions: Vec::new(),
@@ -581,6 +592,7 @@ impl Builder {
             name: name.into(),
             attrs,
             parents: vec![],
+            tags: None,
         });
         (self.bundle.schema.entity_types.len() - 1) as TypeId
     }
@@ -589,6 +601,12 @@ impl Builder {
         let ids: Vec<TypeId> = parents.iter().map(|p| self.type_id(p)).collect();
         let child = self.type_id(child) as usize;
         self.bundle.schema.entity_types[child].parents = ids;
+    }
+
+    /// Declares the type of the tags of entity type `name`.
+    pub fn tags(&mut self, name: &str, ty: Ty) {
+        let id = self.type_id(name) as usize;
+        self.bundle.schema.entity_types[id].tags = Some(ty);
     }
 
     pub fn enum_type(&mut self, name: &str, variants: &[&str]) -> EnumId {
@@ -689,6 +707,8 @@ impl Builder {
             }
             E::Like(inner, pattern) => Expr::Like(go(inner), glob(pattern)),
             E::Matches(inner, pattern) => Expr::Matches(go(inner), pattern.clone()),
+            E::HasTag(inner, key) => Expr::HasTag(go(inner), go(key)),
+            E::GetTag(inner, key) => Expr::GetTag(go(inner), go(key)),
         }
     }
 

@@ -247,6 +247,7 @@ impl<'a> ExprCx<'a> {
             ExprKind::Unary(op, x) => self.unary(*op, x),
             ExprKind::Binary(op, l, r) => self.binary(*op, l, r),
             ExprKind::Is(x, ty) => self.is_type(x, ty),
+            ExprKind::Tag(op, x, k) => self.tag(*op, x, k),
             ExprKind::If(c, a, b) => self.if_then_else(c, a, b, expected),
             ExprKind::Like(x, pattern) => self.like(x, pattern),
             ExprKind::Matches(x, pattern) => self.matches(x, pattern),

@@ -20,6 +20,8 @@ pub struct EntityInfo {
     pub name: String,
     pub attrs: Rc<RecordTy>,
     pub parents: Vec<TypeId>,
+    /// The type of the entity's tags (`tags String`); `None`: it has none.
+    pub tags: Option<Type>,
     /// Every type an entity of this type may have as a transitive ancestor.
     pub ancestors: BTreeSet<TypeId>,
 }
@@ -132,6 +134,7 @@ impl SchemaInfo {
                     name: e.name.clone(),
                     attrs: e.attrs.to_ir(symbols),
                     parents: e.parents.clone(),
+                    tags: e.tags.as_ref().map(|t| t.to_ir(symbols)),
                 })
                 .collect(),
             enums: self

@@ -12,7 +12,7 @@ pub fn children(e: &Expr) -> Vec<&Expr> {
         ExprKind::Set(items) => items.iter().collect(),
         ExprKind::Record(fields) => fields.iter().map(|(_, v)| v).collect(),
         ExprKind::Unary(_, x) | ExprKind::Like(x, _) | ExprKind::Matches(x, _) => vec![x],
-        ExprKind::Binary(_, l, r) => vec![l, r],
+        ExprKind::Binary(_, l, r) | ExprKind::Tag(_, l, r) => vec![l, r],
         ExprKind::If(c, a, b) => vec![c, a, b],
     }
 }

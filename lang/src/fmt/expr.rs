@@ -36,7 +36,7 @@ fn strength(e: &Expr) -> u8 {
         ExprKind::Has { .. } | ExprKind::Is(..) | ExprKind::Like(..) | ExprKind::Matches(..) => {
             prec::COMPARE
         }
-        ExprKind::Attr(..) | ExprKind::Index(..) => prec::POSTFIX,
+        ExprKind::Attr(..) | ExprKind::Index(..) | ExprKind::Tag(..) => prec::POSTFIX,
         // Its `else` branch would take whatever follows: parenthesised in any operand slot.
         ExprKind::If(..) => prec::OR - 1,
         ExprKind::Lit(Literal::Int(n) | Literal::Duration(n) | Literal::Decimal(n)) if *n < 0 => {
@@ -116,6 +116,12 @@ fn plain_doc(e: &Expr) -> Doc {
             expr_doc(a, 0),
             text(" else "),
             expr_doc(b, 0),
+        ]),
+        ExprKind::Tag(op, target, key) => Doc::Concat(vec![
+            expr_doc(target, prec::POSTFIX),
+            text(format!(".{}(", op.method())),
+            expr_doc(key, 0),
+            text(")"),
         ]),
         ExprKind::Is(expr, ty) => Doc::Concat(vec![
             expr_doc(expr, prec::ADD),

@@ -32,10 +32,14 @@ pub(super) fn decl_lines(decl: &SchemaDecl, width: usize) -> Vec<String> {
             } else {
                 format!(" in [{}]", names(&e.parents))
             };
-            if e.attrs.is_empty() {
+            let decl = if e.attrs.is_empty() {
                 text(format!("{head}{tail}"))
             } else {
                 braced(&head, attr_items(&e.attrs), &tail)
+            };
+            match &e.tags {
+                Some(tags) => Doc::Concat(vec![decl, text(" tags "), type_expr(tags)]),
+                None => decl,
             }
         }
         SchemaDecl::Enum(e) => {

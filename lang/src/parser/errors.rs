@@ -219,6 +219,8 @@ fn cedar_habit(text: &str, pos: usize, found: &str) -> Option<String> {
                 "timestamps and durations are compared and subtracted with operators: `now - context.auth.issued_at <= 1h`"
             }
             "isEmpty" => "compare with the empty set: `SET == []`",
+            "hasTag" => "write `ENTITY.has_tag(KEY)`: tag methods are snake_case here",
+            "getTag" => "write `ENTITY.get_tag(KEY)`: tag methods are snake_case here",
             _ => return None,
         };
         return Some(help.to_owned());
@@ -297,6 +299,7 @@ fn friendly(rule: Rule) -> Option<&'static str> {
         entity_decl | enum_decl | action_decl | context_decl | type_decl | kw_type => {
             "a schema declaration"
         }
+        entity_tags | kw_tags => "`tags`",
         action_names => "action names",
         action_groups => "action group names",
         action_context => "`context`",

@@ -11,7 +11,7 @@ use super::lexical::{too_deep, MAX_DEPTH};
 /// The most operands one `and`/`or` chain may have.
 pub const MAX_CHAIN: usize = 1024;
 use super::{literals, Builder};
-use crate::ast::{BinOp, Expr, ExprKind, Ident, Literal, Span, StrLit, UnOp};
+use crate::ast::{BinOp, Expr, ExprKind, Ident, Literal, Span, StrLit, TagOp, UnOp};
 use crate::diagnostics::Diagnostic;
 
 /// An expression with the depth of its tree (a leaf has depth 1).
@@ -145,19 +145,18 @@ impl Builder<'_> {
             Rule::method_call => {
                 let mut parts = op.into_inner();
                 let method = self.next(&mut parts, "a method")?;
-                let bin = match method.as_str() {
-                    "contains_any" => BinOp::ContainsAny,
-                    "contains_all" => BinOp::ContainsAll,
-                    _ => BinOp::Contains,
-                };
                 let arg = self
                     .expr(self.last(self.next(&mut parts, "an expression")?, "an expression")?)?;
                 let depth = node.depth.max(arg.depth);
-                Node::over(
-                    ExprKind::Binary(bin, Box::new(node.expr), Box::new(arg.expr)),
-                    span,
-                    depth,
-                )
+                let (target, arg) = (Box::new(node.expr), Box::new(arg.expr));
+                let kind = match method.as_str() {
+                    "has_tag" => ExprKind::Tag(TagOp::Has, target, arg),
+                    "get_tag" => ExprKind::Tag(TagOp::Get, target, arg),
+                    "contains_any" => ExprKind::Binary(BinOp::ContainsAny, target, arg),
+                    "contains_all" => ExprKind::Binary(BinOp::ContainsAll, target, arg),
+                    _ => ExprKind::Binary(BinOp::Contains, target, arg),
+                };
+                Node::over(kind, span, depth)
             }
             _ => Err(self.internal(&op)),
         }

@@ -131,11 +131,16 @@ impl Builder<'_> {
         let mut name = None;
         let mut attrs = Vec::new();
         let mut parents = Vec::new();
+        let mut tags = None;
         for part in pair.into_inner() {
             match part.as_rule() {
                 Rule::ident => name = Some(self.ident(part)),
                 Rule::attr_block => attrs = self.attr_block(part, 1)?,
                 Rule::type_names => parents = self.type_names(part),
+                Rule::entity_tags => {
+                    let ty = self.last(part, "a tag type")?;
+                    tags = Some(self.type_expr(ty, 1)?);
+                }
                 _ => {}
             }
         }
@@ -144,6 +149,7 @@ impl Builder<'_> {
             name,
             attrs,
             parents,
+            tags,
             span,
         })
     }

@@ -176,6 +176,12 @@ pub fn expr() -> impl Strategy<Value = Expr> + Clone {
                 quoted: true
             })),
             (boxed.clone(), type_name()).prop_map(|(e, ty)| expr_of(ExprKind::Is(e, ty))),
+            (
+                proptest::sample::select(vec![TagOp::Has, TagOp::Get]),
+                boxed.clone(),
+                boxed.clone()
+            )
+                .prop_map(|(op, e, k)| expr_of(ExprKind::Tag(op, e, k))),
             (boxed.clone(), boxed.clone(), boxed.clone())
                 .prop_map(|(c, a, b)| expr_of(ExprKind::If(c, a, b))),
             (boxed.clone(), text()).prop_map(|(e, p)| expr_of(ExprKind::Like(e, str_of(p)))),
@@ -419,14 +425,21 @@ fn attrs_of(
 fn schema_decl() -> impl Strategy<Value = SchemaDecl> + Clone {
     let names = proptest::collection::vec(type_name(), 0..3);
     prop_oneof![
-        (type_name(), attrs_of(type_expr()), names.clone()).prop_map(|(name, attrs, parents)| {
-            SchemaDecl::Entity(EntityDecl {
-                name,
-                attrs,
-                parents,
-                span: Span::default(),
-            })
-        }),
+        (
+            type_name(),
+            attrs_of(type_expr()),
+            names.clone(),
+            proptest::option::of(type_expr())
+        )
+            .prop_map(|(name, attrs, parents, tags)| {
+                SchemaDecl::Entity(EntityDecl {
+                    name,
+                    attrs,
+                    parents,
+                    tags,
+                    span: Span::default(),
+                })
+            }),
         (
             type_name(),
             proptest::collection::vec(name().prop_map(ident_of), 0..4)

@@ -360,6 +360,7 @@ fn empty_policy() -> crate::state::Policy {
                 name: ANONYMOUS_TYPE.into(),
                 attrs: Default::default(),
                 parents: vec![],
+                tags: None,
             }],
             enums: vec![],
             actions: vec![],

@@ -730,6 +730,7 @@ fn empty_policy() -> crate::state::Policy {
                     name: rampart_engine::bundle::ANONYMOUS_TYPE.into(),
                     attrs: Default::default(),
                     parents: vec![],
+                    tags: None,
                 }],
                 enums: vec![],
                 actions: vec![],

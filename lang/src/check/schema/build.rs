@@ -74,6 +74,7 @@ impl<'p> Builder<'p> {
             name: ANONYMOUS_NAME.to_owned(),
             attrs: Rc::default(),
             parents: Vec::new(),
+            tags: None,
             ancestors: BTreeSet::new(),
         };
         let auth_method = EnumInfo {
@@ -128,6 +129,7 @@ impl<'p> Builder<'p> {
                         name: e.name.name.clone(),
                         attrs: Rc::default(),
                         parents: Vec::new(),
+                        tags: None,
                         ancestors: BTreeSet::new(),
                     });
                     self.slots.push(vec![id]);
@@ -262,10 +264,12 @@ impl<'p> Builder<'p> {
             ast::SchemaDecl::Entity(e) => {
                 let attrs = Rc::new(self.resolve_attrs(file, &e.attrs, "attribute"));
                 let parents = self.resolve_entity_list(file, &e.parents);
+                let tags = e.tags.as_ref().map(|t| self.resolve_type(file, t));
                 for id in ids {
                     if let Some(info) = self.schema.entities.get_mut(id as usize) {
                         info.attrs = attrs.clone();
                         info.parents = parents.clone();
+                        info.tags = tags.clone();
                     }
                 }
             }

@@ -1,10 +1,10 @@
 //! Cedar entity data as Rampart entity data.
 //!
 //! Rampart reads Cedar's entity JSON format (docs/language.md, "Entity data"), so the data
-//! stays as it is except for three things: the namespace is stripped from entity types,
-//! `Action` entities are dropped (Rampart's actions are names declared in the schema, and
-//! their groups were expanded into the rules), and entity tags are refused, as is an entity
-//! of an enumerated type that is not one of its ids.
+//! stays as it is (entity tags included) except for three things: the namespace is stripped
+//! from entity types, `Action` entities are dropped (Rampart's actions are names declared in
+//! the schema, and their groups were expanded into the rules), and an entity of an
+//! enumerated type that is not one of its ids is refused.
 
 use serde_json::{Map, Value};
 
@@ -42,14 +42,6 @@ pub fn convert(items: Vec<Value>, schema: &CedarSchema) -> Result<Converted, Vec
             .get("uid")
             .map(|u| u.to_string())
             .unwrap_or_else(|| format!("#{index}"));
-        if entity
-            .get("tags")
-            .and_then(Value::as_object)
-            .is_some_and(|t| !t.is_empty())
-        {
-            errors.push(format!("entity {name}: entity tags are not supported yet"));
-            continue;
-        }
         let id = entity
             .get("uid")
             .and_then(|u| u.get("__entity").unwrap_or(u).get("id"))
@@ -62,10 +54,10 @@ pub fn convert(items: Vec<Value>, schema: &CedarSchema) -> Result<Converted, Vec
             ));
             continue;
         }
-        entity.remove("tags");
-        for key in ["uid", "parents", "attrs"] {
+        for key in ["uid", "parents", "attrs", "tags"] {
             if let Some(v) = entity.get_mut(key) {
-                if let Err(e) = strip_types(v, ns, key != "attrs") {
+                let bare = matches!(key, "uid" | "parents");
+                if let Err(e) = strip_types(v, ns, bare) {
                     errors.push(format!("entity {name}: {e}"));
                 }
             }

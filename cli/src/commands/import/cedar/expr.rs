@@ -48,6 +48,10 @@ impl Out {
     }
 }
 
+/// The guard a `hasTag` leaves, with the `hasTag` node itself as the receiver (no
+/// attribute has this name: Cedar's `.` and `has` never reach it).
+const TAG_GUARD: &str = "\0hasTag";
+
 /// What the translation of one policy found that changes how it reads in Rampart.
 #[derive(Default)]
 pub struct Notes {
@@ -169,7 +173,24 @@ impl<'a> Translator<'a> {
                 let inner = self.expr(field_of(arg, "arg")?, d)?;
                 Ok(Out::new(format!("{} == []", inner.at(ADD)), CMP))
             }
-            "getTag" | "hasTag" => Err(format!("`.{op}(…)`: entity tags are not supported yet")),
+            "getTag" | "hasTag" => {
+                // A tag read fails when the tag or the entity is absent, unless a `hasTag` of
+                // the same entity and key on the left of the `&&` guards it.
+                let guarded = self
+                    .guards
+                    .iter()
+                    .any(|(r, a)| a == TAG_GUARD && r.get("hasTag") == Some(arg));
+                if op == "getTag" && !guarded {
+                    self.notes.can_error = true;
+                }
+                let method = if op == "getTag" { "get_tag" } else { "has_tag" };
+                let left = self.expr(field_of(arg, "left")?, d)?;
+                let right = self.expr(field_of(arg, "right")?, d)?;
+                Ok(Out::new(
+                    format!("{}.{method}({})", left.at(POSTFIX), right.text),
+                    POSTFIX,
+                ))
+            }
             "." => {
                 let left_est = field_of(arg, "left")?;
                 let attr = str_of(arg, "attr")?;
@@ -520,6 +541,7 @@ fn has_tests(e: &Value, out: &mut Vec<(Value, String)>) {
                 has_tests(r, out);
             }
         }
+        Some(("hasTag", _)) => out.push((e.clone(), TAG_GUARD.to_owned())),
         Some(("has", arg)) => {
             let Some(mut receiver) = arg.get("left").cloned() else {
                 return;
@@ -658,6 +680,14 @@ mod tests {
     #[test]
     fn operands_are_parenthesised_exactly_where_rampart_needs_it() {
         let cases = [
+            (
+                r#"principal.hasTag("x") && principal.getTag("x") == "y""#,
+                r#"principal.has_tag("x") and principal.get_tag("x") == "y""#,
+            ),
+            (
+                "(if true then resource else principal).getTag(context.k).isEmpty()",
+                "(if true then resource else principal).get_tag(context.k) == []",
+            ),
             ("1 - (2 - 3) == 0", "1 - (2 - 3) == 0"),
             ("(1 - 2) - 3 == 0", "1 - 2 - 3 == 0"),
             ("2 * (3 + 4) > 0", "2 * (3 + 4) > 0"),
@@ -718,6 +748,33 @@ mod tests {
         }
     }
 
+    /// An unguarded `getTag` can fail (a forbid then carries the fail-closed note); one
+    /// guarded by a `hasTag` of the same entity and key cannot.
+    #[test]
+    fn tag_reads_that_can_fail() {
+        let can_error = |cond: &str| {
+            let text = format!("permit (principal, action, resource) when {{ {cond} }};");
+            let policy: Result<cedar_policy::Policy, _> = text.parse();
+            let body = policy
+                .ok()
+                .and_then(|p| p.to_json().ok())
+                .and_then(|est| est.get("conditions")?.get(0)?.get("body").cloned());
+            let schema = CedarSchema::default();
+            let mut tr = Translator::new(&schema);
+            let ok = body.is_some_and(|b| tr.condition(&b).is_ok());
+            assert!(ok, "{cond}");
+            tr.notes.can_error
+        };
+        assert!(can_error(r#"principal.getTag("x") == "y""#));
+        assert!(!can_error(
+            r#"principal.hasTag("x") && principal.getTag("x") == "y""#
+        ));
+        assert!(can_error(
+            r#"principal.hasTag("x") && principal.getTag("z") == "y""#
+        ));
+        assert!(!can_error(r#"principal.hasTag("x")"#));
+    }
+
     #[test]
     fn refusals_name_the_construct() {
         let refused = |cedar: &str, part: &str| {
@@ -729,7 +786,6 @@ mod tests {
             "not a decimal Rampart can read",
         );
         refused(r#"ip(context.s).isIpv4()"#, "of a computed string");
-        refused("principal.hasTag(\"x\")", "entity tags");
         refused("action == context.a", "other than an action literal");
     }
 

@@ -40,6 +40,8 @@ pub struct EntityType {
     pub attrs: String,
     /// The ids of an enumerated entity type (`entity Color enum ["red", "blue"]`).
     pub ids: Option<Vec<String>>,
+    /// The Rampart type of the entity's tags (`tags String`), when it declares them.
+    pub tags: Option<String>,
 }
 
 #[derive(Debug)]
@@ -133,11 +135,13 @@ impl CedarSchema {
             ),
             Some(_) => return Err(format!("entity type `{name}`: `enum` is not a list of ids")),
         };
-        if decl.get("tags").is_some_and(|t| !t.is_null()) {
-            return Err(format!(
-                "entity type `{name}`: entity tags are not supported yet"
-            ));
-        }
+        let tags = match decl.get("tags") {
+            None | Some(Value::Null) => None,
+            Some(ty) => Some(
+                self.rampart_type(ty, 0)
+                    .map_err(|e| format!("entity type `{name}`: tags: {e}"))?,
+            ),
+        };
         let mut parents = Vec::new();
         for parent in decl
             .get("memberOfTypes")
@@ -165,6 +169,7 @@ impl CedarSchema {
             parents,
             attrs,
             ids,
+            tags,
         })
     }
 
@@ -435,6 +440,9 @@ impl CedarSchema {
             }
             if !ty.parents.is_empty() {
                 out.push_str(&format!(" in [{}]", ty.parents.join(", ")));
+            }
+            if let Some(tags) = &ty.tags {
+                out.push_str(&format!(" tags {tags}"));
             }
             out.push('\n');
         }
