@@ -355,26 +355,37 @@ fn a_template_is_refused_naming_the_policy() {
 }
 
 #[test]
-fn decimal_is_refused_in_the_schema_and_in_policies() {
-    let (assert, _) = import_text(
-        "decimal-schema",
-        r#"permit (principal, action, resource) when { principal.level > 1 };"#,
+fn decimals_translate_in_the_schema_and_in_policies() {
+    let (assert, out) = import_text(
+        "decimal",
+        r#"@id("cheap") permit (principal, action, resource) when { resource.price.lessThan(decimal("12.50")) && decimal("-0.5").lessThanOrEqual(resource.price) };"#,
         SCHEMA,
     );
-    assert.code(1).stderr(predicate::str::contains(
-        "entity type `Doc`: attribute `price`: `decimal` has no Rampart type",
-    ));
+    assert.success();
+    let text = |name: &str| {
+        std::fs::read_to_string(out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let all = std::fs::read_dir(&out)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "rampart"))
+        .map(|e| text(&e.file_name().to_string_lossy()))
+        .collect::<String>();
+    assert!(all.contains("price: Decimal"), "{all}");
+    assert!(
+        all.contains("resource.price < 12.5 and -0.5 <= resource.price"),
+        "{all}"
+    );
+    // A text Cedar's `decimal` refuses (five digits after the point) is refused by name.
     let (assert, _) = import_text(
         "decimal-policy",
-        r#"@id("cheap") permit (principal, action, resource) when { decimal("1.5").lessThan(decimal("2.0")) && principal.level > 1 };"#,
-        PLAIN_SCHEMA,
+        r#"@id("precise") permit (principal, action, resource) when { resource.price.lessThan(decimal("1.23456")) };"#,
+        SCHEMA,
     );
     assert
         .code(1)
-        .stderr(predicate::str::contains("policy `cheap`:"))
-        .stderr(predicate::str::contains(
-            "`decimal` values have no Rampart type",
-        ));
+        .stderr(predicate::str::contains("policy `precise`:"))
+        .stderr(predicate::str::contains("at most four digits"));
 }
 
 #[test]
@@ -397,15 +408,15 @@ fn several_namespaces_are_refused() {
 fn unsupported_constructs_are_all_listed() {
     let (assert, out) = import_text(
         "constructs",
-        r#"@id("dec") permit (principal, action, resource) when { decimal("1.0").lessThan(decimal("2.0")) };
+        r#"@id("dec") permit (principal, action, resource) when { decimal("1.00001").lessThan(decimal("2.0")) };
            @id("ip-computed") permit (principal, action, resource) when { ip(principal.nick).isIpv4() };
            @id("is-test") permit (principal, action, resource) when { principal is User };
            @id("to-time") permit (principal, action, resource) when { datetime("2024-01-01").toTime() > duration("1h") };
            @id("fine") permit (principal, action, resource) when { principal.level > 2 };"#,
         PLAIN_SCHEMA,
     );
-    // `is`, `if` and the datetime conversions have Rampart forms; decimals and addresses
-    // computed from strings do not.
+    // `is`, `if` and the datetime conversions have Rampart forms; decimals with five digits
+    // after the point and addresses computed from strings do not.
     assert
         .code(1)
         .stderr(predicate::str::contains("policy `dec`: "))

@@ -51,17 +51,21 @@ pub fn parse_decimal(text: &str) -> Result<i64, DecimalError> {
     }
     // Accumulated negatively when negative, so the smallest value (whose magnitude is one
     // more than the largest) is reachable without overflow.
-    let sign = if negative { -1 } else { 1 };
     let mut value: i64 = 0;
     let padded = fraction
         .bytes()
         .chain(std::iter::repeat(b'0'))
         .take(MAX_FRACTION_DIGITS);
     for b in whole.bytes().chain(padded) {
-        value = value
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(sign * i64::from(b - b'0')))
-            .ok_or(DecimalError::Range)?;
+        // An ASCII digit (checked above).
+        let digit = i64::from(b.wrapping_sub(b'0'));
+        let shifted = value.checked_mul(10);
+        value = if negative {
+            shifted.and_then(|v| v.checked_sub(digit))
+        } else {
+            shifted.and_then(|v| v.checked_add(digit))
+        }
+        .ok_or(DecimalError::Range)?;
     }
     Ok(value)
 }
@@ -70,9 +74,10 @@ pub fn parse_decimal(text: &str) -> Result<i64, DecimalError> {
 pub fn format_decimal(value: i64) -> String {
     let sign = if value < 0 { "-" } else { "" };
     let magnitude = value.unsigned_abs();
+    // SCALE is a non-zero constant: neither can fail.
     let scale = SCALE.unsigned_abs();
-    let whole = magnitude / scale;
-    let fraction = format!("{:04}", magnitude % scale);
+    let whole = magnitude.checked_div(scale).unwrap_or(0);
+    let fraction = format!("{:04}", magnitude.checked_rem(scale).unwrap_or(0));
     let fraction = fraction.trim_end_matches('0');
     let fraction = if fraction.is_empty() { "0" } else { fraction };
     format!("{sign}{whole}.{fraction}")
@@ -152,7 +157,7 @@ mod tests {
         assert_eq!(decimal_from_f64(0.1), Ok(1000));
         assert_eq!(decimal_from_f64(-7.0), Ok(-70_000));
         assert_eq!(
-            decimal_from_f64(99_999_999_999.9999),
+            decimal_from_f64(99_999_999_999.999_9),
             Ok(999_999_999_999_999)
         );
         assert_eq!(decimal_from_f64(0.00001), Err(DecimalError::Precision));
