@@ -283,9 +283,10 @@ impl<'e> Reader<'e> {
     fn timestamp(&self, json: &Json) -> Result<i64, ReadError> {
         let ms = match json {
             Json::String(text) => parse_data_timestamp(text),
-            Json::Object(object) => {
-                extension_arg(object, "datetime").and_then(parse_data_timestamp)
-            }
+            Json::Object(object) => match offset_args(object) {
+                Some((base, by)) => return self.offset(base, by),
+                None => extension_arg(object, "datetime").and_then(parse_data_timestamp),
+            },
             Json::Number(n) => n.as_i64().and_then(|seconds| seconds.checked_mul(1000)),
             _ => None,
         };
@@ -295,6 +296,16 @@ impl<'e> Reader<'e> {
                 json,
             )
         })
+    }
+
+    /// Cedar's one computed extension value that its JSON writes: `{"__extn": {"fn":
+    /// "offset", "args": [DATETIME, DURATION]}}`, the timestamp moved by the duration (an
+    /// overflow is refused like any out-of-range value).
+    fn offset(&self, base: &Json, by: &Json) -> Result<i64, ReadError> {
+        let base = self.timestamp(base)?;
+        let by = self.duration(by)?;
+        base.checked_add(by)
+            .ok_or_else(|| self.error("`offset`: the timestamp moved out of range"))
     }
 
     /// Cedar's extension values in untyped data: `ip`, `duration`, `datetime` and `decimal`
@@ -308,11 +319,11 @@ impl<'e> Reader<'e> {
         match function {
             Some("ip") => self.ip(json).map(Value::Ip),
             Some("duration") => self.duration(json).map(Value::Duration),
-            Some("datetime") => self.timestamp(json).map(Value::Timestamp),
+            Some("datetime" | "offset") => self.timestamp(json).map(Value::Timestamp),
             Some("decimal") => self.decimal(json).map(Value::Decimal),
             Some(other) => Err(self.error(format!(
-                "unknown extension function `{}`: Rampart reads `ip`, `duration`, `datetime` \
-                 and `decimal`",
+                "unknown extension function `{}`: Rampart reads `ip`, `duration`, `datetime`, \
+                 `decimal` and `offset`",
                 truncate(other, 40)
             ))),
             None => Err(self.expected(
@@ -507,6 +518,19 @@ pub(crate) fn json_excerpt(json: &Json) -> String {
     let mut out = String::new();
     write(&mut out, json, 0);
     truncate(&out, 60)
+}
+
+/// The two arguments of `{"__extn": {"fn": "offset", "args": [A, B]}}`, the only member of
+/// its object.
+fn offset_args(object: &JsonMap<String, Json>) -> Option<(&Json, &Json)> {
+    let inner = object.get("__extn")?.as_object()?;
+    if object.len() != 1 || inner.get("fn")?.as_str()? != "offset" {
+        return None;
+    }
+    match inner.get("args")?.as_array()?.as_slice() {
+        [base, by] => Some((base, by)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -526,6 +526,21 @@ fn cedar_extension_forms_and_negative_durations_read_as_rampart_values() {
         read("d", extn("datetime", "5h")).is_err(),
         "the wrong function"
     );
+    // Cedar's computed `offset` form: a datetime moved by a duration.
+    let offset = json!({"__extn": {"fn": "offset", "args": [
+        extn("datetime", "2024-10-10"), extn("duration", "-1h")
+    ]}});
+    assert_eq!(
+        read("t", offset.clone()),
+        read("t", json!("2024-10-09T23:00:00Z"))
+    );
+    assert_eq!(read("x", offset), read("t", json!("2024-10-09T23:00:00Z")));
+    let overflow = json!({"__extn": {"fn": "offset", "args": [
+        json!(9_200_000_000_000_000i64), extn("duration", "90000000000000000ms")
+    ]}});
+    assert!(read("t", overflow).is_err(), "an overflow is refused");
+    let one_arg = json!({"__extn": {"fn": "offset", "args": [extn("datetime", "2024-10-10")]}});
+    assert!(read("t", one_arg).is_err());
     let error = read("x", extn("decimal", "1.25000")).unwrap_err();
     assert!(error.contains("at most four digits"), "{error}");
     let error = read("x", extn("unknownFn", "1")).unwrap_err();
