@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use rampart_engine::bundle::{Expr, PackageId};
+use rampart_engine::bundle::{Expr, PackageId, TypeId};
 use rampart_engine::{EntityUid, Value};
 
 use super::builtins::VARIABLES;
@@ -365,15 +365,19 @@ impl<'a> ExprCx<'a> {
     }
 
     /// After `principal is T` or `resource is T` in an `and` chain, the rest of the chain
-    /// sees that variable as a `T` (its attributes are those of `T`).
-    pub(super) fn narrow_after(&mut self, e: &ast::Expr) {
-        let ExprKind::Is(target, ty) = &e.kind else {
-            return;
+    /// sees that variable as a `T` (its attributes are those of `T`). After `principal has
+    /// a` (or `resource has a`), it sees the variable as the types of its union that declare
+    /// `a`: the chain only goes on for an entity that has the attribute, so one of those.
+    pub(crate) fn narrow_after(&mut self, e: &ast::Expr) {
+        let (target, test) = match &e.kind {
+            ExprKind::Is(target, ty) => match self.schema.entity_id(&ty.name) {
+                Some(t) => (target, Narrowing::Is(t)),
+                None => return,
+            },
+            ExprKind::Has { expr, attr, .. } => (expr, Narrowing::Has(attr.value.as_str())),
+            _ => return,
         };
         let ExprKind::Var(var) = &target.kind else {
-            return;
-        };
-        let Some(t) = self.schema.entity_id(&ty.name) else {
             return;
         };
         let (current, slot) = match var.name.as_str() {
@@ -393,9 +397,29 @@ impl<'a> ExprCx<'a> {
             ),
             _ => return,
         };
-        if let Some(Type::Entity(ids)) = current {
-            if ids.is_empty() || ids.contains(&t) {
-                *slot = Some(Type::entity(t));
+        let Some(Type::Entity(ids)) = current else {
+            return;
+        };
+        match test {
+            Narrowing::Is(t) => {
+                if ids.is_empty() || ids.contains(&t) {
+                    *slot = Some(Type::entity(t));
+                }
+            }
+            Narrowing::Has(attr) => {
+                // An open union (any entity) stays open: its types are not listed.
+                let declaring: Vec<TypeId> = ids
+                    .iter()
+                    .copied()
+                    .filter(|id| {
+                        self.schema
+                            .entity(*id)
+                            .is_some_and(|info| info.attrs.fields.contains_key(attr))
+                    })
+                    .collect();
+                if !declaring.is_empty() && declaring.len() < ids.len() {
+                    *slot = Some(Type::Entity(declaring));
+                }
             }
         }
     }
@@ -461,4 +485,12 @@ pub fn literal(lit: &Literal) -> Typed {
         Literal::Decimal(n) => Typed::value(Type::Decimal, Value::Decimal(*n)),
         Literal::Tls(v) => Typed::value(Type::Tls, Value::Tls(*v)),
     }
+}
+
+/// What a conjunct of an `and` chain tells about `principal` or `resource`.
+enum Narrowing<'a> {
+    /// `e is T`
+    Is(TypeId),
+    /// `e has a`
+    Has(&'a str),
 }

@@ -47,10 +47,14 @@ impl<'p> Session<'p> {
     }
 
     /// A condition: its top-level `and` chain split into conjuncts, each with its text.
+    /// A conjunct sees the narrowing of those before it (`principal is User and
+    /// principal.mfa`), as inside any `and` chain.
     pub fn condition(&mut self, file: FileId, env: &Env, e: &ast::Expr) -> Condition {
         let mut conjuncts = Vec::new();
+        let mut cx = self.cx(file, env);
         for part in conjuncts_of(e) {
-            let expr = self.cx(file, env).condition(part);
+            let expr = cx.condition(part);
+            cx.narrow_after(part);
             conjuncts.push(Conjunct {
                 expr,
                 text: expr_text(part),
