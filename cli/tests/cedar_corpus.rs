@@ -48,11 +48,10 @@ const DEFAULT_EVERY: usize = 2;
 const EXAMPLES: usize = 5;
 
 /// Causes of disagreement on requests without errors that are design decisions, each with
-/// a phrase of docs/cedar.md that explains it (the test checks the phrase is there).
-const KNOWN_DIFFERENCES: &[(&str, &str)] = &[(
-    "request refused: a computed extension value (`__extn` with `args`)",
-    "a computed extension value",
-)];
+/// a phrase of docs/cedar.md that explains it (the test checks the phrase is there). None
+/// today: every request of an imported test agrees (Cedar's computed `offset` form, the
+/// last one, is read since it was added to request JSON).
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[];
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
