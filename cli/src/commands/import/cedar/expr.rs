@@ -368,10 +368,19 @@ impl<'a> Translator<'a> {
                 let (lit, _) = values::extension_literal(name, text)?;
                 Ok(Out::new(lit, NEG))
             }
-            "isInRange" => {
+            // Cedar's address-range test and decimal comparisons are Rampart's `in` and
+            // ordering operators.
+            "isInRange" | "lessThan" | "lessThanOrEqual" | "greaterThan" | "greaterThanOrEqual" => {
+                let op = match name {
+                    "isInRange" => "in",
+                    "lessThan" => "<",
+                    "lessThanOrEqual" => "<=",
+                    "greaterThan" => ">",
+                    _ => ">=",
+                };
                 let l = self.expr(one(0)?, d)?;
                 let r = self.expr(one(1)?, d)?;
-                Ok(Out::new(format!("{} in {}", l.at(ADD), r.at(ADD)), CMP))
+                Ok(Out::new(format!("{} {op} {}", l.at(ADD), r.at(ADD)), CMP))
             }
             "isIpv4" | "isIpv6" | "isLoopback" | "isMulticast" => {
                 let nets = match name {
@@ -389,18 +398,6 @@ impl<'a> Translator<'a> {
                 let l = self.expr(one(0)?, d)?;
                 let r = self.expr(one(1)?, d)?;
                 Ok(Out::new(format!("{} {op} {}", l.at(ADD), r.at(MUL)), ADD))
-            }
-            "lessThan" | "lessThanOrEqual" | "greaterThan" | "greaterThanOrEqual" => {
-                // Cedar's decimal comparisons are Rampart's ordering operators.
-                let op = match name {
-                    "lessThan" => "<",
-                    "lessThanOrEqual" => "<=",
-                    "greaterThan" => ">",
-                    _ => ">=",
-                };
-                let l = self.expr(one(0)?, d)?;
-                let r = self.expr(one(1)?, d)?;
-                Ok(Out::new(format!("{} {op} {}", l.at(ADD), r.at(ADD)), CMP))
             }
             "toDate" | "toTime" | "toDays" | "toHours" | "toMinutes" | "toSeconds"
             | "toMilliseconds" => {
