@@ -686,22 +686,8 @@ impl Builder<'_, '_> {
             return NO_LEVEL;
         };
         let always = self.append(&always);
-        let start = self.entity_keys.len();
-        let lists: Vec<(EntityUid, Span)> = by_entity
-            .into_iter()
-            .map(|(uid, list)| (uid, self.append(&list)))
-            .collect();
-        self.entity_keys.extend(by_hash(lists));
-        let entities = Span::between(start, self.entity_keys.len()).unwrap_or_default();
-        let heads = by_head.map(|table| {
-            let start = self.entity_keys.len();
-            let lists: Vec<(EntityUid, Span)> = table
-                .into_iter()
-                .map(|(uid, list)| (uid, self.append(&list)))
-                .collect();
-            self.entity_keys.extend(by_hash(lists));
-            Span::between(start, self.entity_keys.len()).unwrap_or_default()
-        });
+        let entities = self.entity_table(by_entity);
+        let heads = by_head.map(|table| self.entity_table(table));
         let start = self.groups.len();
         for (probe, sample, by_value, any) in by_path.into_values() {
             let values_start = self.value_keys.len();
@@ -727,6 +713,17 @@ impl Builder<'_, '_> {
             groups,
         });
         index
+    }
+
+    /// Appends one table of entity keys (each with its list), in hash order; its span.
+    fn entity_table(&mut self, table: BTreeMap<EntityUid, Vec<Entry>>) -> Span {
+        let start = self.entity_keys.len();
+        let lists: Vec<(EntityUid, Span)> = table
+            .into_iter()
+            .map(|(uid, list)| (uid, self.append(&list)))
+            .collect();
+        self.entity_keys.extend(by_hash(lists));
+        Span::between(start, self.entity_keys.len()).unwrap_or_default()
     }
 
     fn append(&mut self, list: &[Entry]) -> Span {
