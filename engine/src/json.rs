@@ -281,10 +281,16 @@ impl<'e> Reader<'e> {
     /// RFC 3339 text, Cedar's other `datetime` texts (`2024-10-10`, `…T10:00:00-0500`),
     /// `{"__extn": {"fn": "datetime", "arg": …}}`, or integer epoch seconds.
     fn timestamp(&self, json: &Json) -> Result<i64, ReadError> {
+        self.timestamp_within(json, 0)
+    }
+
+    /// [`Self::timestamp`] inside `depth` `offset` forms: their nesting is bounded, since a
+    /// value built in memory (not parsed from text) has no parser depth limit.
+    fn timestamp_within(&self, json: &Json, depth: usize) -> Result<i64, ReadError> {
         let ms = match json {
             Json::String(text) => parse_data_timestamp(text),
             Json::Object(object) => match offset_args(object) {
-                Some((base, by)) => return self.offset(base, by),
+                Some((base, by)) => return self.offset(base, by, depth),
                 None => extension_arg(object, "datetime").and_then(parse_data_timestamp),
             },
             Json::Number(n) => n.as_i64().and_then(|seconds| seconds.checked_mul(1000)),
@@ -301,8 +307,11 @@ impl<'e> Reader<'e> {
     /// Cedar's one computed extension value that its JSON writes: `{"__extn": {"fn":
     /// "offset", "args": [DATETIME, DURATION]}}`, the timestamp moved by the duration (an
     /// overflow is refused like any out-of-range value).
-    fn offset(&self, base: &Json, by: &Json) -> Result<i64, ReadError> {
-        let base = self.timestamp(base)?;
+    fn offset(&self, base: &Json, by: &Json, depth: usize) -> Result<i64, ReadError> {
+        if depth >= MAX_OFFSET_DEPTH {
+            return Err(self.error(format!("`offset` nested more than {MAX_OFFSET_DEPTH} deep")));
+        }
+        let base = self.timestamp_within(base, depth.saturating_add(1))?;
         let by = self.duration(by)?;
         base.checked_add(by)
             .ok_or_else(|| self.error("`offset`: the timestamp moved out of range"))
@@ -519,6 +528,9 @@ pub(crate) fn json_excerpt(json: &Json) -> String {
     write(&mut out, json, 0);
     truncate(&out, 60)
 }
+
+/// The deepest nesting of Cedar's `offset` form (`offset(offset(…), …)`) read.
+const MAX_OFFSET_DEPTH: usize = 16;
 
 /// The two arguments of `{"__extn": {"fn": "offset", "args": [A, B]}}`, the only member of
 /// its object.

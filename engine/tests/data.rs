@@ -541,6 +541,18 @@ fn cedar_extension_forms_and_negative_durations_read_as_rampart_values() {
     assert!(read("t", overflow).is_err(), "an overflow is refused");
     let one_arg = json!({"__extn": {"fn": "offset", "args": [extn("datetime", "2024-10-10")]}});
     assert!(read("t", one_arg).is_err());
+    // Nested offsets are read, to a bounded depth (a value built in memory has no parser
+    // limit): 20 levels are refused with an error.
+    let nest = |levels: usize| {
+        let mut v = extn("datetime", "2024-10-10");
+        for _ in 0..levels {
+            v = json!({"__extn": {"fn": "offset", "args": [v, extn("duration", "1h")]}});
+        }
+        v
+    };
+    assert_eq!(read("t", nest(3)), read("t", json!("2024-10-10T03:00:00Z")));
+    let error = read("t", nest(20)).unwrap_err();
+    assert!(error.contains("nested more than"), "{error}");
     let error = read("x", extn("decimal", "1.25000")).unwrap_err();
     assert!(error.contains("at most four digits"), "{error}");
     let error = read("x", extn("unknownFn", "1")).unwrap_err();
